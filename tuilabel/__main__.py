@@ -1,0 +1,3 @@
+from tuilabel.cli import main
+
+raise SystemExit(main())
