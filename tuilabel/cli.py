@@ -1,0 +1,55 @@
+"""Command line: parses arguments and hands each subcommand to tuilabel/commands/<name>.py.
+
+Each command module exposes `add_parser(subparsers)` and `run(args) -> int`. Modules are
+imported when the parser is built, so they must keep their heavy imports (textual, boto3,
+Pillow) inside `run`: `tuilabel label` must reach its first record fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from tuilabel import __version__
+
+# Order is the order `--help` lists them in.
+COMMANDS = ("label", "demo", "init", "scan", "export", "check", "stats")
+
+
+class UserError(Exception):
+    """A mistake in the user's input: printed as one line, exit status 2, no traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tuilabel",
+        description="Amazon SageMaker Ground Truth labeling jobs in a terminal.",
+    )
+    parser.add_argument("--version", action="version", version=f"tuilabel {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"tuilabel.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"tuilabel.commands.{name}":
+                continue  # not built yet
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except UserError as exc:
+        print(f"tuilabel {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"tuilabel {args.command}: interrupted", file=sys.stderr)
+        return 130
