@@ -12,13 +12,10 @@ import importlib
 import sys
 
 from tuilabel import __version__
+from tuilabel.core.errors import UserError
 
 # Order is the order `--help` lists them in.
 COMMANDS = ("label", "demo", "init", "scan", "export", "check", "stats")
-
-
-class UserError(Exception):
-    """A mistake in the user's input: printed as one line, exit status 2, no traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:
