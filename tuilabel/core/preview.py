@@ -1,0 +1,464 @@
+"""Image preview: decode small, orient, and turn pixels into half-block terminal cells.
+
+A terminal cell is about twice as tall as it is wide, so one cell showing "▀" with the
+foreground set to the top pixel and the background to the bottom pixel displays a 1x2 pixel
+block. An image fitted into W x H cells is therefore scaled to at most W x 2H pixels.
+
+The work is split so that the slow part happens once per image and in C:
+
+* `open_preview(data)` reads only the header (size, format, EXIF orientation) and checks
+  Ground Truth's limits (40 MB, 100 megapixels). Nothing is decoded yet.
+* `PreviewImage.render(cells_w, cells_h, zoom, center)` decodes at the smallest resolution
+  the view needs (JPEG `draft` lets libjpeg scale by 1/2, 1/4, 1/8 while decoding), applies
+  EXIF orientation, composites transparency onto neutral grey, and keeps that working image
+  so zoom and pan re-render without decoding again (a deeper zoom re-decodes a JPEG at a
+  higher draft scale, never above `WORK_MAX_SIDE`).
+* Cells are built from `Image.tobytes()` packed as 0xRRGGBB integers; the only Python loop is
+  one comparison per cell to merge identical neighbours into runs.
+
+Bad data never raises: every entry point returns a `PreviewError` with a one-line message.
+Truncated files are an error, not a silently half-grey picture: Pillow's
+`ImageFile.LOAD_TRUNCATED_IMAGES` stays False (we never change that global), so a partial
+download is reported as such.
+
+Everything here is pure (no Textual, no Rich) and safe to call from worker threads:
+`PreviewImage` guards its cached working image with a lock, and `PreviewCache` is a small
+thread-safe LRU for prefetching.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+from array import array
+from collections import OrderedDict
+from dataclasses import dataclass
+from io import BytesIO
+from typing import Generic, Hashable, TypeVar
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+#: Ground Truth's input limits for images (see shared spec): file size and pixel count.
+GT_MAX_BYTES = 40 * 1024 * 1024
+GT_MAX_PIXELS = 100_000_000
+
+#: Transparent pixels are shown over this neutral mid-grey.
+BACKGROUND_RGB = (128, 128, 128)
+
+#: Upper bound for the long side of the cached, decoded working image.
+WORK_MAX_SIDE = 2048
+
+MAX_ZOOM = 64.0
+
+HALF_BLOCK = "▀"
+
+#: Formats we preview. GT itself accepts JPEG and PNG; the others are common raster formats
+#: Pillow decodes without external programs (EPS, for one, needs Ghostscript).
+SUPPORTED_FORMATS = frozenset(
+    {"JPEG", "MPO", "PNG", "GIF", "BMP", "WEBP", "TIFF", "PPM", "ICO", "TGA"}
+)
+
+_ORIENTATION_TAG = 0x0112
+_DRAFT_FORMATS = frozenset({"JPEG", "MPO"})
+
+# One 4-byte unsigned type for packing pixels ("I" is 4 bytes on every platform we ship to).
+_UINT32 = "I" if array("I").itemsize == 4 else "L"
+_BIG_ENDIAN = sys.byteorder == "big"
+
+_BLOCKS = [HALF_BLOCK * n for n in range(513)]
+
+
+def _blocks(n: int) -> str:
+    return _BLOCKS[n] if n < len(_BLOCKS) else HALF_BLOCK * n
+
+
+def rgb(colour: int) -> tuple[int, int, int]:
+    """Split a packed 0xRRGGBB colour into (r, g, b)."""
+    return (colour >> 16) & 0xFF, (colour >> 8) & 0xFF, colour & 0xFF
+
+
+def pack_rgb(r: int, g: int, b: int) -> int:
+    """Pack (r, g, b) into the 0xRRGGBB integer used in cell runs."""
+    return (r << 16) | (g << 8) | b
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewError:
+    """Why an image cannot be shown, as one human-readable line."""
+
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+#: One run of identical cells: (text of n "▀", foreground 0xRRGGBB, background 0xRRGGBB or
+#: None). The background is None only on the last row of an odd-height picture, where the
+#: bottom half of each cell has no pixel and should show whatever is behind the picture.
+Run = tuple[str, int, int | None]
+
+
+@dataclass(frozen=True, slots=True)
+class HalfBlockPicture:
+    """A rendered picture: rows of runs, ready to become terminal lines.
+
+    `width` x `height` are in cells; `pixel_size` is the image actually drawn (width x
+    2*height or one pixel row fewer). `zoom` and `center` are the effective view after
+    clamping, and `visible` is the shown part of the source as fractions
+    (left, top, right, bottom) so callers can pan by a fraction of the view.
+    """
+
+    width: int
+    height: int
+    rows: tuple[tuple[Run, ...], ...]
+    pixel_size: tuple[int, int]
+    source_size: tuple[int, int]
+    zoom: float
+    center: tuple[float, float]
+    visible: tuple[float, float, float, float]
+
+    def cell_colours(self, x: int, y: int) -> tuple[int, int | None]:
+        """(foreground, background) of cell (x, y); for tests and hit-testing, not drawing."""
+        if not (0 <= x < self.width and 0 <= y < self.height):
+            raise IndexError(f"cell {x},{y} outside a {self.width}x{self.height} picture")
+        offset = 0
+        for text, fg, bg in self.rows[y]:
+            offset += len(text)
+            if x < offset:
+                return fg, bg
+        raise AssertionError("row shorter than picture width")  # pragma: no cover
+
+    def panned_center(self, dx: float, dy: float) -> tuple[float, float]:
+        """Center moved by dx, dy fractions of the visible width/height (render clamps it)."""
+        left, top, right, bottom = self.visible
+        cx, cy = self.center
+        return cx + dx * (right - left), cy + dy * (bottom - top)
+
+
+class PreviewImage:
+    """An image whose header has been read; renders views on demand (thread-safe)."""
+
+    def __init__(self, data: bytes, fmt: str, raw_size: tuple[int, int], orientation: int):
+        self._data = data
+        self.format = fmt
+        self.orientation = orientation
+        # Orientations 5-8 swap width and height (transpose / rotate 90 / 270).
+        self._swap = orientation in (5, 6, 7, 8)
+        self.raw_size = raw_size
+        self.size = (raw_size[1], raw_size[0]) if self._swap else raw_size
+        self._lock = threading.Lock()
+        self._work: Image.Image | None = None
+        self._work_scale = 0.0  # working image width / oriented source width
+
+    @property
+    def max_work_scale(self) -> float:
+        return min(1.0, WORK_MAX_SIDE / max(self.size))
+
+    def render(
+        self,
+        cells_w: int,
+        cells_h: int,
+        zoom: float = 1.0,
+        center: tuple[float, float] = (0.5, 0.5),
+    ) -> HalfBlockPicture | PreviewError:
+        """Fit the image into cells_w x cells_h cells, zoomed around center (fractions 0..1).
+
+        zoom 1 shows the whole image; zoom z magnifies the fitted picture z times and shows
+        the part that fits in the cells around center (clamped to stay inside the image).
+        """
+        if cells_w < 1 or cells_h < 1:
+            return PreviewError(f"no room to draw the image ({cells_w}x{cells_h} cells)")
+        zoom = min(MAX_ZOOM, max(1.0, float(zoom) if math.isfinite(zoom) else 1.0))
+        src_w, src_h = self.size
+        box_w, box_h = cells_w, cells_h * 2
+        scale = min(box_w / src_w, box_h / src_h) * zoom
+        out_w = max(1, min(box_w, round(src_w * scale)))
+        out_h = max(1, min(box_h, round(src_h * scale)))
+        # Part of the source that is visible, in source pixels, clamped inside the image.
+        vis_w = min(src_w, out_w / scale)
+        vis_h = min(src_h, out_h / scale)
+        cx = _clamp(_finite(center[0]) * src_w, vis_w / 2, src_w - vis_w / 2)
+        cy = _clamp(_finite(center[1]) * src_h, vis_h / 2, src_h - vis_h / 2)
+        left, top = cx - vis_w / 2, cy - vis_h / 2
+
+        work = self._working_image(scale)
+        if isinstance(work, PreviewError):
+            return work
+        ws = work.width / src_w
+        box = (left * ws, top * ws, (left + vis_w) * ws, (top + vis_h) * ws)
+        downscale = (box[2] - box[0]) >= out_w
+        resample = Image.Resampling.BOX if downscale else Image.Resampling.BILINEAR
+        shown = work.resize((out_w, out_h), resample, box=box)
+        rows = _half_block_rows(shown)
+        return HalfBlockPicture(
+            width=out_w,
+            height=len(rows),
+            rows=rows,
+            pixel_size=(out_w, out_h),
+            source_size=self.size,
+            zoom=zoom,
+            center=(cx / src_w, cy / src_h),
+            visible=(left / src_w, top / src_h, (left + vis_w) / src_w, (top + vis_h) / src_h),
+        )
+
+    def _working_image(self, scale: float) -> Image.Image | PreviewError:
+        """Decoded RGB image with at least `scale` x source resolution (up to the cap)."""
+        needed = min(scale, self.max_work_scale)
+        with self._lock:
+            if self._work is not None and self._work_scale >= needed * 0.999:
+                return self._work
+            # Ask for a little more than needed so small zoom steps reuse the decode.
+            request = min(self.max_work_scale, needed * 1.25)
+            work = self._decode(request)
+            if isinstance(work, PreviewError):
+                return work
+            self._work = work
+            self._work_scale = work.width / self.size[0]
+            return work
+
+    def _decode(self, scale: float) -> Image.Image | PreviewError:
+        try:
+            with Image.open(BytesIO(self._data)) as img:
+                raw_w, raw_h = self.raw_size
+                want = (max(1, math.ceil(raw_w * scale)), max(1, math.ceil(raw_h * scale)))
+                if self.format in _DRAFT_FORMATS:
+                    # libjpeg scales by 1/2..1/8 while decoding: far less work for previews.
+                    img.draft("RGB", want)
+                img.load()
+                img = _first_frame_rgb(img)
+        except Image.DecompressionBombError as exc:
+            return PreviewError(f"image refused as a decompression bomb: {exc}")
+        except OSError as exc:
+            return PreviewError(_describe_load_error(exc))
+        except (SyntaxError, ValueError, TypeError, IndexError, EOFError) as exc:
+            return PreviewError(f"corrupt image data: {_one_line(exc)}")
+        except MemoryError:
+            return PreviewError("not enough memory to decode this image")
+        work_w, work_h = (img.height, img.width) if self._swap else img.size
+        cap_w = max(1, math.ceil(self.size[0] * self.max_work_scale))
+        if work_w > cap_w:
+            cap_h = max(1, round(work_h * cap_w / work_w))
+            size = (cap_h, cap_w) if self._swap else (cap_w, cap_h)
+            img = img.resize(size, Image.Resampling.BOX, reducing_gap=2.0)
+        if self.orientation != 1:
+            img = _orient(img, self.orientation)
+        return img
+
+
+def open_preview(data: bytes | bytearray | memoryview | None) -> PreviewImage | PreviewError:
+    """Read the image header and check limits; decoding happens on first render."""
+    if data is None:
+        return PreviewError("no image data (the file could not be read)")
+    data = bytes(data)
+    if not data:
+        return PreviewError("the image file is empty (0 bytes)")
+    if len(data) > GT_MAX_BYTES:
+        return PreviewError(
+            f"image file is {len(data) / 1024 / 1024:.1f} MB; Ground Truth accepts at most 40 MB"
+        )
+    try:
+        with Image.open(BytesIO(data)) as img:
+            fmt = img.format or "unknown"
+            raw_size = img.size
+            orientation = _orientation(img)
+    except Image.DecompressionBombError as exc:
+        return PreviewError(
+            f"image refused as a decompression bomb (Ground Truth's limit is 100 megapixels): "
+            f"{_one_line(exc)}"
+        )
+    except UnidentifiedImageError:
+        return PreviewError(
+            f"not a recognised image ({_sniff(data)}); Ground Truth accepts JPEG and PNG"
+        )
+    except (OSError, SyntaxError, ValueError, TypeError, IndexError, EOFError) as exc:
+        return PreviewError(f"corrupt image header: {_one_line(exc)}")
+    if fmt not in SUPPORTED_FORMATS:
+        return PreviewError(f"unsupported image format {fmt}; Ground Truth accepts JPEG and PNG")
+    width, height = raw_size
+    if width < 1 or height < 1:
+        return PreviewError(f"image has no pixels ({width}x{height})")
+    if width * height > GT_MAX_PIXELS:
+        return PreviewError(
+            f"image is {width}x{height} = {width * height / 1e6:.1f} megapixels; "
+            "Ground Truth's limit is 100 megapixels"
+        )
+    return PreviewImage(data, fmt, raw_size, orientation)
+
+
+def load_preview(
+    data: bytes | None,
+    cells_w: int,
+    cells_h: int,
+    zoom: float = 1.0,
+    center: tuple[float, float] = (0.5, 0.5),
+) -> HalfBlockPicture | PreviewError:
+    """One call: open, decode small, render. Use `open_preview` to keep zoom/pan cheap."""
+    image = open_preview(data)
+    if isinstance(image, PreviewError):
+        return image
+    return image.render(cells_w, cells_h, zoom, center)
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class PreviewCache(Generic[K, V]):
+    """Thread-safe LRU cache, e.g. source key -> PreviewImage, or
+    (source key, cells_w, cells_h, zoom, center) -> HalfBlockPicture for prefetching."""
+
+    def __init__(self, max_items: int = 32):
+        if max_items < 1:
+            raise ValueError("max_items must be at least 1")
+        self.max_items = max_items
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+
+    def discard(self, key: K) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            return key in self._items
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+
+def _half_block_rows(img: Image.Image) -> tuple[tuple[Run, ...], ...]:
+    """RGB image -> rows of merged runs, two pixel rows per cell row."""
+    width, height = img.size
+    r, g, b = img.split()
+    # Bands in B, G, R, 0 order read as little-endian uint32 give 0x00RRGGBB per pixel.
+    packed = Image.merge("RGBA", (b, g, r, Image.new("L", img.size, 0))).tobytes()
+    pixels = array(_UINT32)
+    pixels.frombytes(packed)
+    if _BIG_ENDIAN:
+        pixels.byteswap()
+    rows: list[tuple[Run, ...]] = []
+    blocks = _blocks
+    for y in range(0, height, 2):
+        top = pixels[y * width : (y + 1) * width]
+        if y + 1 < height:
+            bottom = pixels[(y + 1) * width : (y + 2) * width]
+        else:
+            bottom = [None] * width
+        runs: list[Run] = []
+        append = runs.append
+        prev_fg, prev_bg = top[0], bottom[0]
+        count = 0
+        for fg, bg in zip(top, bottom):
+            if fg == prev_fg and bg == prev_bg:
+                count += 1
+            else:
+                append((blocks(count), prev_fg, prev_bg))
+                prev_fg, prev_bg, count = fg, bg, 1
+        append((blocks(count), prev_fg, prev_bg))
+        rows.append(tuple(runs))
+    return tuple(rows)
+
+
+def _first_frame_rgb(img: Image.Image) -> Image.Image:
+    """Any mode -> RGB; transparency composited over BACKGROUND_RGB."""
+    if img.mode == "RGB":
+        return img
+    has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        img.mode in ("P", "L", "RGB", "1", "I", "I;16") and "transparency" in img.info
+    )
+    if has_alpha:
+        rgba = img.convert("RGBA")
+        base = Image.new("RGBA", rgba.size, BACKGROUND_RGB + (255,))
+        return Image.alpha_composite(base, rgba).convert("RGB")
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        # 16-bit / float greyscale: scale to 8 bits instead of clipping to white.
+        return ImageOps.autocontrast(img.convert("F").convert("L")).convert("RGB")
+    return img.convert("RGB")
+
+
+_ORIENT_OPS = {
+    2: (Image.Transpose.FLIP_LEFT_RIGHT,),
+    3: (Image.Transpose.ROTATE_180,),
+    4: (Image.Transpose.FLIP_TOP_BOTTOM,),
+    5: (Image.Transpose.TRANSPOSE,),
+    6: (Image.Transpose.ROTATE_270,),
+    7: (Image.Transpose.TRANSVERSE,),
+    8: (Image.Transpose.ROTATE_90,),
+}
+
+
+def _orient(img: Image.Image, orientation: int) -> Image.Image:
+    """Apply an EXIF orientation (same table as ImageOps.exif_transpose).
+
+    We read the tag from the header once and transpose the small working image ourselves:
+    exif_transpose would re-parse EXIF on every decode and also rewrite it, which we never use.
+    """
+    for op in _ORIENT_OPS.get(orientation, ()):
+        img = img.transpose(op)
+    return img
+
+
+def _orientation(img: Image.Image) -> int:
+    try:
+        value = img.getexif().get(_ORIENTATION_TAG, 1)
+    except Exception:  # broken EXIF must not hide an otherwise good image
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _describe_load_error(exc: OSError) -> str:
+    text = _one_line(exc)
+    if "truncated" in text.lower():
+        return "image file is truncated (incomplete download or copy?)"
+    return f"cannot decode image: {text}"
+
+
+def _sniff(data: bytes) -> str:
+    head = data[:16]
+    for magic, name in (
+        (b"%PDF", "a PDF document"),
+        (b"<svg", "an SVG drawing"),
+        (b"<?xml", "an XML file"),
+        (b"PK\x03\x04", "a ZIP archive"),
+        (b"\x1f\x8b", "a gzip file"),
+    ):
+        if head.startswith(magic):
+            return name
+    if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypavif"):
+        return "HEIC/AVIF, which Pillow cannot read without a plugin"
+    if b"<html" in data[:512].lower():
+        return "an HTML page, maybe an error page instead of the image"
+    return f"{len(data)} bytes starting {head[:8].hex(' ')}"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return low if value < low else high if value > high else value
+
+
+def _finite(value: float) -> float:
+    return float(value) if math.isfinite(value) else 0.5
