@@ -152,6 +152,12 @@ class PreviewImage:
         self._work_scale = 0.0  # working image width / oriented source width
 
     @property
+    def working_size(self) -> tuple[int, int] | None:
+        """Size of the cached decoded image (None before the first render)."""
+        work = self._work
+        return None if work is None else work.size
+
+    @property
     def max_work_scale(self) -> float:
         return min(1.0, WORK_MAX_SIDE / max(self.size))
 
