@@ -1,0 +1,152 @@
+"""ImageView widget: draws pictures and messages through the Line API, reports view changes."""
+
+from __future__ import annotations
+
+import asyncio
+from io import BytesIO
+
+from PIL import Image
+from rich.color import Color
+from textual.app import App, ComposeResult
+
+from tuilabel.core.preview import PreviewError, PreviewImage, load_preview, open_preview
+from tuilabel.ui.widgets.image_view import ImageView, ViewRequest, render_for
+
+
+def png(img: Image.Image) -> bytes:
+    buf = BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def two_colour_image() -> bytes:
+    """Red top half, blue bottom half, 40x40."""
+    img = Image.new("RGB", (40, 40), (0, 0, 255))
+    img.paste((255, 0, 0), (0, 0, 40, 20))
+    return png(img)
+
+
+class ViewerApp(App):
+    def __init__(self) -> None:
+        super().__init__()
+        self.changes: list[ViewRequest] = []
+
+    def compose(self) -> ComposeResult:
+        yield ImageView(id="view")
+
+    def on_image_view_view_changed(self, message: ImageView.ViewChanged) -> None:
+        self.changes.append(message.request)
+
+
+def colours(strip) -> set[tuple[Color | None, Color | None]]:
+    return {
+        (seg.style.color, seg.style.bgcolor)
+        for seg in strip
+        if seg.style is not None and "▀" in seg.text
+    }
+
+
+RED = Color.from_rgb(255, 0, 0)
+BLUE = Color.from_rgb(0, 0, 255)
+
+
+def test_shows_picture_centered_then_message():
+    asyncio.run(_test_shows_picture_centered_then_message())
+
+
+async def _test_shows_picture_centered_then_message():
+    app = ViewerApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        view = app.query_one(ImageView)
+        request = view.view_request()
+        assert (request.cells_w, request.cells_h) == (60, 20)
+        image = open_preview(two_colour_image())
+        assert isinstance(image, PreviewImage)
+        picture = render_for(image, request)
+        view.show_picture(picture)
+        await pilot.pause()
+        # 40x40 px fits 60x20 cells as 40 wide x 20 rows, centered with 10 blank columns.
+        assert (picture.width, picture.height) == (40, 20)
+        top, bottom = view.render_line(0), view.render_line(19)
+        assert top.cell_length == bottom.cell_length == 60
+        assert colours(top) == {(RED, RED)}
+        assert colours(bottom) == {(BLUE, BLUE)}
+        assert top.text.index("▀") == 10 and top.text.rindex("▀") == 49
+
+        view.show_message("Loading 001.jpg\x1b[31m")
+        await pilot.pause()
+        texts = [view.render_line(y).text for y in range(20)]
+        joined = "\n".join(texts)
+        assert "Loading 001.jpg\\x1b[31m" in joined  # control characters made visible
+        assert "▀" not in joined
+        assert all(len(t) == 60 for t in texts)
+
+
+def test_preview_error_is_shown_as_its_message():
+    asyncio.run(_test_preview_error_is_shown_as_its_message())
+
+
+async def _test_preview_error_is_shown_as_its_message():
+    app = ViewerApp()
+    async with app.run_test(size=(50, 10)) as pilot:
+        view = app.query_one(ImageView)
+        error = load_preview(b"", 50, 10)
+        assert isinstance(error, PreviewError)
+        view.show_picture(error)
+        await pilot.pause()
+        assert view.picture is None
+        assert any("empty" in view.render_line(y).text for y in range(10))
+
+
+def test_picture_wider_than_widget_is_clipped_not_overflowing():
+    asyncio.run(_test_picture_wider_than_widget_is_clipped_not_overflowing())
+
+
+async def _test_picture_wider_than_widget_is_clipped_not_overflowing():
+    app = ViewerApp()
+    async with app.run_test(size=(30, 10)) as pilot:
+        view = app.query_one(ImageView)
+        picture = load_preview(png(Image.new("RGB", (80, 20), (0, 255, 0))), 80, 10)
+        view.show_picture(picture)  # rendered for a bigger size than the widget has
+        await pilot.pause()
+        for y in range(10):
+            assert view.render_line(y).cell_length == 30
+
+
+def test_resize_zoom_pan_and_fit_post_view_changes():
+    asyncio.run(_test_resize_zoom_pan_and_fit_post_view_changes())
+
+
+async def _test_resize_zoom_pan_and_fit_post_view_changes():
+    app = ViewerApp()
+    async with app.run_test(size=(40, 12)) as pilot:
+        view = app.query_one(ImageView)
+        image = open_preview(two_colour_image())
+        view.show_picture(render_for(image, view.view_request()))
+        await pilot.pause()
+        app.changes.clear()
+
+        await pilot.resize_terminal(30, 10)
+        await pilot.pause()
+        assert app.changes and (app.changes[-1].cells_w, app.changes[-1].cells_h) == (30, 10)
+
+        view.zoom_in()
+        await pilot.pause()
+        assert app.changes[-1].zoom > 1.0
+        zoomed = render_for(image, app.changes[-1])
+        view.show_picture(zoomed)
+        assert view.zoom == zoomed.zoom
+
+        view.pan(0, 1)  # down: the center moves toward the blue half
+        await pilot.pause()
+        assert app.changes[-1].center[1] > zoomed.center[1]
+
+        view.fit()
+        await pilot.pause()
+        assert app.changes[-1].zoom == 1.0 and app.changes[-1].center == (0.5, 0.5)
+
+        count = len(app.changes)
+        view.zoom_out()  # already at fit: nothing to do
+        view.pan(1, 0)
+        await pilot.pause()
+        assert len(app.changes) == count
