@@ -1,0 +1,84 @@
+"""Ground Truth output lines (spec §2): the input object plus `<attr>` and `<attr>-metadata`.
+
+Lines are compact JSON with raw UTF-8 (orjson), LF-terminated. Metadata key order follows
+real GT files (consumers must not depend on it, but diffs against GT output stay small).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import orjson
+
+from tuilabel.core.job import JobSpec
+
+SINGLE_WORKER_CONFIDENCE = 0
+
+
+def creation_date(when: datetime) -> str:
+    """GT's `YYYY-MM-DDTHH:MM:SS.ffffff`, UTC, no zone."""
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def iso_seconds(when: datetime) -> str:
+    """Worker-response times: `2019-04-18T16:30:21Z`."""
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def answer_object(record: dict, spec: JobSpec, answer: int | list[int], when: datetime) -> dict:
+    """The augmented object for a labeled record. `answer` is an index, or indexes (multi)."""
+    attr = spec.label_attribute
+    task = spec.task_type
+    out = {k: v for k, v in record.items() if k != attr and k != attr + "-metadata"}
+    if task.multi:
+        chosen = sorted(set(answer))  # type: ignore[arg-type]
+        out[attr] = chosen
+        out[attr + "-metadata"] = {
+            "job-name": spec.gt_job_name,
+            "class-map": {str(i): spec.labels[i] for i in chosen},
+            "human-annotated": "yes",
+            "creation-date": creation_date(when),
+            "confidence-map": {str(i): SINGLE_WORKER_CONFIDENCE for i in chosen},
+            "type": task.gt_type,
+        }
+    else:
+        index = int(answer)  # type: ignore[arg-type]
+        out[attr] = index
+        out[attr + "-metadata"] = {
+            "confidence": SINGLE_WORKER_CONFIDENCE,
+            "job-name": spec.gt_job_name,
+            "class-name": spec.labels[index],
+            "human-annotated": "yes",
+            "creation-date": creation_date(when),
+            "type": task.gt_type,
+        }
+    return out
+
+
+def declined_object(record: dict, spec: JobSpec, reason: str, when: datetime) -> dict:
+    """A declined (bad data) record: `failure-reason` in the metadata and no label, as GT."""
+    attr = spec.label_attribute
+    out = {k: v for k, v in record.items() if k != attr and k != attr + "-metadata"}
+    out[attr + "-metadata"] = {
+        "failure-reason": reason,
+        "job-name": spec.gt_job_name,
+        "human-annotated": "yes",
+        "creation-date": creation_date(when),
+        "type": spec.task_type.gt_type,
+    }
+    return out
+
+
+def dumps_line(obj: dict) -> bytes:
+    """One compact output line with its LF."""
+    return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def worker_answer_content(spec: JobSpec, answer: int | list[int] | None) -> dict:
+    """The `answerContent` of a GT worker response (label text, not index)."""
+    task = spec.task_type
+    if answer is None:
+        return {}
+    if task.multi:
+        return {task.element: {"labels": [spec.labels[i] for i in sorted(set(answer))]}}  # type: ignore[arg-type]
+    return {task.element: {"label": spec.labels[int(answer)]}}  # type: ignore[arg-type]

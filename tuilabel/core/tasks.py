@@ -1,0 +1,70 @@
+"""Task types tuilabel runs, with GT's names and limits for each.
+
+The set grows (boxes, entity spans, verification): a new task type is one more entry here
+plus its answer shape in gt.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class TaskType:
+    name: str  # what users write: --task image-classification
+    gt_type: str  # the metadata "type"
+    media: str  # "image" (source-ref) or "text" (source)
+    multi: bool  # several labels per record
+    max_labels: int  # GT console cap
+    element: str  # the worker-response element name (crowd-…)
+    description: str
+
+
+TASK_TYPES: dict[str, TaskType] = {
+    t.name: t
+    for t in (
+        TaskType(
+            "image-classification",
+            "groundtruth/image-classification",
+            "image",
+            False,
+            30,
+            "crowd-image-classifier",
+            "image classification (one label)",
+        ),
+        TaskType(
+            "image-classification-multilabel",
+            "groundtruth/image-classification-multilabel",
+            "image",
+            True,
+            50,
+            "crowd-image-classifier-multi-select",
+            "image classification (multi-label)",
+        ),
+        TaskType(
+            "text-classification",
+            "groundtruth/text-classification",
+            "text",
+            False,
+            30,
+            "crowd-classifier",
+            "text classification (one label)",
+        ),
+        TaskType(
+            "text-classification-multilabel",
+            "groundtruth/text-classification-multilabel",
+            "text",
+            True,
+            50,
+            "crowd-classifier-multi-select",
+            "text classification (multi-label)",
+        ),
+    )
+}
+
+
+def task_for(media: str, multi: bool) -> TaskType:
+    for task in TASK_TYPES.values():
+        if task.media == media and task.multi == multi:
+            return task
+    raise KeyError((media, multi))
