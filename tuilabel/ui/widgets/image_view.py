@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.cells import cell_len
-from rich.color import Color
+from rich.color import Color, ColorTriplet, ColorType
 from rich.segment import Segment
 from rich.style import Style
 from textual.events import Resize
@@ -51,6 +51,24 @@ class ViewRequest:
 def render_for(image: PreviewImage, request: ViewRequest) -> HalfBlockPicture | PreviewError:
     """Render `image` for a view request; safe to call from a thread worker."""
     return image.render(request.cells_w, request.cells_h, request.zoom, request.center)
+
+
+_COLOURS: dict[int, Color] = {}
+_TRUECOLOR = ColorType.TRUECOLOR
+_new_tuple = tuple.__new__
+
+
+def _colour(value: int) -> Color:
+    """Rich Color for 0xRRGGBB, cached (same result as Color.from_rgb, built directly)."""
+    colour = _COLOURS.get(value)
+    if colour is None:
+        if len(_COLOURS) > _STYLE_CACHE_LIMIT:
+            _COLOURS.clear()
+        # tuple.__new__ skips NamedTuple's keyword handling (2x faster; same value).
+        triplet = _new_tuple(ColorTriplet, (value >> 16, (value >> 8) & 0xFF, value & 0xFF))
+        colour = _new_tuple(Color, (f"#{value:06x}", _TRUECOLOR, None, triplet))
+        _COLOURS[value] = colour
+    return colour
 
 
 def _safe_text(text: str) -> str:
@@ -230,22 +248,19 @@ class ImageView(Widget):
             self._strips_key = key
         return self._strips
 
-    def _style(self, fg: int, bg: int | None, base: Style) -> Style:
+    def _style_table(self, base: Style) -> dict[tuple[int, int | None], Style]:
+        """The (fg, bg) -> Style cache, emptied when the theme background changes."""
         if base is not self._styles_base or len(self._styles) > _STYLE_CACHE_LIMIT:
             self._styles = {}
             self._styles_base = base
-        style = self._styles.get((fg, bg))
-        if style is None:
-            if bg is None:
-                background = base.bgcolor
-            else:
-                background = Color.from_rgb(bg >> 16, (bg >> 8) & 0xFF, bg & 0xFF)
-            style = Style(
-                color=Color.from_rgb(fg >> 16, (fg >> 8) & 0xFF, fg & 0xFF),
-                bgcolor=background,
-            )
-            self._styles[(fg, bg)] = style
-        return style
+        return self._styles
+
+    @staticmethod
+    def _new_style(fg: int, bg: int | None, base: Style) -> Style:
+        background = base.bgcolor if bg is None else _colour(bg)
+        # from_color skips Style.__init__'s argument parsing; a photo frame can need
+        # thousands of new colour pairs.
+        return Style.from_color(_colour(fg), background)
 
     def _picture_strips(self, picture: HalfBlockPicture, size: Size, base: Style) -> list[Strip]:
         width, height = size
@@ -257,7 +272,9 @@ class ImageView(Widget):
         top = (height - shown_h) // 2
         pad_left = Segment(" " * left, base) if left else None
         pad_right = Segment(" " * right, base) if right else None
-        style = self._style
+        styles = self._style_table(base)
+        styles_get = styles.get
+        new_style = self._new_style
         strips = [blank] * top
         for row in picture.rows[:shown_h]:
             segments = [pad_left] if pad_left else []
@@ -266,7 +283,10 @@ class ImageView(Widget):
                 if len(text) > remaining:  # picture wider than the widget (mid-resize)
                     text = text[:remaining]
                 if text:
-                    segments.append(Segment(text, style(fg, bg, base)))
+                    style = styles_get((fg, bg))
+                    if style is None:
+                        style = styles[fg, bg] = new_style(fg, bg, base)
+                    segments.append(Segment(text, style))
                 remaining -= len(text)
                 if remaining <= 0:
                     break
