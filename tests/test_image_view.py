@@ -150,3 +150,19 @@ async def _test_resize_zoom_pan_and_fit_post_view_changes():
         view.pan(1, 0)
         await pilot.pause()
         assert len(app.changes) == count
+
+
+def test_stale_picture_does_not_undo_a_newer_zoom():
+    asyncio.run(_test_stale_picture_does_not_undo_a_newer_zoom())
+
+
+async def _test_stale_picture_does_not_undo_a_newer_zoom():
+    app = ViewerApp()
+    async with app.run_test(size=(40, 12)) as pilot:
+        view = app.query_one(ImageView)
+        image = open_preview(two_colour_image())
+        stale = render_for(image, view.view_request())  # zoom 1, rendered before the key press
+        view.zoom_in()
+        view.show_picture(stale)
+        await pilot.pause()
+        assert view.picture is stale and view.zoom > 1.0

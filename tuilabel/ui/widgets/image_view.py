@@ -157,9 +157,11 @@ class ImageView(Widget):
             return
         self._picture = picture
         self._message = None
-        # Keep the view the core actually used (zoom and center are clamped there).
-        self.zoom = picture.zoom
-        self.center = picture.center
+        # Adopt the clamped center the core used, unless the picture is stale (rendered for
+        # a zoom the user has already changed): then the user's newer view wins.
+        if abs(picture.zoom - self.zoom) < 1e-9 or self.zoom < 1.0:
+            self.zoom = picture.zoom
+            self.center = picture.center
         self._invalidate()
 
     def show_message(self, text: str) -> None:
