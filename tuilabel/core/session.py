@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
+from typing import Callable
 
 from tuilabel.core import gt
 from tuilabel.core.durable import atomic_write, ensure_dir, explain_os_error
@@ -74,6 +75,8 @@ class Session:
         self._session_answers = 0
         self._bad_report = None
         self._closed = False
+        # Called after every committed answer (e.g. the S3 mirror marks files to upload).
+        self.on_commit: list[Callable[[], None]] = []
 
     # -- open / close --------------------------------------------------------------------------
 
@@ -253,6 +256,8 @@ class Session:
         self._session_answers += 1
         if self.journal.checkpoint_due():
             self._save_checkpoint()
+        for hook in self.on_commit:
+            hook()
 
     def answer(self, value: int | list[int]) -> None:
         """Label the current record (an index, or indexes for multi-label) and move on."""
@@ -434,4 +439,6 @@ class Session:
         write_gt(self.folder, self.manifest, self.folder.output_manifest, self.spec.label_attribute)
         self.journal.output_replaced()
         self._save_checkpoint()
+        for hook in self.on_commit:
+            hook()
         return self.folder.output_manifest

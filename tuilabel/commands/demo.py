@@ -1,0 +1,42 @@
+"""`tuilabel demo [image|text|text-multi]`: the labeling app on a bundled sample job."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+
+from tuilabel.commands.label import add_app_options, request_from, run_job
+
+DEMOS = {
+    "image": ("fashion", "job.toml"),
+    "text": ("reviews", "job.toml"),
+    "text-multi": ("reviews", "job-multi.toml"),
+}
+HELP = "label a bundled sample: fashion images (image), review sentiment (text) or topics (text-multi)"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("demo", help=HELP, description=HELP + ". Answers go to --output (default: ~/.local/share/tuilabel/demo) and resume like any job.")
+    parser.add_argument("which", nargs="?", choices=sorted(DEMOS), default="image", help="which sample (default: image)")
+    parser.add_argument("--output", help="where the demo job folder goes")
+    parser.add_argument("--worker", help="worker id (default: your login name)")
+    parser.add_argument("--reset", action="store_true", help="forget earlier demo answers and start over")
+    add_app_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tuilabel.core.job_setup import data_home
+    from tuilabel.core.job import read_job_file
+    from tuilabel.resources import sample_data_dir
+
+    folder, job_file = DEMOS[args.which]
+    path = sample_data_dir() / folder / job_file
+    output = args.output or str(data_home() / "demo")
+    if args.reset:
+        name = read_job_file(path)["name"]
+        shutil.rmtree(f"{output}/{name}", ignore_errors=True)
+    for attr in ("name", "labels", "task", "multi", "label_attribute", "instructions"):
+        setattr(args, attr, None)
+    args.output = output
+    return run_job(request_from(args, str(path)), args)

@@ -1,0 +1,109 @@
+"""`tuilabel label SOURCE|JOB-FILE|JOB-FOLDER`: open the labeling app on a job."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tuilabel.core.tasks import TASK_TYPES
+
+HELP = "open the labeling app on a manifest, a job file or a job folder (resumes a started job)"
+
+
+def add_job_options(parser: argparse.ArgumentParser) -> None:
+    job = parser.add_argument_group("job (override the job file)")
+    job.add_argument("--name", help="GT job name (default: the manifest's file name)")
+    job.add_argument("--labels", help="labels: 'A,B,C', a GT label category JSON file, or a file with one label per line")
+    job.add_argument("--task", choices=sorted(TASK_TYPES), help="task type (default: image or text from the first record)")
+    job.add_argument("--multi", action="store_true", default=None, help="multi-label: number keys toggle, enter submits")
+    job.add_argument("--attribute", dest="label_attribute", help="label attribute name in the output (default: the job name)")
+    job.add_argument("--output", help="folder (or s3:// prefix) that holds <job-name>/ (default: beside the input)")
+    job.add_argument("--worker", help="worker id (default: your login name)")
+    job.add_argument("--instructions", help="short task description shown above each record")
+
+
+def add_app_options(parser: argparse.ArgumentParser) -> None:
+    app = parser.add_argument_group("app")
+    app.add_argument("--theme", help="theme name (tuilabel-dark, tuilabel-light, tuilabel-high-contrast, tuilabel-colorblind, or one of yours)")
+    app.add_argument("--graphics", choices=("auto", "kitty", "sixel", "halfblock"), help="image drawing (default: auto; half-block over SSH and tmux)")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("label", help=HELP, description=HELP + ".")
+    parser.add_argument("source", metavar="SOURCE", help="input manifest (path, file:// or s3://), job file (.toml) or job folder")
+    add_job_options(parser)
+    add_app_options(parser)
+    parser.set_defaults(run=run)
+
+
+def request_from(args: argparse.Namespace, source: str):
+    from tuilabel.core.job_setup import JobRequest
+
+    return JobRequest(
+        source=source,
+        name=args.name,
+        labels=args.labels,
+        task=args.task,
+        multi=args.multi,
+        label_attribute=args.label_attribute,
+        output=args.output,
+        worker=args.worker,
+        instructions=args.instructions,
+    )
+
+
+def run_job(request, args: argparse.Namespace) -> int:
+    """Prepare, open, label, close: the whole life of one labeling session."""
+    from tuilabel.core.job_setup import prepare
+    from tuilabel.core.session import Session, State
+    from tuilabel.core.user_config import load_user_config
+
+    config = load_user_config()
+    if request.worker is None and config.worker:
+        request.worker = config.worker
+    prepared = prepare(request)
+    session = Session(prepared.spec, prepared.folder, prepared.open_manifest())
+    mirror = None
+    if prepared.output_s3:
+        from tuilabel.core.s3_mirror import S3Mirror
+
+        mirror = S3Mirror(prepared.folder.root, prepared.output_s3)
+        mirror.sync_existing()
+        changed = [
+            prepared.folder.output_manifest,
+            prepared.folder.journal(prepared.spec.worker),
+            prepared.folder.checkpoint(prepared.spec.worker),
+        ]
+        session.on_commit.append(lambda: [mirror.touch(p) for p in changed])
+    session.open()
+    try:
+        from tuilabel.ui.app import make_app
+
+        app = make_app(
+            session,
+            theme=args.theme or config.theme,
+            graphics=args.graphics or config.graphics or "auto",
+            keymap=config.keys,
+            first_start=prepared.new,
+        )
+        app.run()
+    finally:
+        progress = session.progress()
+        session.close()
+        left = None
+        if mirror is not None:
+            left = mirror.close(timeout=10)
+    for message in session.messages[-5:]:
+        print(f"note: {message}", file=sys.stderr)
+    state = "finished" if session.state is State.DONE else "stopped; run the same command to resume"
+    print(
+        f"{prepared.spec.name}: {progress.done:,} of {progress.total if progress.total is not None else '?'} "
+        f"records done ({progress.declined:,} declined), {state}. Output: {prepared.folder.output_manifest}"
+    )
+    if prepared.output_s3:
+        print(f"S3: {prepared.output_s3}" + (f" ({len(left)} files still to upload; they go up on the next start)" if left else " (up to date)"))
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_job(request_from(args, args.source), args)

@@ -1,0 +1,242 @@
+"""From what the user typed (a manifest or a job file, plus flags) to a job ready to open.
+
+Order of precedence: command-line flags, then the job file, then the existing job (when the
+folder already holds one), then defaults. A new job needs labels; an existing one keeps its
+labels and task type, and a different request is refused (never silently mixed).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from tuilabel.core import s3
+from tuilabel.core.errors import UserError
+from tuilabel.core.job import (
+    Instructions,
+    JobFolder,
+    JobSpec,
+    check_job_name,
+    check_label_attribute,
+    check_labels,
+    compare_specs,
+    default_worker,
+    instructions_from,
+    read_job_file,
+    read_labels,
+    suggest_name,
+)
+from tuilabel.core.manifest import BadRecord, Manifest, is_blank, parse_record
+from tuilabel.core.tasks import TASK_TYPES, task_for
+
+
+@dataclass
+class JobRequest:
+    """Everything the user may say about a job; None means "not said"."""
+
+    source: str
+    name: str | None = None
+    labels: str | None = None  # "A,B,C" or a label file
+    task: str | None = None
+    multi: bool | None = None
+    label_attribute: str | None = None
+    output: str | None = None
+    worker: str | None = None
+    instructions: str | None = None  # short text
+
+
+@dataclass
+class PreparedJob:
+    spec: JobSpec
+    folder: JobFolder
+    manifest_path: Path  # a local file (an s3:// manifest is cached in the job folder)
+    manifest_base: str  # where relative source-refs resolve
+    output_s3: str | None  # s3://…/<job-name>/ to mirror the job folder to, if any
+    new: bool  # True on a job's first start
+
+    def open_manifest(self) -> Manifest:
+        return Manifest(self.manifest_path, base=self.manifest_base, display=self.spec.input)
+
+
+def data_home() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "tuilabel"
+
+
+def _s3_parent(uri: str) -> str:
+    bucket, key = s3.parse_s3_uri(uri)
+    parent = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
+    return f"s3://{bucket}/{parent}"
+
+
+def _local_stage_for(s3_output: str) -> Path:
+    """Local home of an S3 output folder: answers are durable here first."""
+    bucket, key = s3.parse_s3_uri(s3_output.rstrip("/") + "/")
+    return data_home() / "s3" / bucket / key.strip("/")
+
+
+def _detect_media(path: Path) -> str:
+    """image or text, from the first usable record."""
+    with Manifest(path) as manifest:
+        for _, _, _, raw in manifest.iter_lines():
+            if is_blank(raw):
+                continue
+            try:
+                data = parse_record(raw)
+            except BadRecord:
+                continue
+            return "image" if "source-ref" in data else "text"
+    raise UserError(f"{path}: no usable record (each line needs a 'source' or 'source-ref')")
+
+
+def find_job_folder(source: str) -> JobFolder | None:
+    path = Path(source).expanduser()
+    if (path / "tuilabel" / "job.json").is_file():
+        return JobFolder(path)
+    return None
+
+
+def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
+    source = req.source
+    file_values: dict = {}
+    base = Path.cwd()
+    existing_folder = None if "://" in source else find_job_folder(source)
+    if existing_folder is not None:
+        spec = existing_folder.load_spec()
+        file_values = {"input": spec.input, "name": spec.name, "output": spec.output}
+        base = Path("/")
+    elif source.lower().endswith(".toml"):
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise UserError(f"job file {source} does not exist")
+        file_values = read_job_file(path)
+        base = path.resolve().parent
+        if "input" not in file_values:
+            raise UserError(f"{path}: no input = \"…\" (the manifest to label)")
+    else:
+        file_values = {"input": source}
+
+    input_loc = str(file_values["input"])
+    if not s3.is_s3_uri(input_loc) and "://" not in input_loc:
+        input_path = (base / Path(input_loc).expanduser()).resolve()
+        input_loc = str(input_path)
+    elif input_loc.startswith("file://"):
+        input_path = Path(input_loc[len("file://") :]).resolve()
+        input_loc = str(input_path)
+    elif s3.is_s3_uri(input_loc):
+        input_path = None
+    else:
+        raise UserError(f"{input_loc}: manifests are read from a path, file:// or s3:// (http is for images)")
+
+    if input_path is not None:
+        if input_path.is_dir():
+            raise UserError(
+                f"{input_path} is a folder; make a manifest first with `tuilabel scan {input_path}`"
+            )
+        if not input_path.is_file():
+            raise UserError(f"input manifest {input_path} does not exist")
+        if not os.access(input_path, os.R_OK):
+            raise UserError(f"cannot read input manifest {input_path}: permission denied")
+
+    name = req.name or file_values.get("name")
+    if not name:
+        stem = Path(input_loc.rstrip("/")).name.split(".")[0]
+        name = suggest_name(stem)
+    check_job_name(name)
+
+    output = req.output or file_values.get("output")
+    if output:
+        output = str(output)
+        if not s3.is_s3_uri(output):
+            output = str((base / Path(output).expanduser()).resolve())
+    else:
+        output = _s3_parent(input_loc) if input_path is None else str(Path(input_loc).parent)
+
+    output_s3 = None
+    if s3.is_s3_uri(output):
+        output_s3 = output.rstrip("/") + "/" + name + "/"
+        root = _local_stage_for(output) / name
+    else:
+        root = Path(output) / name
+    folder = JobFolder(root)
+    existing = folder.load_spec() if folder.exists() else None
+
+    if input_path is None:
+        manifest_path = folder.input_cache
+        if fetch_input:
+            s3.download(input_loc, manifest_path)
+        base_uri = _s3_parent(input_loc)
+    else:
+        manifest_path = input_path
+        base_uri = str(input_path.parent)
+
+    # Labels: flag, then job file (labels or labels_file), then the existing job.
+    labels: list[str] | None = None
+    where = "labels"
+    if req.labels is not None:
+        labels, where = read_labels(req.labels, Path.cwd())
+    elif "labels" in file_values:
+        value = file_values["labels"]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise UserError("job file: labels must be a list of strings")
+        labels, where = list(value), "job file labels"
+    elif "labels_file" in file_values:
+        labels, where = read_labels(str(file_values["labels_file"]), base)
+    elif existing is not None:
+        labels = list(existing.labels)
+    if labels is None:
+        raise UserError(
+            "no labels: give --labels A,B,C (or a label file), or labels = [...] in a job file"
+        )
+
+    task_name = req.task or file_values.get("task")
+    if task_name:
+        if task_name not in TASK_TYPES:
+            raise UserError(f"unknown task {task_name!r}; one of: {', '.join(TASK_TYPES)}")
+        if req.multi and not TASK_TYPES[task_name].multi:
+            task_name = task_for(TASK_TYPES[task_name].media, True).name
+    elif existing is not None and req.multi is None:
+        task_name = existing.task
+    else:
+        media = existing.task_type.media if existing is not None else None
+        if media is None:
+            media = _detect_media(manifest_path) if manifest_path.exists() else "image"
+        task_name = task_for(media, bool(req.multi)).name
+    task = TASK_TYPES[task_name]
+    check_labels(labels, task, where)
+
+    attr = req.label_attribute or file_values.get("label_attribute") or (
+        existing.label_attribute if existing else name
+    )
+    check_label_attribute(attr)
+
+    instructions = Instructions()
+    if isinstance(file_values.get("instructions"), dict):
+        instructions = instructions_from(file_values["instructions"], base)
+    elif existing is not None:
+        instructions = existing.instructions
+    if req.instructions:
+        instructions = replace(instructions, short=req.instructions)
+
+    worker = req.worker or file_values.get("worker") or default_worker()
+    spec = JobSpec(
+        name=name,
+        label_attribute=attr,
+        task=task_name,
+        labels=tuple(labels),
+        input=input_loc,
+        output=output,
+        worker=str(worker),
+        instructions=instructions,
+    )
+    if existing is not None:
+        if existing.name.lower() != name.lower():
+            raise UserError(f"{folder.root} holds job {existing.name!r}, not {name!r}")
+        compare_specs(existing, spec)
+        if existing.input != spec.input:
+            raise UserError(
+                f"job {existing.name!r} at {folder.root} labels {existing.input}, not {spec.input}; "
+                "use another --name or --output for a new job"
+            )
+        spec = replace(existing, worker=spec.worker, instructions=spec.instructions)
+    return PreparedJob(spec, folder, manifest_path, base_uri, output_s3, existing is None)
