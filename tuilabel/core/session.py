@@ -303,15 +303,12 @@ class Session:
         self._advance()
 
     def recent(self) -> list[Entry]:
-        """The latest answers, one per record, oldest first (what `[`/`]`/undo move through)."""
-        seen: set[int] = set()
-        out: list[Entry] = []
-        for entry in reversed(self.journal.history):
-            if entry.index not in seen:
-                seen.add(entry.index)
-                out.append(entry)
-        out.reverse()
-        return out
+        """Recently answered records in the order they were first answered, each with its
+        latest answer (what `[`/`]`/undo move through; a relabel keeps its place)."""
+        latest: dict[int, Entry] = {}
+        for entry in self.journal.history:
+            latest[entry.index] = entry  # dicts keep first-insertion order
+        return list(latest.values())
 
     def back(self) -> bool:
         """Undo / `[`: show the previous answered record with its answer, ready to relabel."""
