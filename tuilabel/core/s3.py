@@ -26,8 +26,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from botocore.client import BaseClient
 
 CONNECT_TIMEOUT = 1.5  # seconds to open a connection
-READ_TIMEOUT = 10.0  # seconds of silence on an open connection
-MAX_ATTEMPTS = 2  # first try + one retry
+READ_TIMEOUT = 5.0  # seconds of silence on an open connection (S3 answers in well under 1 s)
+TOTAL_ATTEMPTS = 2  # first try + one retry (botocore's "max_attempts" counts retries only)
 
 
 class S3Error(UserError):
@@ -104,7 +104,7 @@ def client() -> "BaseClient":
             config = Config(
                 connect_timeout=CONNECT_TIMEOUT,
                 read_timeout=READ_TIMEOUT,
-                retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+                retries={"total_max_attempts": TOTAL_ATTEMPTS, "mode": "standard"},
                 max_pool_connections=16,
             )
             try:
