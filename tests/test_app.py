@@ -1,0 +1,534 @@
+"""The labeling app driven through Textual's Pilot: every key and flow, asserting on the
+session's state and the files it writes (not on timings)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tuilabel.core.job import Example, Instructions, JobFolder, JobSpec
+from tuilabel.core.manifest import Manifest
+from tuilabel.core.session import Session, State
+from tuilabel.ui.app import LabelApp, LabelScreen, label_keys, make_app
+from tuilabel.ui.safe_text import visible
+from tuilabel.ui.widgets.image_view import ImageView
+from tuilabel.ui.widgets.label_list import LabelList
+
+REPO = Path(__file__).resolve().parents[1]
+FASHION = REPO / "sample_data" / "fashion"
+FASHION_LABELS = ("BAG", "SUNGLASS", "SHOES", "WATCH")
+SIZE = (100, 30)
+
+
+def write_manifest(path: Path, objects: list[dict]) -> Path:
+    path.write_bytes(b"".join(orjson.dumps(o) + b"\n" for o in objects))
+    return path
+
+
+def open_session(tmp: Path, manifest: Path, labels, task: str, instructions: Instructions | None = None) -> Session:
+    spec = JobSpec(
+        name="job", label_attribute="label", task=task, labels=tuple(labels),
+        input=str(manifest), output=str(tmp), worker="tester",
+        instructions=instructions or Instructions(short="Pick the best label."),
+    )
+    return Session(spec, JobFolder(tmp / "job"), Manifest(manifest)).open()
+
+
+def text_session(tmp: Path, n: int = 5, labels=("pos", "neg", "mixed"), task="text-classification") -> Session:
+    manifest = write_manifest(tmp / "in.manifest", [{"source": f"review number {i}", "id": i} for i in range(n)])
+    return open_session(tmp, manifest, labels, task)
+
+
+def image_session(tmp: Path, task="image-classification", extra: list[dict] | None = None) -> Session:
+    objects = [{"source-ref": str(FASHION / f"{i:03d}.jpg")} for i in range(1, 5)]
+    objects += extra or []
+    manifest = write_manifest(tmp / "images.manifest", objects)
+    ins = Instructions(
+        short="Pick the item.",
+        full=(FASHION / "instructions.md").read_text(),
+        good=Example("a clear bag", str(FASHION / "good-example.jpg")),
+        bad=Example("blurry", str(FASHION / "bad-example.jpg")),
+    )
+    return open_session(tmp, manifest, FASHION_LABELS, task, ins)
+
+
+def output_lines(session: Session) -> list[dict]:
+    path = session.folder.output_manifest
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def screen(app: LabelApp) -> LabelScreen:
+    return app.label_screen
+
+
+async def settle(pilot, delay: float = 0.05) -> None:
+    await pilot.pause(delay)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+# -- single label -----------------------------------------------------------------------------
+
+
+def test_number_keys_label_and_advance(tmp_path):
+    session = text_session(tmp_path)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            assert session.current.index == 0
+            await pilot.press("2")
+            assert session.current.index == 1
+            await pilot.press("1", "3")
+            assert session.current.index == 3
+            assert session.label_counts == [1, 1, 1]
+            rows = app.query_one(LabelList).rows
+            assert [r.count for r in rows] == [1, 1, 1]
+            await pilot.press("9")  # no label 9: nothing happens
+            assert session.current.index == 3
+
+    run(go())
+    lines = output_lines(session)
+    assert [line["label"] for line in lines] == [1, 0, 2]
+    assert lines[0]["label-metadata"]["class-name"] == "neg"
+    session.close()
+
+
+def test_click_label_picks_it(tmp_path):
+    session = text_session(tmp_path)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            row = app.query_one(LabelList).rows[2]
+            await pilot.click(row)
+            assert session.label_counts == [0, 0, 1]
+            assert session.current.index == 1
+
+    run(go())
+    session.close()
+
+
+def test_skip_and_decline(tmp_path):
+    session = text_session(tmp_path, n=3)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("space")
+            assert session.current.index == 1
+            await pilot.press("x")
+            assert session.current.index == 2
+            assert "declined record 2" in screen(app).message_text
+            await pilot.press("1")
+            # the skipped record comes back at the end of the pass
+            assert session.current.index == 0
+
+    run(go())
+    lines = output_lines(session)
+    declined = [line for line in lines if "failure-reason" in line.get("label-metadata", {})]
+    assert len(declined) == 1 and declined[0]["source"] == "review number 1"
+    session.close()
+
+
+def test_undo_shows_previous_answer_ready_to_relabel(tmp_path):
+    session = text_session(tmp_path)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("1", "2")
+            await pilot.press("backspace")
+            assert session.state is State.REVIEWING
+            assert session.current.index == 1
+            scr = screen(app)
+            assert scr.answer_labels == {1}
+            assert "REVIEWING" in str(scr.query_one("#status").render())
+            assert app.query_one(LabelList).rows[1].has_class("-answer")
+            await pilot.press("3")  # relabel; back to labeling where we were
+            assert session.state is State.LABELING
+            assert session.current.index == 2
+            assert session.label_counts == [1, 0, 1]
+            await pilot.press("u")
+            assert session.current.index == 1 and scr.answer_labels == {2}
+
+    run(go())
+    session.close()
+
+
+def test_history_back_and_forward(tmp_path):
+    session = text_session(tmp_path)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("1", "2", "3")
+            await pilot.press("left_square_bracket", "left_square_bracket")
+            assert session.state is State.REVIEWING and session.current.index == 1
+            await pilot.press("left_square_bracket", "left_square_bracket")  # stops at the oldest
+            assert session.current.index == 0
+            assert "oldest" in screen(app).message_text
+            await pilot.press("right_square_bracket")
+            assert session.current.index == 1
+            await pilot.press("1")  # relabel record 2 -> moves to the next answer in history
+            assert session.current.index == 2 and session.state is State.REVIEWING
+            await pilot.press("right_square_bracket")
+            assert session.state is State.LABELING and session.current.index == 3
+            assert session.label_counts == [2, 0, 1]
+
+    run(go())
+    session.close()
+
+
+def test_many_labels_prefix_key_picks_label_17(tmp_path):
+    labels = [f"class-{i + 1}" for i in range(25)]
+    session = text_session(tmp_path, labels=labels)
+    assert label_keys(25)[16] == "g7" and label_keys(25)[20] == "h1"
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            rows = app.query_one(LabelList).rows
+            assert rows[16].key == "g7"
+            await pilot.press("g")
+            assert screen(app).page == 1
+            await pilot.press("7")
+            assert session.label_counts[16] == 1
+            await pilot.press("h", "5")  # label 25
+            assert session.label_counts[24] == 1
+            await pilot.press("g", "escape", "2")  # escape cancels the prefix: label 2
+            assert session.label_counts[1] == 1
+            await pilot.press("h", "9")  # label 29 does not exist: nothing
+            assert session.current.index == 3
+
+    run(go())
+    session.close()
+
+
+def test_filter_picks_first_match(tmp_path):
+    labels = ["apple", "banana", "blueberry", "cherry"]
+    session = text_session(tmp_path, labels=labels)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("slash")
+            await pilot.press(*"blue")
+            await pilot.press("enter")
+            assert session.label_counts == [0, 0, 1, 0]
+            await pilot.press("slash", *"an", "enter")  # "banana" contains "an"
+            assert session.label_counts == [0, 1, 1, 0]
+            await pilot.press("slash", "c", "escape")
+            assert sum(session.label_counts) == 2
+            assert isinstance(app.screen, LabelScreen)
+
+    run(go())
+    session.close()
+
+
+# -- multi-label ------------------------------------------------------------------------------
+
+
+def test_multilabel_toggle_and_submit(tmp_path):
+    session = text_session(tmp_path, labels=("a", "b", "c", "d"), task="text-classification-multilabel")
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("enter")  # nothing picked: a clear message, no answer
+            assert session.current.index == 0
+            assert "pick at least one label" in screen(app).message_text
+            await pilot.press("1", "3", "4", "4")
+            assert screen(app).toggled == {0, 2}
+            rows = app.query_one(LabelList).rows
+            assert rows[0].has_class("-toggled") and not rows[3].has_class("-toggled")
+            await pilot.press("enter")
+            assert session.current.index == 1
+            assert screen(app).toggled == set()
+            await pilot.press("u")  # review: the answer is pre-toggled
+            assert screen(app).toggled == {0, 2}
+            await pilot.press("2", "enter")
+            assert session.state is State.LABELING
+
+    run(go())
+    lines = output_lines(session)
+    assert lines[-1]["label"] == [0, 1, 2]
+    assert set(lines[-1]["label-metadata"]["class-map"].values()) == {"a", "b", "c"}
+    session.close()
+
+
+# -- screens ----------------------------------------------------------------------------------
+
+
+def test_help_lists_every_key_from_bindings(tmp_path):
+    session = text_session(tmp_path)
+
+    async def go():
+        app = make_app(session, keymap={"skip": "s"})
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("question_mark")
+            from tuilabel.ui.screens.help import HelpScreen
+
+            assert isinstance(app.screen, HelpScreen)
+            keys = {desc: key for key, desc, _ in app.screen.rows}
+            assert keys["Skip"] == "s"  # the user's keymap, not the default
+            assert "Decline" in keys and "Undo" in keys and "Quit" in keys
+            assert [name for _, name in app.screen.labels] == ["pos", "neg", "mixed"]
+            await pilot.press("1")  # typing in the help screen does not label
+            assert session.label_counts == [0, 0, 0]
+            await pilot.press("escape")
+            assert isinstance(app.screen, LabelScreen)
+            await pilot.press("space")  # remapped away: space no longer skips
+            assert session.current.index == 0
+            await pilot.press("s")
+            assert session.current.index == 1
+
+    run(go())
+    session.close()
+
+
+def test_instructions_screen_and_first_start(tmp_path):
+    session = image_session(tmp_path)
+
+    async def go():
+        app = make_app(session, first_start=True)
+        async with app.run_test(size=SIZE) as pilot:
+            from textual.widgets import Markdown
+
+            from tuilabel.ui.screens.instructions import InstructionsScreen
+
+            await settle(pilot, 0.2)
+            assert isinstance(app.screen, InstructionsScreen)
+            assert app.screen.query_one(Markdown)
+            good = app.screen.query_one("#example-good", ImageView)
+            await settle(pilot, 0.2)
+            assert good.picture is not None  # the example image was decoded and drawn
+            await pilot.press("escape")
+            assert isinstance(app.screen, LabelScreen)
+            await pilot.press("i")
+            assert isinstance(app.screen, InstructionsScreen)
+
+    run(go())
+    session.close()
+
+
+def test_completion_summary_writes_output(tmp_path):
+    session = text_session(tmp_path, n=3)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("1", "2", "x")
+            await pilot.pause()
+            from tuilabel.ui.screens.summary import SummaryScreen
+
+            assert session.state is State.DONE
+            assert isinstance(app.screen, SummaryScreen)
+            assert app.screen.counts == [1, 1, 0] and app.screen.declined == 1
+            assert app.screen.output == session.folder.output_manifest
+            await pilot.press("u")  # undo from the summary: back to the last record
+            assert session.state is State.REVIEWING and isinstance(app.screen, LabelScreen)
+            await pilot.press("space")  # keep the answer: done again
+            assert isinstance(app.screen, SummaryScreen)
+            await pilot.press("q")
+        assert app.return_code == 0
+
+    run(go())
+    lines = output_lines(session)
+    assert [line["source"] for line in lines] == ["review number 0", "review number 1", "review number 2"]
+    session.close()
+
+
+def test_quit_and_resume_at_the_right_record(tmp_path):
+    session = text_session(tmp_path, n=6)
+
+    async def go(s: Session, keys: list[str]):
+        app = make_app(s)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press(*keys)
+            await pilot.press("q")
+            await pilot.pause()
+        return app
+
+    run(go(session, ["1", "2", "space", "3"]))
+    session.close()
+    again = text_session(tmp_path, n=6)
+    # records 0, 1, 3 are answered; 2 was skipped: the first record without an answer is 2
+    assert again.current.index == 2
+    app = run(go(again, []))
+    assert again.label_counts == [1, 1, 1]
+    again.close()
+    assert app.return_code == 0
+
+
+def test_literal_markup_and_escapes(tmp_path):
+    nasty = "[bold red]x[/] [link=https://evil.example]click[/link] \x1b[31mred\x1b]8;;http://x\x07 \u202eevil\x00?"
+    manifest = write_manifest(tmp_path / "nasty.manifest", [{"source": nasty.replace("\x00", "")}])
+    session = open_session(tmp_path, manifest, ["[b]ok[/b]", "no\x1b[2J"], "text-classification")
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            shown = app.query_one("#record-text").render()
+            plain = str(shown)
+            assert "[bold red]x[/]" in plain and "[link=https://evil.example]" in plain
+            assert "\x1b" not in plain and "␛[31m" in plain and "<U+202E>" in plain
+            assert not shown.spans  # no styles came from the record
+            row = app.query_one(LabelList).rows[1]
+            assert "\x1b" not in str(row.render()) and "␛[2J" in str(row.render())
+            assert "[b]ok[/b]" in str(app.query_one(LabelList).rows[0].render())
+            await pilot.press("1")
+
+    run(go())
+    session.close()
+    assert visible("a\x1bb\x9bc\td") == "a␛b<U+009B>c    d"
+
+
+def test_details_toggle_shows_other_fields(tmp_path):
+    session = text_session(tmp_path)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            details = app.query_one("#details-scroll")
+            assert not details.display
+            await pilot.press("d")
+            assert details.display
+            assert "id: 0" in str(app.query_one("#details").render())
+
+    run(go())
+    session.close()
+
+
+def test_command_palette_jump_and_export(tmp_path):
+    session = text_session(tmp_path, n=10)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("1", "2")
+            await pilot.press("ctrl+p")
+            await pilot.press(*"7")
+            await settle(pilot, 0.3)
+            await pilot.press("enter")
+            await pilot.pause()
+            assert session.current.index == 6
+            app.export_now()
+            assert "wrote" in screen(app).message_text
+
+    run(go())
+    assert len(output_lines(session)) == 2
+    session.close()
+
+
+def test_theme_switching_and_user_theme(tmp_path, monkeypatch):
+    user = tmp_path / "cfg" / "tuilabel" / "themes"
+    user.mkdir(parents=True)
+    (user / "mine.toml").write_text('name = "mine"\nprimary = "#ff0000"\n[variables]\nlabel-1 = "#123456"\n')
+    (user / "broken.toml").write_text("name = \n")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    session = text_session(tmp_path)
+
+    async def go():
+        app = make_app(session, theme="mine")
+        async with app.run_test(size=SIZE) as pilot:
+            assert app.theme == "mine"
+            assert app.label_colours[0] == "#123456"
+            assert "broken.toml" in screen(app).message_text
+            app.theme = "tuilabel-light"
+            await pilot.pause()
+            assert app.query_one(LabelList).rows[0].colour == "#B36B00"
+            assert {"tuilabel-dark", "tuilabel-high-contrast", "tuilabel-colorblind"} <= set(app.available_themes)
+
+    run(go())
+    session.close()
+
+
+# -- images -----------------------------------------------------------------------------------
+
+
+def test_image_preview_zoom_move_fit(tmp_path):
+    session = image_session(tmp_path)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, 0.2)
+            view = app.query_one(ImageView)
+            assert view.picture is not None and view.message is None
+            await pilot.press("z")
+            await settle(pilot)
+            assert view.zoom > 1 and view.picture.zoom > 1
+            center = view.center
+            await pilot.press("left")  # arrows only pan in move mode
+            assert view.center == center
+            await pilot.press("m", "right", "right")
+            await settle(pilot)
+            assert screen(app).move_mode and view.center[0] > center[0]
+            await pilot.press("o", "f")
+            await settle(pilot)
+            assert view.zoom == 1.0 and view.picture.zoom == 1.0
+            await pilot.press("1")
+            await settle(pilot, 0.2)
+            # the next record came from the prefetch cache or a fresh render, never the old one
+            assert session.current.index == 1 and view.picture is not None
+            assert view.zoom == 1.0
+            assert (session.current.source_ref, view.view_request()) in app.pictures
+
+    run(go())
+    session.close()
+
+
+def test_prefetch_renders_next_records(tmp_path):
+    session = image_session(tmp_path)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, 0.3)
+            request = app.query_one(ImageView).view_request()
+            for n in (2, 3, 4):
+                assert (str(FASHION / f"{n:03d}.jpg"), request) in app.pictures
+
+    run(go())
+    session.close()
+
+
+def test_broken_and_missing_images_show_message_and_can_be_declined(tmp_path):
+    extra = [{"source-ref": str(FASHION / "broken.jpg")}, {"source-ref": str(tmp_path / "nope.jpg")}]
+    session = image_session(tmp_path, extra=extra)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("1", "1", "1", "1")
+            await settle(pilot, 0.2)
+            view = app.query_one(ImageView)
+            assert session.current.index == 4
+            assert view.picture is None and "truncated" in view.message.lower()
+            await pilot.press("x")
+            await settle(pilot, 0.2)
+            assert session.current.index == 5
+            assert "nope.jpg" in view.message
+            await pilot.press("space")  # skip works too (comes back: the only open record)
+            assert session.current.index == 5
+
+    run(go())
+    session.close()
+
+
+def test_make_app_rejects_unknown_graphics(tmp_path):
+    from tuilabel.core.errors import UserError
+
+    session = text_session(tmp_path)
+    with pytest.raises(UserError, match="--graphics"):
+        make_app(session, graphics="vt340")
+    session.close()

@@ -1,0 +1,644 @@
+"""The labeling app. Every key is a Session call; the app only shows what the session holds.
+
+    session = Session(spec, folder, manifest).open()
+    make_app(session, theme=..., keymap=...).run()
+    session.close()
+
+Keys live on `LabelScreen` (not the App) so that dialogs (help, filter, instructions) do not
+label records when a digit is typed in them. Every binding has an id for `set_keymap`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, ProgressBar, Static
+from textual.worker import get_current_worker
+
+from tuilabel.core.errors import UserError
+from tuilabel.core.journal import NONE
+from tuilabel.core.manifest import BadRecord, Record
+from tuilabel.core.preview import HalfBlockPicture, PreviewCache, PreviewError, PreviewImage
+from tuilabel.core.session import Session, State
+from tuilabel.ui.commands import JobCommands
+from tuilabel.ui.safe_text import one_line, record_text, visible
+from tuilabel.ui.screens.instructions import load_image
+from tuilabel.ui.themes import DEFAULT_THEME, label_variable, label_variable_defaults, load_themes
+from tuilabel.ui.widgets.image_view import ImageView, ViewRequest, render_for
+from tuilabel.ui.widgets.label_list import LabelList
+
+DIGITS = "1234567890"
+# Prefix keys for labels beyond 10: `g`+digit = 11-20, `h` = 21-30, `j` = 31-40, `k` = 41-50.
+PAGE_KEYS = "ghjk"
+PREFETCH = 3
+GRAPHICS = ("auto", "kitty", "sixel", "halfblock")
+
+
+def _bindings() -> list[Binding]:
+    b: list[Binding] = []
+    for n, key in enumerate(DIGITS):
+        b.append(Binding(key, f"pick({n})", f"Label {n + 1} (pick / toggle)", show=False, id=f"label-{n + 1}"))
+    for page, key in enumerate(PAGE_KEYS, 1):
+        lo, hi = page * 10 + 1, page * 10 + 10
+        b.append(Binding(key, f"page({page})", f"Then a digit: labels {lo}-{hi}", show=False, id=f"labels-{lo}-{hi}"))
+    b += [
+        Binding("enter", "submit", "Submit", id="submit"),
+        Binding("space", "skip", "Skip", id="skip"),
+        Binding("x", "decline", "Decline", id="decline"),
+        Binding("backspace,u", "undo", "Undo", id="undo"),
+        Binding("left_square_bracket", "history_back", "Previous answer", show=False, id="history-back"),
+        Binding("right_square_bracket", "history_forward", "Next answer", show=False, id="history-forward"),
+        Binding("slash", "filter", "Find label", id="filter"),
+        Binding("d", "details", "Details", show=False, id="details"),
+        Binding("z", "zoom_in", "Zoom", id="zoom-in"),
+        Binding("o", "zoom_out", "Zoom out", show=False, id="zoom-out"),
+        Binding("f", "fit", "Fit", show=False, id="fit"),
+        Binding("m", "move_mode", "Move", id="move"),
+        Binding("left", "pan(-1,0)", "Pan left", show=False, id="pan-left"),
+        Binding("right", "pan(1,0)", "Pan right", show=False, id="pan-right"),
+        Binding("up", "pan(0,-1)", "Pan up", show=False, id="pan-up"),
+        Binding("down", "pan(0,1)", "Pan down", show=False, id="pan-down"),
+        Binding("escape", "cancel", "Cancel prefix / move mode", show=False, id="cancel"),
+        Binding("i", "instructions", "Instructions", id="instructions"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("q", "stop", "Quit", id="quit"),
+    ]
+    return b
+
+
+def label_keys(n_labels: int, keymap: dict[str, str] | None = None) -> list[str]:
+    """What to type for each label: `1`..`0`, then prefix + digit (`g1` = label 11)."""
+    keymap = keymap or {}
+
+    def first(binding_id: str, default: str) -> str:
+        keys = keymap.get(binding_id)
+        return keys.split(",")[0].strip() if keys else default
+
+    digits = [first(f"label-{n + 1}", DIGITS[n]) for n in range(10)]
+    out: list[str] = []
+    for i in range(n_labels):
+        page, n = divmod(i, 10)
+        if page == 0:
+            out.append(digits[n])
+        else:
+            lo = page * 10 + 1
+            out.append(first(f"labels-{lo}-{lo + 9}", PAGE_KEYS[page - 1]) + digits[n])
+    return out
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(seconds)
+    h, rest = divmod(seconds, 3600)
+    return f"{h}h{rest // 60:02d}m" if h else f"{rest // 60}m{rest % 60:02d}s"
+
+
+class PreviewReady(Message):
+    """A worker rendered a picture (or failed) for record `token`."""
+
+    def __init__(self, token: int, picture: HalfBlockPicture | PreviewError) -> None:
+        super().__init__()
+        self.token = token
+        self.picture = picture
+
+
+class LabelScreen(Screen):
+    BINDINGS = _bindings()
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(id="label-screen")
+        self.session = session
+        self.spec = session.spec
+        self.task_type = session.spec.task_type
+        self.labels = list(session.spec.labels)
+        self.page = 0  # a pending prefix key (labels 11+), 0 = none
+        self.move_mode = False
+        self.toggled: set[int] = set()
+        self.answer_labels: set[int] = set()
+        self.shown_key: tuple | None = None
+        self.token = 0
+        self.messages_seen = 0
+        self.message_text = ""
+
+    # -- layout -----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        app: LabelApp = self.app  # type: ignore[assignment]
+        spec = self.spec
+        yield Static(
+            Text.assemble((one_line(spec.name), "bold"), "  ·  ", self.task_type.description,
+                          "  ·  ", (f"{len(self.labels)} labels", "dim"), no_wrap=True, overflow="ellipsis"),
+            id="title",
+        )
+        short = spec.instructions.short or ("Pick every label that applies, then enter." if self.task_type.multi
+                                            else "Pick the label that fits best.")
+        yield Static(Text(one_line(short), no_wrap=True, overflow="ellipsis"), id="short")
+        with Horizontal(id="main"):
+            with Vertical(id="record-pane"):
+                yield Static("", id="status")
+                if self.task_type.media == "image":
+                    yield ImageView(id="image")
+                    yield Static(Text(""), id="source-ref")
+                else:
+                    with VerticalScroll(id="text-scroll"):
+                        yield Static(Text(""), id="record-text")
+                with VerticalScroll(id="details-scroll"):
+                    yield Static(Text(""), id="details")
+            yield LabelList(self.labels, app.label_keys, app.label_colours, self.task_type.multi, id="labels")
+        with Horizontal(id="progress-row"):
+            yield ProgressBar(total=None, show_eta=False, show_percentage=True, id="progress")
+            yield Static("", id="stats")
+        yield Static("", id="message")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#details-scroll").display = False
+        self.refresh_view()
+
+    # -- availability ---------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        session = self.session
+        image = self.task_type.media == "image"
+        n = len(self.labels)
+        if action == "pick":
+            index = self.page * 10 + int(parameters[0])  # type: ignore[arg-type]
+            return index < n if self.page else int(parameters[0]) < n  # type: ignore[arg-type]
+        if action == "page":
+            return int(parameters[0]) * 10 < n  # type: ignore[arg-type]
+        if action == "submit":
+            return self.task_type.multi
+        if action in ("zoom_in", "zoom_out", "fit", "move_mode"):
+            return image
+        if action == "pan":
+            return image and self.move_mode
+        if action == "cancel":
+            return bool(self.page or self.move_mode)
+        if action in ("skip", "decline") and session.current is None:
+            return None
+        if action == "history_forward":
+            return session.state is State.REVIEWING or None
+        return True
+
+    # -- what is shown ----------------------------------------------------------------------
+
+    def _answer_of(self) -> set[int]:
+        entry = self.session.current_answer
+        if entry is None or entry.kind != "a":
+            return set()
+        value = entry.gt.get(self.spec.label_attribute)
+        if isinstance(value, list):
+            return {v for v in value if isinstance(v, int)}
+        return {value} if isinstance(value, int) else set()
+
+    def refresh_view(self) -> None:
+        """Bring every widget up to the session's state, touching only what changed."""
+        session = self.session
+        app: LabelApp = self.app  # type: ignore[assignment]
+        if session.state is State.DONE or session.current is None:
+            app.job_done()
+            return
+        record = session.current
+        key = (record.index, session.state, session.current_answer)
+        if key != self.shown_key:
+            self.shown_key = key
+            self.answer_labels = self._answer_of()
+            self.toggled = set(self.answer_labels) if self.task_type.multi else set()
+            self._show_record(record)
+        self._show_status()
+        self._show_labels()
+        self._show_progress()
+        self._show_messages()
+
+    def _show_status(self) -> None:
+        session = self.session
+        record = session.current
+        assert record is not None
+        if session.state is State.REVIEWING:
+            entry = session.current_answer
+            if entry is not None and entry.kind == "d":
+                what = "declined"
+            else:
+                what = ", ".join(self.labels[i] for i in sorted(self.answer_labels)) or "?"
+            text = Text.assemble(("REVIEWING ", "bold reverse"), f" record {record.lineno:,}: answer ",
+                                 (one_line(what), "bold"), "  ·  pick to relabel, ] next, space keeps it")
+        else:
+            text = Text.assemble(("record ", "dim"), f"{record.lineno:,}")
+            if self.task_type.multi:
+                text.append(f"  ·  {len(self.toggled)} picked, enter submits", "dim")
+        if self.page:
+            lo = self.page * 10 + 1
+            text.append(f"  ·  labels {lo}-{min(lo + 9, len(self.labels))}: press a digit (esc cancels)", "bold")
+        if self.move_mode:
+            text.append("  ·  MOVE: arrows pan, m/esc ends", "bold")
+        status = self.query_one("#status", Static)
+        status.update(text)
+        status.set_class(session.state is State.REVIEWING, "-reviewing")
+
+    def _show_labels(self) -> None:
+        marks = []
+        for i in range(len(self.labels)):
+            mark = []
+            if i in self.answer_labels:
+                mark.append("answer")
+            if i in self.toggled:
+                mark.append("toggled")
+            marks.append("+".join(mark))
+        self.query_one(LabelList).update_rows(self.session.label_counts, marks)
+
+    def _show_progress(self) -> None:
+        app: LabelApp = self.app  # type: ignore[assignment]
+        progress = self.session.progress()
+        bar = self.query_one(ProgressBar)
+        if progress.total is not None:
+            bar.update(total=max(progress.total, 1), progress=progress.done)
+        total = "counting…" if progress.total is None else f"{progress.total:,}"
+        elapsed = app.clock() - app.started
+        parts = [f"{progress.done:,}/{total}"]
+        if progress.declined:
+            parts.append(f"{progress.declined:,} declined")
+        if progress.session_answers and elapsed >= 1:
+            per_hour = progress.session_answers / elapsed * 3600
+            parts.append(f"{per_hour:,.0f}/h")
+            if progress.total is not None:
+                parts.append("ETA " + format_eta(max(0, progress.total - progress.done) / per_hour * 3600))
+        self.query_one("#stats", Static).update(" · ".join(parts))
+
+    def _show_messages(self) -> None:
+        messages = self.session.messages
+        if len(messages) > self.messages_seen:
+            new = messages[self.messages_seen :]
+            self.messages_seen = len(messages)
+            text = new[-1] if len(new) == 1 else f"{new[-1]}  (+{len(new) - 1} more notes)"
+            self.say(text)
+
+    def say(self, text: str, error: bool = False) -> None:
+        self.message_text = text
+        widget = self.query_one("#message", Static)
+        widget.update(Text(one_line(text), no_wrap=True, overflow="ellipsis"))
+        widget.set_class(error, "-error")
+
+    def _show_record(self, record: Record) -> None:
+        self.token += 1
+        details = {k: v for k, v in record.data.items() if k not in ("source", "source-ref")}
+        self.query_one("#details", Static).update(
+            record_text("\n".join(f"{k}: {v}" for k, v in details.items()) or "(no other fields)")
+        )
+        if self.task_type.media == "image":
+            ref = record.source_ref or ""
+            self.query_one("#source-ref", Static).update(Text(one_line(ref), no_wrap=True, overflow="ellipsis"))
+            view = self.query_one(ImageView)
+            view.zoom, view.center = 1.0, (0.5, 0.5)
+            self.move_mode = False
+            self.app.show_image(self.token, ref, view)  # type: ignore[attr-defined]
+        else:
+            text = record.source if isinstance(record.source, str) else ""
+            self.query_one("#record-text", Static).update(record_text(text))
+            self.query_one("#text-scroll", VerticalScroll).scroll_home(animate=False)
+
+    # -- actions: every one is a session call -------------------------------------------------
+
+    def _do(self, call: Callable[[], object]) -> None:
+        try:
+            call()
+        except UserError as exc:
+            self.say(str(exc), error=True)
+        else:
+            if self.message_text:
+                self.say("")
+        self.page = 0
+        self.refresh_view()
+
+    def pick_label(self, index: int) -> None:
+        if not 0 <= index < len(self.labels) or self.session.current is None:
+            return
+        if self.task_type.multi:
+            self.toggled ^= {index}
+            self.page = 0
+            self._show_status()
+            self._show_labels()
+        else:
+            self._do(lambda: self.session.answer(index))
+
+    def action_pick(self, n: int) -> None:
+        self.pick_label(self.page * 10 + n)
+        self.page = 0
+
+    def action_page(self, page: int) -> None:
+        self.page = page
+        self._show_status()
+
+    def action_cancel(self) -> None:
+        self.page = 0
+        self.move_mode = False
+        self._show_status()
+        self.refresh_bindings()
+
+    def action_submit(self) -> None:
+        if not self.toggled:
+            self.say("pick at least one label (number keys toggle), then enter; x declines, space skips", error=True)
+            return
+        self._do(lambda: self.session.answer(sorted(self.toggled)))
+
+    def action_skip(self) -> None:
+        self._do(self.session.skip)
+
+    def action_decline(self) -> None:
+        record = self.session.current
+        self._do(self.session.decline)
+        if record is not None and not self.message_text:
+            self.say(f"declined record {record.lineno:,} (bad data); u undoes")
+
+    def action_undo(self) -> None:
+        self._back("nothing to undo yet")
+
+    def action_history_back(self) -> None:
+        self._back("this is the oldest answer")
+
+    def _back(self, none_left: str) -> None:
+        moved = False
+
+        def call() -> None:
+            nonlocal moved
+            moved = self.session.back()
+
+        self._do(call)
+        if not moved:
+            self.say(none_left)
+
+    def action_history_forward(self) -> None:
+        self._do(self.session.forward)
+
+    def action_details(self) -> None:
+        scroll = self.query_one("#details-scroll")
+        scroll.display = not scroll.display
+
+    def action_filter(self) -> None:
+        from tuilabel.ui.screens.label_filter import LabelFilterScreen
+
+        app: LabelApp = self.app  # type: ignore[assignment]
+
+        def picked(index: int | None) -> None:
+            if index is not None:
+                self.pick_label(index)
+
+        app.push_screen(LabelFilterScreen(self.labels, app.label_keys), picked)
+
+    def action_zoom_in(self) -> None:
+        self.query_one(ImageView).zoom_in()
+
+    def action_zoom_out(self) -> None:
+        self.query_one(ImageView).zoom_out()
+
+    def action_fit(self) -> None:
+        self.query_one(ImageView).fit()
+
+    def action_move_mode(self) -> None:
+        self.move_mode = not self.move_mode
+        if self.move_mode and self.query_one(ImageView).zoom <= 1.0:
+            self.query_one(ImageView).zoom_in()
+        self._show_status()
+        self.refresh_bindings()
+
+    def action_pan(self, dx: int, dy: int) -> None:
+        self.query_one(ImageView).pan(dx, dy)
+
+    def action_help(self) -> None:
+        self.app.action_show_keys_help()  # type: ignore[attr-defined]
+
+    def action_instructions(self) -> None:
+        self.app.show_instructions()  # type: ignore[attr-defined]
+
+    def action_stop(self) -> None:
+        self.app.exit()
+
+    @on(LabelList.Picked)
+    def _clicked(self, event: LabelList.Picked) -> None:
+        self.pick_label(event.index)
+
+
+class LabelApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "tuilabel"
+    ENABLE_COMMAND_PALETTE = True
+    COMMANDS = App.COMMANDS | {JobCommands}
+
+    def __init__(self, session: Session, *, theme: str | None = None, graphics: str = "auto",
+                 keymap: dict[str, str] | None = None, first_start: bool = False,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.session = session
+        self.graphics = graphics  # kitty/sixel are not drawn yet: half-block everywhere
+        self.keymap = dict(keymap or {})
+        self.first_start = first_start
+        self.clock = clock
+        self.started = clock()
+        self.summary_shown = False
+        self.finish_message = ""
+        themes, self.theme_problems = load_themes()
+        for t in themes:
+            self.register_theme(t)
+        wanted = theme or DEFAULT_THEME
+        if wanted not in self.available_themes:
+            self.theme_problems.append(f"unknown theme {wanted!r}; using {DEFAULT_THEME}")
+            wanted = DEFAULT_THEME
+        self.theme = wanted
+        if self.keymap:
+            self.set_keymap(self.keymap)
+        self.label_keys = label_keys(len(session.spec.labels), self.keymap)
+        self.label_colours = self._colours()
+        self.images: PreviewCache[str, PreviewImage | PreviewError] = PreviewCache(6)
+        self.pictures: PreviewCache[tuple, HalfBlockPicture | PreviewError] = PreviewCache(16)
+        self.label_screen = LabelScreen(session)
+
+    # -- theme ---------------------------------------------------------------------------------
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return label_variable_defaults()
+
+    def _colours(self) -> list[str]:
+        variables = {**label_variable_defaults(), **self.current_theme.variables}
+        return [variables[label_variable(i)] for i in range(len(self.session.spec.labels))]
+
+    def watch_theme(self, theme: str) -> None:
+        if hasattr(self, "label_screen"):
+            self.label_colours = self._colours()
+            if self.label_screen.is_mounted:
+                self.label_screen.query_one(LabelList).set_colours(self.label_colours)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen:
+        return self.label_screen
+
+    def on_mount(self) -> None:
+        for problem in self.theme_problems:
+            self.session.messages.append(problem)
+        if self.first_start and self.session.state is not State.DONE:
+            self.show_instructions()
+
+    def job_done(self) -> None:
+        """Every record has an answer: write the canonical output and show the summary."""
+        if self.summary_shown:
+            return
+        self.summary_shown = True
+        from tuilabel.ui.screens.summary import SummaryScreen
+
+        session = self.session
+        try:
+            output = session.finish()
+            message = ""
+        except UserError as exc:
+            output = session.folder.output_manifest
+            message = str(exc)
+        progress = session.progress()
+        screen = SummaryScreen(
+            job=session.spec.name, labels=list(session.spec.labels), colours=self.label_colours,
+            counts=list(session.label_counts), declined=progress.declined, bad=progress.bad,
+            seconds=self.clock() - self.started, answers=progress.session_answers, output=output,
+            message=message,
+        )
+
+        def left(what: str | None) -> None:
+            self.summary_shown = False
+            if what == "undo" and session.back():
+                self.label_screen.refresh_view()
+            else:
+                self.exit()
+
+        self.push_screen(screen, left)
+
+    # -- dialogs ---------------------------------------------------------------------------------
+
+    def action_show_keys_help(self) -> None:
+        from tuilabel.ui.screens.help import HelpScreen
+
+        screen = self.label_screen
+        ours = {binding.id for binding in LabelScreen.BINDINGS}  # type: ignore[union-attr]
+        rows: dict[str, tuple[list[str], str, bool]] = {}
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if binding.id not in ours or binding.id.startswith("label-"):
+                continue  # widgets' own keys (scrolling) and the labels, listed separately
+            entry = rows.setdefault(binding.id or binding.action, ([], binding.description, active.enabled))
+            entry[0].append(self.get_key_display(binding))
+        table = [(" ".join(keys), desc, enabled) for keys, desc, enabled in rows.values()]
+        labels = list(zip(self.label_keys, self.session.spec.labels))
+        self.push_screen(HelpScreen(table, labels))
+
+    def show_instructions(self) -> None:
+        from tuilabel.ui.screens.instructions import InstructionsScreen
+
+        spec = self.session.spec
+        labels_help = "Labels: " + ", ".join(f"{k} {visible(n)}" for k, n in zip(self.label_keys, spec.labels))
+        self.push_screen(InstructionsScreen(spec.instructions, labels_help, self.session.manifest.base))
+
+    def export_now(self) -> None:
+        try:
+            path = self.session.finish()
+        except UserError as exc:
+            self.label_screen.say(str(exc), error=True)
+        else:
+            self.label_screen.say(f"wrote {path}")
+
+    def jump_to(self, number: int) -> None:
+        self.label_screen._do(lambda: self.session.jump(number - 1))
+
+    # -- images ----------------------------------------------------------------------------------
+
+    def show_image(self, token: int, ref: str, view: ImageView) -> None:
+        request = view.view_request()
+        if view.size.width < 1 or view.size.height < 1:
+            view.show_message("loading…")
+            return  # the first Resize posts ViewChanged and renders
+        cached = self.pictures.get((ref, request))
+        if cached is not None:
+            view.show_picture(cached)
+        else:
+            view.show_message(f"loading {one_line(ref)}…")
+            self.render_image(token, ref, request)
+        # Next records open at fit (zoom 1), so that is the view to prepare.
+        self.prefetch(ViewRequest(request.cells_w, request.cells_h))
+
+    @on(ImageView.ViewChanged)
+    def _view_changed(self, event: ImageView.ViewChanged) -> None:
+        screen = self.label_screen
+        record = self.session.current
+        if event.image_view.id != "image" or record is None or record.source_ref is None:
+            return
+        cached = self.pictures.get((record.source_ref, event.request))
+        if cached is not None:
+            event.image_view.show_picture(cached)
+        else:
+            self.render_image(screen.token, record.source_ref, event.request)
+        self.prefetch(ViewRequest(event.request.cells_w, event.request.cells_h))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="preview")
+    def render_image(self, token: int, ref: str, request: ViewRequest) -> None:
+        picture = self._picture_for(ref, request)
+        if not get_current_worker().is_cancelled:
+            self.post_message(PreviewReady(token, picture))
+
+    def _picture_for(self, ref: str, request: ViewRequest) -> HalfBlockPicture | PreviewError:
+        picture = self.pictures.get((ref, request))
+        if picture is not None:
+            return picture
+        image = self.images.get(ref)
+        if image is None:
+            image = load_image(ref, self.session.manifest.base)
+            self.images.put(ref, image)
+        picture = image if isinstance(image, PreviewError) else render_for(image, request)
+        self.pictures.put((ref, request), picture)
+        return picture
+
+    @on(PreviewReady)
+    def _preview_ready(self, event: PreviewReady) -> None:
+        if event.token == self.label_screen.token:
+            self.label_screen.query_one(ImageView).show_picture(event.picture)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="prefetch")
+    def prefetch(self, request: ViewRequest) -> None:
+        """Render the next few records' pictures (read-only look-ahead through the manifest)."""
+        worker = get_current_worker()
+        session = self.session
+        record = session.current
+        if record is None:
+            return
+        status = session.journal.status
+        index, offset = record.index + 1, record.next_offset
+        found = 0
+        for _ in range(PREFETCH * 4):
+            if found >= PREFETCH or worker.is_cancelled or offset >= session.manifest.size:
+                return
+            try:
+                nxt = session.manifest.record_at(index, offset)
+            except (BadRecord, OSError, ValueError):
+                try:
+                    _, offset = session.manifest.read_line(offset)
+                except OSError:
+                    return
+                index += 1
+                continue
+            if (index >= len(status) or status[index] == NONE) and nxt.source_ref:
+                self._picture_for(nxt.source_ref, request)
+                found += 1
+            index, offset = index + 1, nxt.next_offset
+
+
+def make_app(session: Session, *, theme: str | None = None, graphics: str = "auto",
+             keymap: dict[str, str] | None = None, first_start: bool = False,
+             clock: Callable[[], float] = time.monotonic) -> LabelApp:
+    """The labeling app for an opened session (the caller closes the session after run())."""
+    if graphics not in GRAPHICS:
+        raise UserError(f"--graphics must be one of {', '.join(GRAPHICS)}, not {graphics!r}")
+    return LabelApp(session, theme=theme, graphics=graphics, keymap=keymap,
+                    first_start=first_start, clock=clock)

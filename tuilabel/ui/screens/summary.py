@@ -1,0 +1,82 @@
+"""End of job: counts per label as bars, declines, time spent, pace, where the output is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from tuilabel.ui.safe_text import one_line
+
+BAR_WIDTH = 30
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class SummaryScreen(Screen[str]):
+    """Dismissed with "quit" or "undo"."""
+
+    BINDINGS = [
+        Binding("q,escape,enter", "leave('quit')", "Quit", id="summary-quit"),
+        Binding("backspace,u", "leave('undo')", "Undo last answer", id="summary-undo"),
+    ]
+
+    def __init__(self, *, job: str, labels: list[str], colours: list[str], counts: list[int],
+                 declined: int, bad: int, seconds: float, answers: int, output: Path,
+                 message: str = "") -> None:
+        super().__init__(id="summary-screen")
+        self.job = job
+        self.labels = labels
+        self.colours = colours
+        self.counts = counts
+        self.declined = declined
+        self.bad = bad
+        self.seconds = seconds
+        self.answers = answers
+        self.output = output
+        self.message = message
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, show_header=False, pad_edge=False)
+        table.add_column(no_wrap=True, max_width=28, overflow="ellipsis")
+        table.add_column(no_wrap=True)
+        table.add_column(justify="right", no_wrap=True)
+        top = max([*self.counts, self.declined, 1])
+        for name, colour, count in zip(self.labels, self.colours, self.counts):
+            bar = "█" * round(BAR_WIDTH * count / top) if count else ""
+            table.add_row(Text(one_line(name)), Text(bar or "·", style=colour), f"{count:,}")
+        table.add_row(Text("declined", style="italic"), Text("█" * round(BAR_WIDTH * self.declined / top) or "·", style="dim"), f"{self.declined:,}")
+        total = sum(self.counts) + self.declined
+        pace = f"{self.answers / self.seconds * 3600:,.0f} labels/hour" if self.seconds >= 1 and self.answers else "—"
+        facts = Text.assemble(
+            ("Records done: ", "bold"), f"{total:,}",
+            ("   Declined: ", "bold"), f"{self.declined:,}",
+            *((("   Unusable lines: ", "bold"), f"{self.bad:,}") if self.bad else ()),
+            "\n",
+            ("Time this session: ", "bold"), format_duration(self.seconds),
+            ("   Pace: ", "bold"), pace,
+            "\n",
+            ("Output: ", "bold"), one_line(str(self.output)),
+        )
+        with VerticalScroll(id="summary-body"):
+            yield Static(Text(f"Job {one_line(self.job)} is done", style="bold"), classes="dialog-title")
+            yield Static(table, id="summary-bars")
+            yield Static(facts, id="summary-facts")
+            if self.message:
+                yield Static(Text(one_line(self.message)), id="summary-message")
+            yield Static("q quits · u undoes the last answer to change it", classes="dim")
+        yield Footer()
+
+    def action_leave(self, what: str) -> None:
+        self.dismiss(what)
