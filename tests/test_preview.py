@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 import sys
 import threading
@@ -279,16 +280,57 @@ def test_too_many_bytes_names_the_gt_limit():
     assert_error(load_preview(data, 80, 24), "40 MB")
 
 
-def test_over_100_megapixels_names_the_gt_limit():
-    data = encode(Image.new("1", (11_000, 10_000)), "PNG")  # 110 MP, a few KB
+def jpeg_claiming_size(width: int, height: int) -> bytes:
+    """A tiny JPEG whose SOF header claims width x height (enough for header-only reads)."""
+    data = bytearray(encode(Image.new("RGB", (8, 8)), "JPEG"))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def gif_claiming_size(width: int, height: int) -> bytes:
+    data = bytearray(encode(Image.new("P", (4, 4)), "GIF"))
+    data[6:10] = struct.pack("<HH", width, height)  # logical screen
+    frame = data.index(b",")
+    data[frame + 5 : frame + 9] = struct.pack("<HH", width, height)  # first frame
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(encode(Image.new("1", (11_000, 10_000)), "PNG"), id="png"),  # a few KB
+        pytest.param(jpeg_claiming_size(11_000, 10_000), id="jpeg"),
+        pytest.param(gif_claiming_size(11_000, 10_000), id="gif"),
+    ],
+)
+def test_over_100_megapixels_names_the_gt_limit_without_pillow_warnings(data):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.simplefilter("error")  # any warning (DecompressionBombWarning) fails
         message = assert_error(load_preview(data, 80, 24), "100 megapixels")
-    assert "110.0" in message
+    assert "11000x10000" in message and "110.0" in message
+
+
+def test_legal_95_megapixel_image_opens_without_pillow_warning():
+    # Pillow's default limit is 89.5 MP; GT allows 100 MP, and so must we, silently.
+    assert Image.MAX_IMAGE_PIXELS == 100_000_000
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for data in (jpeg_claiming_size(9_748, 9_748), gif_claiming_size(9_748, 9_748)):
+            image = open_preview(data)
+            assert isinstance(image, PreviewImage) and image.size == (9_748, 9_748)
 
 
 def test_decompression_bomb_is_refused():
-    data = encode(Image.new("1", (20_000, 10_000)), "PNG")  # 200 MP: Pillow refuses to open
+    # PNG: our header check refuses it before Pillow opens it.
+    data = encode(Image.new("1", (20_000, 10_000)), "PNG")
+    assert_error(load_preview(data, 80, 24), "200.0 megapixels", "100 megapixels")
+
+
+def test_pillow_bomb_error_is_a_clear_message():
+    # A format we do not pre-check (TIFF header claiming 200 MP): Pillow raises, we report it.
+    img = Image.new("1", (20_001, 10_000))
+    data = encode(img, "TIFF", compression="group4")
     assert_error(load_preview(data, 80, 24), "decompression bomb", "100 megapixels")
 
 
@@ -373,3 +415,135 @@ def test_core_preview_does_not_import_textual_or_rich():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# -- EXIF thumbnail fast path ---------------------------------------------------------------
+
+
+def exif_with_thumbnail(thumb: bytes, orientation: int = 1) -> bytes:
+    """APP1 payload as cameras write it: Exif prefix, TIFF header, IFD0 (orientation) and IFD1
+    pointing at a JPEG thumbnail (Pillow reads IFD1 but cannot write it)."""
+
+    def ifd(entries: list[tuple[int, int, int]], next_offset: int) -> bytes:
+        out = struct.pack("<H", len(entries))
+        for tag, typ, value in entries:  # typ 3 = SHORT (left-justified), 4 = LONG
+            packed = struct.pack("<I", value) if typ == 4 else struct.pack("<HH", value, 0)
+            out += struct.pack("<HHI", tag, typ, 1) + packed
+        return out + struct.pack("<I", next_offset)
+
+    ifd0_at = 8
+    ifd1_at = ifd0_at + 2 + 12 + 4
+    thumb_at = ifd1_at + 2 + 3 * 12 + 4
+    tiff = b"II*\0" + struct.pack("<I", ifd0_at)
+    tiff += ifd([(0x0112, 3, orientation)], ifd1_at)
+    tiff += ifd([(0x0103, 3, 6), (0x0201, 4, thumb_at), (0x0202, 4, len(thumb))], 0)
+    return b"Exif\0\0" + tiff + thumb
+
+
+def camera_jpeg(
+    main: Image.Image, thumb: Image.Image | None = None, orientation: int = 1
+) -> bytes:
+    """main as a JPEG carrying `thumb` (default: main shrunk to 160 px wide) in EXIF IFD1."""
+    if thumb is None:
+        thumb = main.resize((160, round(160 * main.height / main.width)), Image.Resampling.BOX)
+    exif = exif_with_thumbnail(encode(thumb, "JPEG", quality=90), orientation)
+    return encode(main, "JPEG", quality=90, exif=exif)
+
+
+def test_exif_thumbnail_is_found_and_used_for_a_small_first_frame():
+    data = camera_jpeg(quadrants(1600).resize((1600, 1200)))
+    image = open_preview(data)
+    assert isinstance(image, PreviewImage) and image.thumbnail is not None
+    assert image.thumbnail.startswith(b"\xff\xd8") and image.thumbnail in data
+    pic = image.render(80, 30)  # 80x60 px view: the 160x120 thumbnail is plenty
+    assert isinstance(pic, HalfBlockPicture) and pic.from_thumbnail
+    assert image.working_size == (160, 120)  # the main image was never decoded
+    assert pic.pixel_size == (80, 60) and pic.source_size == (1600, 1200)
+    # A same-size re-render (resize of the terminal, redraw) keeps using it.
+    assert image.render(80, 30).from_thumbnail
+
+
+def test_thumbnail_colours_match_the_full_decode():
+    base = Image.new("RGB", (640, 480))
+    base.paste(Image.linear_gradient("L").resize((640, 480)).convert("RGB"))
+    base.paste((200, 40, 30), (0, 0, 320, 240))
+    base.paste((30, 160, 60), (320, 240, 640, 480))
+    data = camera_jpeg(base.resize((3200, 2400)))
+    fast = picture(data, 80, 30)
+    full = open_preview(data).render(80, 30, allow_thumbnail=False)
+    assert fast.from_thumbnail and not full.from_thumbnail
+    assert fast.pixel_size == full.pixel_size
+    diffs = []
+    for y in range(fast.height):
+        for x in range(fast.width):
+            (a, _), (b, _) = fast.cell_colours(x, y), full.cell_colours(x, y)
+            diffs.append(max(abs(p - q) for p, q in zip(rgb(a), rgb(b))))
+    diffs.sort()
+    assert diffs[len(diffs) // 2] <= 6  # median channel difference
+    assert diffs[int(len(diffs) * 0.95)] <= 40  # edges may differ a little
+
+
+def test_thumbnail_not_used_when_zoomed_or_the_view_is_larger():
+    data = camera_jpeg(quadrants(1600).resize((1600, 1200)))
+    image = open_preview(data)
+    assert image.render(80, 30).from_thumbnail
+    zoomed = image.render(80, 30, zoom=2)
+    assert not zoomed.from_thumbnail and image.working_size[0] > 160
+    # Back at zoom 1 the (better) full decode is reused, not the thumbnail.
+    assert not image.render(80, 30).from_thumbnail
+    big = open_preview(data).render(200, 80)  # 200x150 px needed, thumbnail is 160x120
+    assert not big.from_thumbnail and big.pixel_size == (200, 150)
+    # Slightly above the thumbnail (within 5%) is still fine.
+    assert open_preview(data).render(164, 60).from_thumbnail
+
+
+def test_thumbnail_with_a_different_aspect_ratio_is_ignored():
+    main = quadrants(1500).resize((1500, 1000))  # 3:2
+    # Camera-style 4:3 thumbnail with black bars, as some cameras write for 3:2 photos.
+    padded = Image.new("RGB", (160, 120))
+    padded.paste(main.resize((160, 107)), (0, 6))
+    image = open_preview(camera_jpeg(main, padded))
+    assert isinstance(image, PreviewImage) and image.thumbnail is not None
+    pic = image.render(80, 30)
+    assert not pic.from_thumbnail
+    assert near(pic.cell_colours(2, 1)[0], RED)  # no black bar at the top
+
+
+def test_broken_or_missing_thumbnail_falls_back_to_the_full_image():
+    main = quadrants(800).resize((800, 600))
+    assert not picture(encode(main, "JPEG"), 80, 30).from_thumbnail  # no EXIF at all
+    thumb = encode(main.resize((160, 120)), "JPEG")
+    broken_thumb = thumb[: len(thumb) // 2] + bytes(len(thumb) - len(thumb) // 2)
+    broken = encode(main, "JPEG", exif=exif_with_thumbnail(broken_thumb))
+    image = open_preview(broken)
+    assert isinstance(image, PreviewImage) and image.thumbnail == broken_thumb
+    pic = image.render(80, 30)
+    assert not pic.from_thumbnail and near(pic.cell_colours(5, 5)[0], RED)
+
+
+def test_truncated_file_is_reported_even_with_an_intact_thumbnail():
+    data = camera_jpeg(Image.effect_noise((800, 600), 40).convert("RGB"))
+    image = open_preview(data[: len(data) * 2 // 3])
+    assert isinstance(image, PreviewImage)
+    assert image.thumbnail is None  # no end-of-image marker: not trusted
+    assert_error(image.render(80, 30), "truncated")
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_orientation_is_applied_to_the_thumbnail(orientation):
+    raw = Image.new("RGB", (1200, 800), WHITE)
+    raw.paste(RED, (0, 0, 600, 400))
+    raw.paste(GREEN, (600, 0, 1200, 400))
+    raw.paste(BLUE, (0, 400, 600, 800))
+    data = camera_jpeg(raw, orientation=orientation)
+    expected = ImageOps.exif_transpose(Image.open(BytesIO(data)))
+    full = open_preview(data).render(60, 30, allow_thumbnail=False)
+    pic = picture(data, 60, 30)
+    assert pic.from_thumbnail
+    assert pic.source_size == expected.size and pic.pixel_size == full.pixel_size
+    w, h = pic.pixel_size
+    ew, eh = expected.size
+    for fx, fy in ((0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)):
+        want = expected.getpixel((int(fx * ew), int(fy * eh)))
+        fg, _ = pic.cell_colours(int(fx * w), int(fy * h) // 2)
+        assert near(fg, want), (orientation, fx, fy, rgb(fg), want)

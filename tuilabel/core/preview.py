@@ -13,6 +13,15 @@ The work is split so that the slow part happens once per image and in C:
   EXIF orientation, composites transparency onto neutral grey, and keeps that working image
   so zoom and pan re-render without decoding again (a deeper zoom re-decodes a JPEG at a
   higher draft scale, never above `WORK_MAX_SIDE`).
+* Camera JPEGs carry a small EXIF thumbnail (IFD1, typically 160x120). When the view at
+  zoom 1 needs no more pixels than it has (within 5%), the first frame decodes that
+  thumbnail (a few KB) instead of entropy-decoding the whole multi-megabyte file, which
+  libjpeg must do even at 1/8 draft scale. It is used only if its aspect ratio matches the
+  main image within 2% (some cameras pad thumbnails with black bars) and the file ends with
+  a JPEG end-of-image marker (a truncated download must still be reported, not hidden behind
+  its intact thumbnail). The main image's EXIF orientation is applied to it. Zooming in or a
+  larger view decodes the full image as before; `render(..., allow_thumbnail=False)` forces
+  that, e.g. to refine the first frame in the background.
 * Cells are built from `Image.tobytes()` packed as 0xRRGGBB integers; the only Python loop is
   one comparison per cell to merge identical neighbours into runs.
 
@@ -20,6 +29,16 @@ Bad data never raises: every entry point returns a `PreviewError` with a one-lin
 Truncated files are an error, not a silently half-grey picture: Pillow's
 `ImageFile.LOAD_TRUNCATED_IMAGES` stays False (we never change that global), so a partial
 download is reported as such.
+
+Pixel limits: importing this module sets Pillow's global `Image.MAX_IMAGE_PIXELS` to Ground
+Truth's 100 MP limit (Pillow's default is 89.5 MP, so a legal 90-100 MP image made Pillow print
+a `DecompressionBombWarning`; Pillow still raises above twice the limit, 200 MP). Images over
+100 MP are refused: for PNG and JPEG (GT's formats), GIF and BMP we read the size from the
+header bytes ourselves *before* `Image.open`, so Pillow never gets to warn about an image we
+refuse anyway (an over-limit WEBP/TIFF/PPM/ICO/TGA can still make Pillow warn once before we
+refuse it).
+Silencing with `warnings.catch_warnings()` is not an option: it swaps process-global state
+and is not thread-safe, and we decode in worker threads. tuilabel uses Pillow only here.
 
 Everything here is pure (no Textual, no Rich) and safe to call from worker threads:
 `PreviewImage` guards its cached working image with a lock, and `PreviewCache` is a small
@@ -37,11 +56,15 @@ from dataclasses import dataclass
 from io import BytesIO
 from typing import Generic, Hashable, TypeVar
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 #: Ground Truth's input limits for images (see shared spec): file size and pixel count.
 GT_MAX_BYTES = 40 * 1024 * 1024
 GT_MAX_PIXELS = 100_000_000
+
+# Pillow warns above MAX_IMAGE_PIXELS and raises above twice that; match GT's limit so legal
+# images never warn (see the module docstring). Set once at import, never toggled.
+Image.MAX_IMAGE_PIXELS = GT_MAX_PIXELS
 
 #: Transparent pixels are shown over this neutral mid-grey.
 BACKGROUND_RGB = (128, 128, 128)
@@ -60,6 +83,13 @@ SUPPORTED_FORMATS = frozenset(
 )
 
 _ORIENTATION_TAG = 0x0112
+_THUMB_OFFSET_TAG = 0x0201  # JPEGInterchangeFormat, relative to the TIFF header
+_THUMB_LENGTH_TAG = 0x0202  # JPEGInterchangeFormatLength
+#: Use the EXIF thumbnail if it has at least this fraction of the pixels per side the view needs.
+THUMBNAIL_MIN_COVER = 0.95
+#: ... and its aspect ratio is within this relative difference of the main image's.
+THUMBNAIL_MAX_ASPECT_DIFF = 0.02
+_JPEG_EOI = b"\xff\xd9"
 _DRAFT_FORMATS = frozenset({"JPEG", "MPO"})
 
 # One 4-byte unsigned type for packing pixels ("I" is 4 bytes on every platform we ship to).
@@ -117,6 +147,8 @@ class HalfBlockPicture:
     zoom: float
     center: tuple[float, float]
     visible: tuple[float, float, float, float]
+    #: True when drawn from the file's embedded EXIF thumbnail instead of the full image.
+    from_thumbnail: bool = False
 
     def cell_colours(self, x: int, y: int) -> tuple[int, int | None]:
         """(foreground, background) of cell (x, y); for tests and hit-testing, not drawing."""
@@ -139,8 +171,17 @@ class HalfBlockPicture:
 class PreviewImage:
     """An image whose header has been read; renders views on demand (thread-safe)."""
 
-    def __init__(self, data: bytes, fmt: str, raw_size: tuple[int, int], orientation: int):
+    def __init__(
+        self,
+        data: bytes,
+        fmt: str,
+        raw_size: tuple[int, int],
+        orientation: int,
+        thumbnail: bytes | None = None,
+    ):
         self._data = data
+        #: Embedded EXIF thumbnail (JPEG bytes) that passed the cheap checks, else None.
+        self.thumbnail = thumbnail
         self.format = fmt
         self.orientation = orientation
         # Orientations 5-8 swap width and height (transpose / rotate 90 / 270).
@@ -150,6 +191,8 @@ class PreviewImage:
         self._lock = threading.Lock()
         self._work: Image.Image | None = None
         self._work_scale = 0.0  # working image width / oriented source width
+        self._work_is_thumbnail = False
+        self._thumb: Image.Image | None | bool = None  # decoded thumbnail; False = unusable
 
     @property
     def working_size(self) -> tuple[int, int] | None:
@@ -167,11 +210,14 @@ class PreviewImage:
         cells_h: int,
         zoom: float = 1.0,
         center: tuple[float, float] = (0.5, 0.5),
+        allow_thumbnail: bool = True,
     ) -> HalfBlockPicture | PreviewError:
         """Fit the image into cells_w x cells_h cells, zoomed around center (fractions 0..1).
 
         zoom 1 shows the whole image; zoom z magnifies the fitted picture z times and shows
         the part that fits in the cells around center (clamped to stay inside the image).
+        With allow_thumbnail (default), a zoom-1 view small enough for the embedded EXIF
+        thumbnail is drawn from it; the picture's `from_thumbnail` says so.
         """
         if cells_w < 1 or cells_h < 1:
             return PreviewError(f"no room to draw the image ({cells_w}x{cells_h} cells)")
@@ -188,11 +234,13 @@ class PreviewImage:
         cy = _clamp(_finite(center[1]) * src_h, vis_h / 2, src_h - vis_h / 2)
         left, top = cx - vis_w / 2, cy - vis_h / 2
 
-        work = self._working_image(scale)
+        work, from_thumbnail = self._working_image(scale, allow_thumbnail and zoom == 1.0)
         if isinstance(work, PreviewError):
             return work
-        ws = work.width / src_w
-        box = (left * ws, top * ws, (left + vis_w) * ws, (top + vis_h) * ws)
+        # Per-axis scales: a draft decode rounds each side up, and a thumbnail's aspect may
+        # differ from the image's by up to THUMBNAIL_MAX_ASPECT_DIFF.
+        wsx, wsy = work.width / src_w, work.height / src_h
+        box = (left * wsx, top * wsy, (left + vis_w) * wsx, (top + vis_h) * wsy)
         downscale = (box[2] - box[0]) >= out_w
         resample = Image.Resampling.BOX if downscale else Image.Resampling.BILINEAR
         shown = work.resize((out_w, out_h), resample, box=box)
@@ -206,22 +254,49 @@ class PreviewImage:
             zoom=zoom,
             center=(cx / src_w, cy / src_h),
             visible=(left / src_w, top / src_h, (left + vis_w) / src_w, (top + vis_h) / src_h),
+            from_thumbnail=from_thumbnail,
         )
 
-    def _working_image(self, scale: float) -> Image.Image | PreviewError:
-        """Decoded RGB image with at least `scale` x source resolution (up to the cap)."""
+    def _working_image(
+        self, scale: float, thumbnail_ok: bool
+    ) -> tuple[Image.Image | PreviewError, bool]:
+        """(Decoded RGB image with at least `scale` x source resolution (up to the cap),
+        whether it is the EXIF thumbnail)."""
         needed = min(scale, self.max_work_scale)
         with self._lock:
-            if self._work is not None and self._work_scale >= needed * 0.999:
-                return self._work
+            work = self._work
+            if work is not None:
+                if not self._work_is_thumbnail and self._work_scale >= needed * 0.999:
+                    return work, False
+                if (
+                    self._work_is_thumbnail
+                    and thumbnail_ok
+                    and self._work_scale >= needed * THUMBNAIL_MIN_COVER
+                ):
+                    return work, True
+            if thumbnail_ok and work is None:
+                thumb = self._thumbnail_image()
+                thumb_scale = 0.0
+                if thumb is not None:
+                    thumb_scale = min(thumb.width / self.size[0], thumb.height / self.size[1])
+                if thumb is not None and thumb_scale >= needed * THUMBNAIL_MIN_COVER:
+                    self._work, self._work_is_thumbnail = thumb, True
+                    self._work_scale = thumb_scale
+                    return thumb, True
             # Ask for a little more than needed so small zoom steps reuse the decode.
             request = min(self.max_work_scale, needed * 1.25)
             work = self._decode(request)
             if isinstance(work, PreviewError):
-                return work
-            self._work = work
+                return work, False
+            self._work, self._work_is_thumbnail = work, False
             self._work_scale = work.width / self.size[0]
-            return work
+            return work, False
+
+    def _thumbnail_image(self) -> Image.Image | None:
+        """The decoded, oriented EXIF thumbnail if its shape matches the image (lock held)."""
+        if self._thumb is None:
+            self._thumb = _decode_thumbnail(self.thumbnail, self.raw_size, self.orientation)
+        return self._thumb or None
 
     def _decode(self, scale: float) -> Image.Image | PreviewError:
         try:
@@ -263,11 +338,15 @@ def open_preview(data: bytes | bytearray | memoryview | None) -> PreviewImage | 
         return PreviewError(
             f"image file is {len(data) / 1024 / 1024:.1f} MB; Ground Truth accepts at most 40 MB"
         )
+    # Refuse over-limit PNG/JPEG/GIF/BMP before Pillow sees them: no Pillow warning (see top).
+    sniffed = _header_size(data)
+    if sniffed is not None and sniffed[0] * sniffed[1] > GT_MAX_PIXELS:
+        return _too_many_pixels(*sniffed)
     try:
         with Image.open(BytesIO(data)) as img:
             fmt = img.format or "unknown"
             raw_size = img.size
-            orientation = _orientation(img)
+            orientation, thumbnail = _exif_orientation_and_thumbnail(img, data)
     except Image.DecompressionBombError as exc:
         return PreviewError(
             f"image refused as a decompression bomb (Ground Truth's limit is 100 megapixels): "
@@ -285,11 +364,8 @@ def open_preview(data: bytes | bytearray | memoryview | None) -> PreviewImage | 
     if width < 1 or height < 1:
         return PreviewError(f"image has no pixels ({width}x{height})")
     if width * height > GT_MAX_PIXELS:
-        return PreviewError(
-            f"image is {width}x{height} = {width * height / 1e6:.1f} megapixels; "
-            "Ground Truth's limit is 100 megapixels"
-        )
-    return PreviewImage(data, fmt, raw_size, orientation)
+        return _too_many_pixels(width, height)
+    return PreviewImage(data, fmt, raw_size, orientation, thumbnail)
 
 
 def load_preview(
@@ -424,12 +500,125 @@ def _orient(img: Image.Image, orientation: int) -> Image.Image:
     return img
 
 
-def _orientation(img: Image.Image) -> int:
+def _too_many_pixels(width: int, height: int) -> PreviewError:
+    return PreviewError(
+        f"image is {width}x{height} = {width * height / 1e6:.1f} megapixels; "
+        "Ground Truth's limit is 100 megapixels"
+    )
+
+
+def _exif_orientation_and_thumbnail(img: Image.Image, data: bytes) -> tuple[int, bytes | None]:
+    """EXIF orientation (1..8) and, for JPEG, the IFD1 thumbnail bytes if they look usable.
+
+    Broken EXIF never hides an otherwise good image: any problem means orientation 1 / no
+    thumbnail.
+    """
     try:
-        value = img.getexif().get(_ORIENTATION_TAG, 1)
-    except Exception:  # broken EXIF must not hide an otherwise good image
-        return 1
-    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+        exif = img.getexif()
+        value = exif.get(_ORIENTATION_TAG, 1)
+    except Exception:
+        return 1, None
+    orientation = value if isinstance(value, int) and 1 <= value <= 8 else 1
+    if img.format not in _DRAFT_FORMATS:
+        return orientation, None
+    try:
+        thumbnail = _exif_thumbnail(img, exif, data)
+    except Exception:
+        thumbnail = None
+    return orientation, thumbnail
+
+
+def _exif_thumbnail(img: Image.Image, exif: Image.Exif, data: bytes) -> bytes | None:
+    raw = img.info.get("exif")
+    if not isinstance(raw, bytes):
+        return None
+    ifd1 = exif.get_ifd(ExifTags.IFD.IFD1)
+    offset, length = ifd1.get(_THUMB_OFFSET_TAG), ifd1.get(_THUMB_LENGTH_TAG)
+    if not isinstance(offset, int) or not isinstance(length, int) or length < 4:
+        return None
+    # Offsets count from the TIFF header, which follows the "Exif\0\0" APP1 prefix (Pillow
+    # strips the prefix the same way, once or twice).
+    tiff_start = 0
+    while raw.startswith(b"Exif\0\0", tiff_start):
+        tiff_start += 6
+    start = tiff_start + offset
+    thumb = raw[start : start + length]
+    if len(thumb) != length or not thumb.startswith(b"\xff\xd8"):
+        return None
+    # A complete JPEG ends with an EOI marker (FF D9 cannot occur inside entropy-coded data).
+    # Without one after the EXIF block, the file is probably truncated: skip the thumbnail so
+    # the full decode reports it instead of showing an intact-looking preview.
+    tail_from = max(len(raw), len(data) - 65536)
+    if data.rfind(_JPEG_EOI, tail_from) < 0:
+        return None
+    return thumb
+
+
+def _decode_thumbnail(
+    thumb: bytes | None, raw_size: tuple[int, int], orientation: int
+) -> Image.Image | bool:
+    """Decoded, oriented RGB thumbnail, or False if missing, broken or shaped differently."""
+    if thumb is None:
+        return False
+    try:
+        with Image.open(BytesIO(thumb)) as img:
+            if img.format != "JPEG":
+                return False
+            tw, th = img.size
+            raw_w, raw_h = raw_size
+            if tw < 1 or th < 1:
+                return False
+            if abs((tw / th) / (raw_w / raw_h) - 1.0) > THUMBNAIL_MAX_ASPECT_DIFF:
+                return False  # padded with bars, cropped, or stale after an edit
+            img.load()
+            img = _first_frame_rgb(img)
+    except Exception:  # a broken thumbnail just means the full decode
+        return False
+    if orientation != 1:
+        img = _orient(img, orientation)
+    return img
+
+
+def _header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG, JPEG, GIF or BMP header, else None.
+
+    Only for refusing over-limit images before Pillow opens them; Pillow stays the authority
+    for everything else, so a header we cannot read here is simply left to Pillow.
+    """
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR":
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:  # logical screen size
+        return int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+    if data.startswith(b"BM") and len(data) >= 26:
+        if int.from_bytes(data[14:18], "little") == 12:  # OS/2 core header
+            return int.from_bytes(data[18:20], "little"), int.from_bytes(data[20:22], "little")
+        width = int.from_bytes(data[18:22], "little", signed=True)
+        height = int.from_bytes(data[22:26], "little", signed=True)  # negative = top-down
+        return abs(width), abs(height)
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    pos, end = 2, len(data)
+    while pos + 4 <= end:  # one step per marker segment (a dozen or so), not per byte
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # standalone markers
+            pos += 2
+            continue
+        seg_len = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # SOFn
+            if pos + 9 > end:
+                return None
+            height = int.from_bytes(data[pos + 5 : pos + 7], "big")
+            width = int.from_bytes(data[pos + 7 : pos + 9], "big")
+            return width, height
+        if marker in (0xD9, 0xDA) or seg_len < 2:  # EOI / start of scan before any SOF
+            return None
+        pos += 2 + seg_len
+    return None
 
 
 def _describe_load_error(exc: OSError) -> str:
