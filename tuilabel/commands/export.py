@@ -76,7 +76,7 @@ def _mark_canonical(folder, spec) -> None:
     for journal_path in folder.journals():
         worker_dir = journal_path.parent
         journal = Journal(journal_path, worker_dir / "checkpoint.json", folder.output_manifest, spec.label_attribute, len(spec.labels))
-        journal.open()
+        journal.open(repair_output=False)  # output.manifest was just written canonically
         journal.canonical_journal_size = journal.size
         cursor = journal.checkpoint.get("cursor")
         extra = {"cursor": cursor} if cursor else {}

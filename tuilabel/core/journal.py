@@ -123,7 +123,9 @@ class Journal:
 
     # -- open and recover --------------------------------------------------------------------
 
-    def open(self) -> Recovery:
+    def open(self, repair_output: bool = True) -> Recovery:
+        """Replay the journal past the checkpoint and repair torn tails. `repair_output=False`
+        leaves output.manifest alone (export has just rewritten it canonically)."""
         rec = Recovery()
         ensure_dir(self.path.parent)
         ensure_dir(self.output_manifest.parent)
@@ -154,7 +156,8 @@ class Journal:
             self.canonical_journal_size = self.checkpoint.get("canonical_journal_size", -1)
         self._replay(start, rec)
         self._load_history()
-        self._repair_output(rec)
+        if repair_output:
+            self._repair_output(rec)
         return rec
 
     def _read_checkpoint(self, rec: Recovery) -> dict:

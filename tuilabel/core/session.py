@@ -136,7 +136,10 @@ class Session:
         index, offset = 0, 0
         if cursor and self.manifest.is_line_start(cursor["offset"]):
             raw, _ = self.manifest.read_line(cursor["offset"])
-            if line_sha1(raw) == cursor["sha1"]:
+            # A cursor at the old end of a grown input (a finished pass) hashed an empty line.
+            saved = self.journal.checkpoint.get("input") or {}
+            grown_end = cursor["offset"] == saved.get("size") and cursor["sha1"] == line_sha1(b"")
+            if line_sha1(raw) == cursor["sha1"] or grown_end:
                 index, offset = cursor["index"], cursor["offset"]
             else:
                 self.messages.append("the resume point did not match the input; starting from the first record without an answer")
