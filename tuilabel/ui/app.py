@@ -56,7 +56,7 @@ def _bindings() -> list[Binding]:
         Binding("backspace,u", "undo", "Undo", id="undo"),
         Binding("left_square_bracket", "history_back", "Previous answer", show=False, id="history-back"),
         Binding("right_square_bracket", "history_forward", "Next answer", show=False, id="history-forward"),
-        Binding("slash", "filter", "Find label", id="filter"),
+        Binding("slash", "filter", "Find", id="filter"),
         Binding("d", "details", "Details", show=False, id="details"),
         Binding("z", "zoom_in", "Zoom", id="zoom-in"),
         Binding("o", "zoom_out", "Zoom out", show=False, id="zoom-out"),
@@ -100,6 +100,14 @@ def format_eta(seconds: float | None) -> str:
     seconds = int(seconds)
     h, rest = divmod(seconds, 3600)
     return f"{h}h{rest // 60:02d}m" if h else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def show_picture(view: ImageView, picture: HalfBlockPicture | PreviewError) -> None:
+    """Draw a picture; an image that cannot be shown says so and what the labeler can do."""
+    if isinstance(picture, PreviewError):
+        view.show_message(f"{picture.message}\n\nx declines this record (bad data), space skips it")
+    else:
+        view.show_picture(picture)
 
 
 class PreviewReady(Message):
@@ -158,7 +166,7 @@ class LabelScreen(Screen):
             yield ProgressBar(total=None, show_eta=False, show_percentage=True, id="progress")
             yield Static("", id="stats")
         yield Static("", id="message")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#details-scroll").display = False
@@ -229,8 +237,8 @@ class LabelScreen(Screen):
                 what = "declined"
             else:
                 what = ", ".join(self.labels[i] for i in sorted(self.answer_labels)) or "?"
-            text = Text.assemble(("REVIEWING ", "bold reverse"), f" record {record.lineno:,}: answer ",
-                                 (one_line(what), "bold"), "  ·  pick to relabel, ] next, space keeps it")
+            text = Text.assemble(("REVIEWING", "bold reverse"), f" record {record.lineno:,}: ",
+                                 (one_line(what), "bold"), "  · pick relabels, space keeps, ] next")
         else:
             text = Text.assemble(("record ", "dim"), f"{record.lineno:,}")
             if self.task_type.multi:
@@ -562,7 +570,7 @@ class LabelApp(App):
             return  # the first Resize posts ViewChanged and renders
         cached = self.pictures.get((ref, request))
         if cached is not None:
-            view.show_picture(cached)
+            show_picture(view, cached)
         else:
             view.show_message(f"loading {one_line(ref)}…")
             self.render_image(token, ref, request)
@@ -577,7 +585,7 @@ class LabelApp(App):
             return
         cached = self.pictures.get((record.source_ref, event.request))
         if cached is not None:
-            event.image_view.show_picture(cached)
+            show_picture(event.image_view, cached)
         else:
             self.render_image(screen.token, record.source_ref, event.request)
         self.prefetch(ViewRequest(event.request.cells_w, event.request.cells_h))
@@ -603,7 +611,7 @@ class LabelApp(App):
     @on(PreviewReady)
     def _preview_ready(self, event: PreviewReady) -> None:
         if event.token == self.label_screen.token:
-            self.label_screen.query_one(ImageView).show_picture(event.picture)
+            show_picture(self.label_screen.query_one(ImageView), event.picture)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="prefetch")
     def prefetch(self, request: ViewRequest) -> None:

@@ -17,6 +17,14 @@ from tuilabel.ui.safe_text import one_line
 BAR_WIDTH = 30
 
 
+def shown_path(path: Path) -> Path:
+    """Relative to the working directory when it is inside it (shorter, and what was typed)."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
 def format_duration(seconds: float) -> str:
     seconds = int(max(0, seconds))
     h, rest = divmod(seconds, 3600)
@@ -67,7 +75,7 @@ class SummaryScreen(Screen[str]):
             ("Time this session: ", "bold"), format_duration(self.seconds),
             ("   Pace: ", "bold"), pace,
             "\n",
-            ("Output: ", "bold"), one_line(str(self.output)),
+            ("Output: ", "bold"), one_line(str(shown_path(self.output))),
         )
         with VerticalScroll(id="summary-body"):
             yield Static(Text(f"Job {one_line(self.job)} is done", style="bold"), classes="dialog-title")

@@ -1,0 +1,163 @@
+"""How the app looks: SVG snapshots at fixed sizes (pytest-textual-snapshot).
+
+Content is deterministic: data is copied into tmp_path and the test runs there (paths are
+shown relative to it), the app gets a frozen clock (no rates or times), workers finish
+before the picture is taken. Update with `pytest tests/test_snapshots.py --snapshot-update`
+and look at the SVGs before committing them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tuilabel.core.job import Example, Instructions, JobFolder, JobSpec
+from tuilabel.core.manifest import Manifest
+from tuilabel.core.session import Session
+from tuilabel.ui.app import make_app
+
+FASHION = Path(__file__).resolve().parents[1] / "sample_data" / "fashion"
+SMALL = (80, 24)
+
+
+def frozen() -> float:
+    return 0.0
+
+
+@pytest.fixture
+def job_dir(tmp_path, monkeypatch):
+    for name in ("001.jpg", "002.jpg", "003.jpg", "broken.jpg", "good-example.jpg", "bad-example.jpg"):
+        shutil.copy(FASHION / name, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
+    return tmp_path
+
+
+def session_for(tmp: Path, objects: list[dict], labels, task: str, full: str = "") -> Session:
+    manifest = tmp / "input.manifest"
+    manifest.write_bytes(b"".join(orjson.dumps(o) + b"\n" for o in objects))
+    spec = JobSpec(
+        name="snapshot-job", label_attribute="label", task=task, labels=tuple(labels),
+        input=str(manifest), output=str(tmp), worker="tester",
+        instructions=Instructions(
+            short="Pick the label that fits the main item.", full=full,
+            good=Example("A clear bag, centred.", "good-example.jpg"),
+            bad=Example("Blurry and cut off: skip these.", "bad-example.jpg"),
+        ),
+    )
+    return Session(spec, JobFolder(tmp / "job"), Manifest(manifest)).open()
+
+
+async def settle(pilot) -> None:
+    await pilot.pause(0.1)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause(0.1)
+
+
+IMAGES = [{"source-ref": "001.jpg"}, {"source-ref": "002.jpg"}, {"source-ref": "003.jpg"}]
+REVIEWS = [
+    {"source": "Great battery life, but the screen scratches easily. [bold]Would buy again[/bold].", "stars": 4},
+    {"source": "Terrible. \x1b[31mStopped working\x1b[0m after two days.", "stars": 1},
+    {"source": "It is fine."},
+]
+
+
+def test_image_task_80x24(job_dir, snap_compare):
+    session = session_for(job_dir, IMAGES, ["BAG", "SUNGLASS", "SHOES", "WATCH"], "image-classification")
+    try:
+        assert snap_compare(make_app(session, clock=frozen), terminal_size=SMALL, run_before=settle)
+    finally:
+        session.close()
+
+
+def test_text_task_reviewing(job_dir, snap_compare):
+    session = session_for(job_dir, REVIEWS, ["positive", "negative", "neutral"], "text-classification")
+
+    async def before(pilot):
+        await pilot.press("2", "3", "u")  # reviewing record 2, answered "neutral"
+        await settle(pilot)
+
+    try:
+        assert snap_compare(make_app(session, clock=frozen), terminal_size=SMALL, run_before=before)
+    finally:
+        session.close()
+
+
+def test_text_task_literal_markup(job_dir, snap_compare):
+    session = session_for(job_dir, REVIEWS, ["positive", "negative", "neutral"], "text-classification")
+
+    async def before(pilot):
+        await pilot.press("1", "d")  # record 2 holds an ANSI escape; details shown
+        await settle(pilot)
+
+    try:
+        assert snap_compare(make_app(session, clock=frozen), terminal_size=(100, 30), run_before=before)
+    finally:
+        session.close()
+
+
+def test_multilabel_toggled(job_dir, snap_compare):
+    labels = [f"topic-{i}" for i in range(1, 15)]
+    session = session_for(job_dir, REVIEWS, labels, "text-classification-multilabel")
+
+    async def before(pilot):
+        await pilot.press("1", "3", "g", "2")  # topic-1, topic-3, topic-12 toggled
+        await settle(pilot)
+
+    try:
+        assert snap_compare(make_app(session, clock=frozen), terminal_size=SMALL, run_before=before)
+    finally:
+        session.close()
+
+
+def test_help_screen(job_dir, snap_compare):
+    session = session_for(job_dir, IMAGES, ["BAG", "SUNGLASS", "SHOES", "WATCH"], "image-classification")
+
+    async def before(pilot):
+        await pilot.press("question_mark")
+        await settle(pilot)
+
+    try:
+        assert snap_compare(make_app(session, clock=frozen), terminal_size=(100, 40), run_before=before)
+    finally:
+        session.close()
+
+
+def test_instructions_screen(job_dir, snap_compare):
+    full = (FASHION / "instructions.md").read_text()
+    session = session_for(job_dir, IMAGES, ["BAG", "SUNGLASS", "SHOES", "WATCH"], "image-classification", full)
+
+    async def before(pilot):
+        await settle(pilot)
+        pilot.app.screen.query_one("#instructions-body").scroll_end(animate=False)
+        await settle(pilot)
+
+    try:
+        assert snap_compare(make_app(session, clock=frozen, first_start=True), terminal_size=(100, 40), run_before=before)
+    finally:
+        session.close()
+
+
+def test_completion_screen(job_dir, snap_compare):
+    session = session_for(job_dir, REVIEWS, ["positive", "negative", "neutral"], "text-classification")
+
+    async def before(pilot):
+        await pilot.press("1", "2", "x")
+        await settle(pilot)
+
+    try:
+        assert snap_compare(make_app(session, clock=frozen), terminal_size=SMALL, run_before=before)
+    finally:
+        session.close()
+
+
+def test_broken_image(job_dir, snap_compare):
+    objects = [{"source-ref": "broken.jpg"}, {"source-ref": "missing.jpg"}]
+    session = session_for(job_dir, objects, ["BAG", "SUNGLASS", "SHOES", "WATCH"], "image-classification")
+    try:
+        assert snap_compare(make_app(session, clock=frozen), terminal_size=SMALL, run_before=settle)
+    finally:
+        session.close()
