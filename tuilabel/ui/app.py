@@ -491,7 +491,7 @@ class LabelApp(App):
     def on_mount(self) -> None:
         for problem in self.theme_problems:
             self.session.messages.append(problem)
-        if self.first_start and self.session.state is not State.DONE:
+        if self.first_start and not self.session.spec.instructions.empty and self.session.state is not State.DONE:
             self.show_instructions()
 
     def job_done(self) -> None:
