@@ -3,16 +3,22 @@
     .venv/bin/python bench/bench_preview.py [--runs 15]
 
 An in-process micro benchmark (both builders take the same bytes in the same process), so no
-process start-up is included. Input: a 4000x3000 (12 MP) JPEG with gradients, shapes and
-noise, generated once into bench/.work/. Target: 160x48 cells = a 160x96 px box; a 4:3 image
-fits it as 128x96 px (both builders produce exactly that size).
+process start-up is included. Input: camera-like 4000x3000 (12 MP) JPEGs with gradients,
+shapes and grain, generated once into bench/.work/, at two file sizes (light grain ~0.6 MB,
+phone-like grain ~2.7 MB), each carrying an EXIF thumbnail (IFD1, 160x120 JPEG) as real
+cameras write it (Pillow cannot write IFD1, so the APP1 segment is built here by hand).
+Target: 160x48 cells = a 160x96 px box; a 4:3 image fits it as 128x96 px (every builder
+below produces exactly that size).
 
 Rows (median of --runs, milliseconds):
-  ours: full            open_preview(bytes).render(160, 48): header, JPEG draft decode (1/8),
-                        orientation, resize, packed-bytes half-block runs
-  ours: bytes -> strips the two above plus ImageView.build_strips (cold caches): the fair
+  ours: thumbnail       open_preview(bytes).render(160, 48), the default first frame: header +
+                        EXIF parse, decode of the 160x120 EXIF thumbnail, resize, half-block runs
+  ours: full decode     the same with allow_thumbnail=False: JPEG draft decode (1/8) of the
+                        main image (libjpeg still entropy-decodes the whole file), resize, runs
+  ours: thumb -> strips thumbnail row plus ImageView.build_strips (cold caches): the fair
                         end-to-end match for rich-pixels, whose output is Segments too
-  ours: render cached   render() again on the same PreviewImage (zoom/pan/resize path)
+  ours: full -> strips  full-decode row plus ImageView.build_strips (cold caches)
+  ours: render cached   render() again on a PreviewImage holding the full decode (zoom/pan)
   ours: zoom 2 cached   render(160, 48, zoom=2) on the same PreviewImage
   widget: strips        ImageView.build_strips for one 160x48 frame (cold style cache)
   widget: strips warm   the same with the Style cache already filled
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import struct
 import sys
 import time
 from io import BytesIO
@@ -45,6 +52,26 @@ GRAIN = {"smooth": 0.12, "grainy": 0.6}
 CELLS = (160, 48)
 
 
+def exif_with_thumbnail(thumb: bytes) -> bytes:
+    """APP1 payload: Exif prefix, little-endian TIFF header, IFD0 (orientation 1) and IFD1
+    (compression 6 = JPEG, JPEGInterchangeFormat 0x0201 / ...Length 0x0202) + thumbnail."""
+
+    def ifd(entries: list[tuple[int, int, int]], next_offset: int) -> bytes:
+        out = struct.pack("<H", len(entries))
+        for tag, typ, value in entries:  # typ 3 = SHORT (left-justified), 4 = LONG
+            packed = struct.pack("<I", value) if typ == 4 else struct.pack("<HH", value, 0)
+            out += struct.pack("<HHI", tag, typ, 1) + packed
+        return out + struct.pack("<I", next_offset)
+
+    ifd0_at = 8
+    ifd1_at = ifd0_at + 2 + 12 + 4
+    thumb_at = ifd1_at + 2 + 3 * 12 + 4
+    tiff = b"II*\0" + struct.pack("<I", ifd0_at)
+    tiff += ifd([(0x0112, 3, 1)], ifd1_at)
+    tiff += ifd([(0x0103, 3, 6), (0x0201, 4, thumb_at), (0x0202, 4, len(thumb))], 0)
+    return b"Exif\0\0" + tiff + thumb
+
+
 def make_photo(grain: float, path: Path) -> bytes:
     if path.exists():
         return path.read_bytes()
@@ -61,8 +88,10 @@ def make_photo(grain: float, path: Path) -> bytes:
     img = img.filter(ImageFilter.GaussianBlur(2))
     noise = Image.effect_noise((w, h), 12).convert("RGB")
     img = Image.blend(img, noise, grain)  # sensor-like grain: makes the JPEG photo-sized
+    thumb = BytesIO()
+    img.resize((160, 120), Image.Resampling.BOX).save(thumb, "JPEG", quality=85)
     buf = BytesIO()
-    img.save(buf, "JPEG", quality=85)
+    img.save(buf, "JPEG", quality=85, exif=exif_with_thumbnail(thumb.getvalue()))
     path.write_bytes(buf.getvalue())
     return buf.getvalue()
 
@@ -82,7 +111,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     for label, grain in GRAIN.items():
-        path = WORK / f"photo-12mp-{label}.jpg"
+        path = WORK / f"photo-12mp-{label}-exif.jpg"
         bench_one(make_photo(grain, path), path, args.runs)
         print()
 
@@ -98,13 +127,19 @@ def bench_one(data: bytes, path: Path, runs: int) -> None:
     cw, ch = CELLS
     probe = open_preview(data).render(cw, ch)
     assert isinstance(probe, HalfBlockPicture), probe
+    assert probe.from_thumbnail, "the bench image must carry a usable EXIF thumbnail"
     size = probe.pixel_size  # (128, 96)
+    full_probe = open_preview(data).render(cw, ch, allow_thumbnail=False)
+    assert not full_probe.from_thumbnail and full_probe.pixel_size == size
 
-    def ours_full():
+    def ours_thumb():
         open_preview(data).render(cw, ch)
 
+    def ours_full():
+        open_preview(data).render(cw, ch, allow_thumbnail=False)
+
     cached = open_preview(data)
-    cached.render(cw, ch)
+    cached.render(cw, ch, allow_thumbnail=False)
 
     def ours_cached():
         cached.render(cw, ch)
@@ -122,6 +157,12 @@ def bench_one(data: bytes, path: Path, runs: int) -> None:
         image_view_module._COLOURS.clear()  # noqa: SLF001
         view = ImageView()
         view.show_picture(open_preview(data).render(cw, ch))
+        view.build_strips(Size(cw, ch))
+
+    def ours_full_to_strips():
+        image_view_module._COLOURS.clear()  # noqa: SLF001
+        view = ImageView()
+        view.show_picture(open_preview(data).render(cw, ch, allow_thumbnail=False))
         view.build_strips(Size(cw, ch))
 
     warm_view = ImageView()
@@ -151,8 +192,10 @@ def bench_one(data: bytes, path: Path, runs: int) -> None:
         Pixels.from_image(small)
 
     rows = [
-        ("ours: full (decode+build)", median_ms(ours_full, runs)),
-        ("ours: bytes -> strips", median_ms(ours_to_strips, runs)),
+        ("ours: thumbnail", median_ms(ours_thumb, runs)),
+        ("ours: full decode", median_ms(ours_full, runs)),
+        ("ours: thumb -> strips", median_ms(ours_to_strips, runs)),
+        ("ours: full -> strips", median_ms(ours_full_to_strips, runs)),
         ("ours: render cached", median_ms(ours_cached, runs)),
         ("ours: zoom 2 cached", median_ms(ours_zoom, runs)),
         ("widget: strips (cold)", median_ms(widget_cold, runs)),
@@ -174,9 +217,12 @@ def bench_one(data: bytes, path: Path, runs: int) -> None:
     print()
     print(f"{'ratio':<44} {'x':>7}")
     for label, peer, ours in (
-        ("full: rich-pixels naive / ours", "rich-pixels: full", "ours: full (decode+build)"),
-        ("full: rich-pixels thumbnail / ours", "rich-pixels: thumbnail", "ours: full (decode+build)"),
-        ("to segments: rich-pixels naive / ours", "rich-pixels: full", "ours: bytes -> strips"),
+        ("rich-pixels naive / ours thumbnail", "rich-pixels: full", "ours: thumbnail"),
+        ("rich-pixels naive / ours full decode", "rich-pixels: full", "ours: full decode"),
+        ("rich-pixels thumbnail / ours thumbnail", "rich-pixels: thumbnail", "ours: thumbnail"),
+        ("rich-pixels thumbnail / ours full decode", "rich-pixels: thumbnail", "ours: full decode"),
+        ("to segments: rich-pixels naive / ours thumb", "rich-pixels: full", "ours: thumb -> strips"),
+        ("to segments: rich-pixels naive / ours full", "rich-pixels: full", "ours: full -> strips"),
         ("build: rich-pixels / ours cached render", "rich-pixels: build only", "ours: render cached"),
     ):
         print(f"{label:<44} {ms[peer] / ms[ours]:>7.1f}")
