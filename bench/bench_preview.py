@@ -221,9 +221,10 @@ def bench_one(data: bytes, path: Path, runs: int) -> None:
         ("rich-pixels naive / ours full decode", "rich-pixels: full", "ours: full decode"),
         ("rich-pixels thumbnail / ours thumbnail", "rich-pixels: thumbnail", "ours: thumbnail"),
         ("rich-pixels thumbnail / ours full decode", "rich-pixels: thumbnail", "ours: full decode"),
-        ("to segments: rich-pixels naive / ours thumb", "rich-pixels: full", "ours: thumb -> strips"),
-        ("to segments: rich-pixels naive / ours full", "rich-pixels: full", "ours: full -> strips"),
-        ("build: rich-pixels / ours cached render", "rich-pixels: build only", "ours: render cached"),
+        ("segments: rich-pixels naive / ours thumb", "rich-pixels: full", "ours: thumb -> strips"),
+        ("segments: rich-pixels naive / ours full", "rich-pixels: full", "ours: full -> strips"),
+        ("build: rich-pixels / ours cached render", "rich-pixels: build only",
+         "ours: render cached"),
     ):
         print(f"{label:<44} {ms[peer] / ms[ours]:>7.1f}")
 

@@ -527,6 +527,11 @@ def test_truncated_file_is_reported_even_with_an_intact_thumbnail():
     assert isinstance(image, PreviewImage)
     assert image.thumbnail is None  # no end-of-image marker: not trusted
     assert_error(image.render(80, 30), "truncated")
+    # Cut just after the EXIF block: the thumbnail's own end marker must not count.
+    thumb_end = data.index(b"\xff\xd9") + 2
+    image = open_preview(data[: thumb_end + 3000])
+    assert isinstance(image, PreviewImage) and image.thumbnail is None
+    assert_error(image.render(80, 30), "truncated")
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))

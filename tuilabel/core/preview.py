@@ -548,8 +548,8 @@ def _exif_thumbnail(img: Image.Image, exif: Image.Exif, data: bytes) -> bytes | 
     # A complete JPEG ends with an EOI marker (FF D9 cannot occur inside entropy-coded data).
     # Without one after the EXIF block, the file is probably truncated: skip the thumbnail so
     # the full decode reports it instead of showing an intact-looking preview.
-    tail_from = max(len(raw), len(data) - 65536)
-    if data.rfind(_JPEG_EOI, tail_from) < 0:
+    at = data.find(thumb)  # early in the file, so the search stops early
+    if at < 0 or data.rfind(_JPEG_EOI, max(at + length, len(data) - 65536)) < 0:
         return None
     return thumb
 
