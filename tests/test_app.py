@@ -532,3 +532,43 @@ def test_make_app_rejects_unknown_graphics(tmp_path):
     with pytest.raises(UserError, match="--graphics"):
         make_app(session, graphics="vt340")
     session.close()
+
+
+def test_total_appears_when_the_index_finishes(tmp_path):
+    """A large manifest: progress says "counting…" at first and the total without a key press."""
+    manifest = tmp_path / "big.manifest"
+    line = orjson.dumps({"source": "x" * 200}) + b"\n"
+    manifest.write_bytes(line * 200_000)
+    session = open_session(tmp_path, manifest, ["a", "b"], "text-classification")
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            for _ in range(100):
+                if "200,000" in str(app.query_one("#stats").render()):
+                    break
+                await pilot.pause(0.05)
+            assert "0/200,000" in str(app.query_one("#stats").render())
+
+    run(go())
+    session.close()
+
+
+def test_keymap_remaps_label_keys_and_list_shows_them(tmp_path):
+    labels = [f"l{i}" for i in range(1, 13)]
+    session = text_session(tmp_path, labels=labels)
+
+    async def go():
+        app = make_app(session, keymap={"label-1": "a", "labels-11-20": "n"})
+        async with app.run_test(size=SIZE) as pilot:
+            rows = app.query_one(LabelList).rows
+            assert rows[0].key == "a" and rows[10].key == "na" and rows[11].key == "n2"  # the prefix then the (remapped) digit
+            await pilot.press("1")  # no longer label 1
+            assert session.current.index == 0
+            await pilot.press("a")
+            assert session.label_counts[0] == 1
+            await pilot.press("n", "2")
+            assert session.label_counts[11] == 1
+
+    run(go())
+    session.close()

@@ -171,6 +171,16 @@ class LabelScreen(Screen):
     def on_mount(self) -> None:
         self.query_one("#details-scroll").display = False
         self.refresh_view()
+        if not self.session.manifest.index_done:
+            # The total appears when the background index finishes, without waiting for a key.
+            self._count_timer = self.set_interval(0.25, self._poll_count)
+
+    def _poll_count(self) -> None:
+        if self.session.current is None:
+            return
+        self._show_progress()
+        if self.session.manifest.index_done:
+            self._count_timer.stop()
 
     # -- availability ---------------------------------------------------------------------
 
@@ -491,6 +501,8 @@ class LabelApp(App):
     def on_mount(self) -> None:
         for problem in self.theme_problems:
             self.session.messages.append(problem)
+        if self.graphics in ("kitty", "sixel"):
+            self.session.messages.append(f"--graphics {self.graphics} is not drawn yet; showing half-block pictures")
         if self.first_start and not self.session.spec.instructions.empty and self.session.state is not State.DONE:
             self.show_instructions()
 
