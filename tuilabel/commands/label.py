@@ -55,27 +55,14 @@ def request_from(args: argparse.Namespace, source: str):
 def run_job(request, args: argparse.Namespace) -> int:
     """Prepare, open, label, close: the whole life of one labeling session."""
     from tuilabel.core.job_setup import prepare
-    from tuilabel.core.session import Session, State
+    from tuilabel.core.session import State
     from tuilabel.core.user_config import load_user_config
 
     config = load_user_config()
     if request.worker is None and config.worker:
         request.worker = config.worker
     prepared = prepare(request)
-    session = Session(prepared.spec, prepared.folder, prepared.open_manifest())
-    mirror = None
-    if prepared.output_s3:
-        from tuilabel.core.s3_mirror import S3Mirror
-
-        mirror = S3Mirror(prepared.folder.root, prepared.output_s3)
-        mirror.sync_existing()
-        changed = [
-            prepared.folder.output_manifest,
-            prepared.folder.journal(prepared.spec.worker),
-            prepared.folder.checkpoint(prepared.spec.worker),
-        ]
-        session.on_commit.append(lambda: [mirror.touch(p) for p in changed])
-    session.open()
+    session, mirror = prepared.start()
     try:
         from tuilabel.ui.app import make_app
 
@@ -89,10 +76,7 @@ def run_job(request, args: argparse.Namespace) -> int:
         app.run()
     finally:
         progress = session.progress()
-        session.close()
-        left = None
-        if mirror is not None:
-            left = mirror.close(timeout=10)
+        left = prepared.stop(session, mirror)
     for message in session.messages[-5:]:
         print(f"note: {message}", file=sys.stderr)
     state = "finished" if session.state is State.DONE else "stopped; run the same command to resume"

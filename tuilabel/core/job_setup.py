@@ -8,10 +8,11 @@ labels and task type, and a different request is refused (never silently mixed).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tuilabel.core import s3
+from tuilabel.core.durable import explain_os_error
 from tuilabel.core.errors import UserError
 from tuilabel.core.job import (
     Instructions,
@@ -28,6 +29,7 @@ from tuilabel.core.job import (
     suggest_name,
 )
 from tuilabel.core.manifest import BadRecord, Manifest, is_blank, parse_record
+from tuilabel.core.session import Session
 from tuilabel.core.tasks import TASK_TYPES, task_for
 
 
@@ -54,9 +56,53 @@ class PreparedJob:
     manifest_base: str  # where relative source-refs resolve
     output_s3: str | None  # s3://…/<job-name>/ to mirror the job folder to, if any
     new: bool  # True on a job's first start
+    notes: list[str] = field(default_factory=list)  # one line each, for the user
 
     def open_manifest(self) -> Manifest:
         return Manifest(self.manifest_path, base=self.manifest_base, display=self.spec.input)
+
+    def start(self) -> tuple[Session, "S3Mirror | None"]:
+        """Open the session; with an s3:// output, a mirror uploads the job folder as it goes."""
+        session = Session(self.spec, self.folder, self.open_manifest())
+        session.messages.extend(self.notes)
+        mirror = None
+        if self.output_s3:
+            from tuilabel.core.s3_mirror import S3Mirror
+
+            mirror = S3Mirror(self.folder.root, self.output_s3)
+            mirror.sync_existing()  # whatever an earlier offline session left behind
+            changed = (
+                self.folder.output_manifest,
+                self.folder.journal(self.spec.worker),
+                self.folder.checkpoint(self.spec.worker),
+            )
+
+            def mark_changed() -> None:
+                for path in changed:
+                    mirror.touch(path)
+
+            session.on_commit.append(mark_changed)
+        try:
+            session.open()
+        except BaseException:
+            if mirror is not None:
+                mirror.close(timeout=0)
+            raise
+        if mirror is not None:
+            for path in (self.folder.spec_file, self.folder.label_file):
+                mirror.touch(path)
+        return session, mirror
+
+    def stop(self, session: Session, mirror: "S3Mirror | None", timeout: float = 10.0) -> list[str]:
+        """Close the session (saves the resume point); last upload. Returns files not uploaded."""
+        session.close()
+        if mirror is None:
+            return []
+        for path in (self.folder.output_manifest, self.folder.journal(self.spec.worker), self.folder.checkpoint(self.spec.worker)):
+            mirror.touch(path)
+        if self.folder.bad_lines_report.exists():
+            mirror.touch(self.folder.bad_lines_report)
+        return mirror.close(timeout=timeout)
 
 
 def data_home() -> Path:
@@ -91,8 +137,11 @@ def _detect_media(path: Path) -> str:
 
 def find_job_folder(source: str) -> JobFolder | None:
     path = Path(source).expanduser()
-    if (path / "tuilabel" / "job.json").is_file():
-        return JobFolder(path)
+    try:
+        if (path / "tuilabel" / "job.json").is_file():
+            return JobFolder(path)
+    except OSError:  # cannot look inside: not a job folder we can open; callers say why
+        pass
     return None
 
 
@@ -107,7 +156,11 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
         base = Path("/")
     elif source.lower().endswith(".toml"):
         path = Path(source).expanduser()
-        if not path.is_file():
+        try:
+            is_file = path.is_file()
+        except OSError as exc:  # e.g. a folder on the way that we may not read
+            raise explain_os_error(exc, path, "read job file") from None
+        if not is_file:
             raise UserError(f"job file {source} does not exist")
         file_values = read_job_file(path)
         base = path.resolve().parent
@@ -129,6 +182,12 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
         raise UserError(f"{input_loc}: manifests are read from a path, file:// or s3:// (http is for images)")
 
     if input_path is not None:
+        try:
+            input_path.stat()
+        except FileNotFoundError:
+            pass  # said below
+        except OSError as exc:  # e.g. a folder on the way that we may not read
+            raise explain_os_error(exc, input_path, "read input manifest") from None
         if input_path.is_dir():
             raise UserError(
                 f"{input_path} is a folder; make a manifest first with `tuilabel scan {input_path}`"
@@ -161,10 +220,17 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
     folder = JobFolder(root)
     existing = folder.load_spec() if folder.exists() else None
 
+    notes: list[str] = []
     if input_path is None:
         manifest_path = folder.input_cache
         if fetch_input:
-            s3.download(input_loc, manifest_path)
+            try:
+                s3.download(input_loc, manifest_path)
+            except s3.S3Error as exc:
+                if exc.kind != "unreachable" or not manifest_path.is_file():
+                    raise
+                # S3 is down but this job has its copy: label on, upload later.
+                notes.append(f"{exc}; labeling from the job's copy of the manifest")
         base_uri = _s3_parent(input_loc)
     else:
         manifest_path = input_path
@@ -239,4 +305,4 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
                 "use another --name or --output for a new job"
             )
         spec = replace(existing, worker=spec.worker, instructions=spec.instructions)
-    return PreparedJob(spec, folder, manifest_path, base_uri, output_s3, existing is None)
+    return PreparedJob(spec, folder, manifest_path, base_uri, output_s3, existing is None, notes)
