@@ -138,7 +138,7 @@ def render(stats, console, limit: int = 30) -> None:
         console.print()
         console.print(Text("labeling", style="bold cyan"))
         console.print(
-            f"  answers {t.answers:,} (declined {t.declined:,}; {t.submissions:,} submissions with relabels)"
+            f"  answers {t.answers:,} (declined {t.declined:,}; {t.submissions:,} journal submissions, relabels included)"
         )
         if t.first:
             console.print(f"  from {t.first} to {t.last}  ({_duration(t.span_seconds)})")
