@@ -14,6 +14,7 @@ from pathlib import Path
 
 import orjson
 
+from tuilabel.core.durable import explain_os_error
 from tuilabel.core.errors import UserError
 from tuilabel.core.tasks import TASK_TYPES, TaskType
 
@@ -38,6 +39,17 @@ def check_job_name(name: str) -> str:
     return name
 
 
+def _suggest_attribute(text: str) -> str:
+    """A label attribute close to `text` that passes check_label_attribute (not only the charset)."""
+    name = suggest_name(text, 127)
+    for suffix in ("-metadata", "-ref"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)].rstrip("-")
+    if name == "source":
+        return "source-label"
+    return name or "label"
+
+
 def check_label_attribute(attr: str) -> str:
     problem = None
     if not _ATTR_RE.fullmatch(attr or ""):
@@ -50,7 +62,7 @@ def check_label_attribute(attr: str) -> str:
         problem = "ends in '-ref', which GT keeps for semantic segmentation"
     if problem:
         raise UserError(
-            f"label attribute name {attr!r} breaks GT's rule: {problem}; try {suggest_name(attr, 127)!r}"
+            f"label attribute name {attr!r} breaks GT's rule: {problem}; try {_suggest_attribute(attr)!r}"
         )
     return attr
 
@@ -83,7 +95,11 @@ def read_labels(value: str, base: Path | None = None) -> tuple[list[str], str]:
     if base is not None and not path.is_absolute():
         path = base / path
     looks_like_file = path.suffix.lower() in (".json", ".txt", ".labels") or os.sep in value
-    if not path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError as exc:  # e.g. a folder on the way that we may not read
+        raise explain_os_error(exc, path, "read label file") from None
+    if not is_file:
         if looks_like_file and "," not in value:
             raise UserError(f"label file {value} does not exist")
         return [part.strip() for part in value.split(",")], "--labels"
@@ -218,7 +234,10 @@ class JobFolder:
         return sorted((self.private / "workers").glob("*/journal.jsonl"))
 
     def exists(self) -> bool:
-        return self.spec_file.is_file()
+        try:
+            return self.spec_file.is_file()
+        except OSError as exc:  # a folder on the way that we may not read
+            raise explain_os_error(exc, self.root, "read job folder") from None
 
     def load_spec(self) -> JobSpec:
         try:
