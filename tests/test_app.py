@@ -572,3 +572,116 @@ def test_keymap_remaps_label_keys_and_list_shows_them(tmp_path):
 
     run(go())
     session.close()
+
+
+# -- graphics protocols -------------------------------------------------------------------------
+
+
+def test_auto_graphics_rule():
+    from tuilabel.ui.graphics import auto_allowed
+
+    assert auto_allowed({}) == (True, "")
+    assert not auto_allowed({"TMUX": "/tmp/tmux-1/default,1,0"})[0]
+    assert not auto_allowed({"STY": "1234.pts-0.host"})[0]
+    assert not auto_allowed({"SSH_CONNECTION": "1 2 3 4", "TERM": "xterm-256color"})[0]
+    assert auto_allowed({"SSH_CONNECTION": "1 2 3 4", "TERM": "xterm-kitty"})[0]
+    assert auto_allowed({"SSH_TTY": "/dev/pts/1", "TERM_PROGRAM": "WezTerm"})[0]
+
+
+@pytest.mark.parametrize("mode", ["sixel", "kitty"])
+def test_graphics_protocol_shows_the_real_image(tmp_path, monkeypatch, mode):
+    """kitty/sixel: the image pane holds textual-image's widget with a PIL image cut to the
+    pane; zoom crops it; errors still show as text in ImageView."""
+    import io
+    import sys
+
+    from PIL import Image as PILImage
+    from textual_image.widget import SixelImage, TGPImage
+
+    # The kitty renderable writes the image upload straight to sys.__stdout__.
+    written = io.StringIO()
+    monkeypatch.setattr(sys, "__stdout__", written)
+    extra = [{"source-ref": str(FASHION / "broken.jpg")}]
+    session = image_session(tmp_path, extra=extra)
+
+    async def go():
+        app = make_app(session, graphics=mode)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, 0.3)
+            assert app.graphics_mode == mode
+            gfx = app.query_one("#image-gfx")
+            assert isinstance(gfx, SixelImage if mode == "sixel" else TGPImage)
+            assert gfx.display and not app.query_one(ImageView).display
+            assert isinstance(gfx.image, PILImage.Image)
+            box = app.query_one("#image-box").content_size
+            fitted = gfx.image.size
+            assert fitted[0] <= box.width * 10 and fitted[1] <= box.height * 20  # cut to the pane
+            await pilot.press("z")
+            await settle(pilot, 0.3)
+            assert app.query_one(ImageView).zoom > 1 and gfx.image.size != fitted  # zoom crops
+            await pilot.press("1", "1", "1", "1")  # to the broken image
+            await settle(pilot, 0.3)
+            assert session.current.index == 4
+            view = app.query_one(ImageView)
+            assert view.display and not gfx.display and "truncated" in view.message.lower()
+
+    run(go())
+    session.close()
+    if mode == "kitty":
+        assert "\x1b_G" in written.getvalue()  # the kitty graphics protocol was spoken
+
+
+@pytest.mark.parametrize("mode", ["halfblock", "auto"])
+def test_halfblock_and_auto_in_tmux_use_imageview(tmp_path, monkeypatch, mode):
+    monkeypatch.setenv("TMUX", "/tmp/tmux-1000/default,1,0")
+    session = image_session(tmp_path)
+
+    async def go():
+        app = make_app(session, graphics=mode)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, 0.2)
+            assert app.graphics_mode == "halfblock"
+            assert not app.query("#image-gfx")
+            assert app.query_one(ImageView).picture is not None
+
+    run(go())
+    session.close()
+
+
+def test_thumbnail_first_frame_is_refined_in_the_background(tmp_path):
+    """A camera JPEG is first drawn from its EXIF thumbnail (red here), then from the full
+    image (blue) without a key press; the prefetched next record gets refined too."""
+    from PIL import Image as PILImage
+    from test_preview import camera_jpeg
+
+    red = PILImage.new("RGB", (160, 120), (220, 0, 0))
+    for n in (1, 2):
+        (tmp_path / f"cam{n}.jpg").write_bytes(camera_jpeg(PILImage.new("RGB", (1600, 1200), (0, 0, 220)), red))
+    manifest = write_manifest(tmp_path / "cam.manifest", [{"source-ref": str(tmp_path / f"cam{n}.jpg")} for n in (1, 2)])
+    session = open_session(tmp_path, manifest, FASHION_LABELS, "image-classification")
+    shown: list[bool] = []
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            view = app.query_one(ImageView)
+            original = view.show_picture
+
+            def spy(picture):
+                shown.append(getattr(picture, "from_thumbnail", None))
+                original(picture)
+
+            view.show_picture = spy
+            for _ in range(3):
+                await settle(pilot, 0.2)
+            assert shown[0] is True and shown[-1] is False  # thumbnail first, then the full image
+            fg, bg = view.picture.cell_colours(view.picture.width // 2, view.picture.height // 2)
+            assert (fg >> 16) < 60 and (fg & 0xFF) > 160  # blue: the main image, not the red thumbnail
+            request = view.view_request()
+            assert not app.pictures.get((str(tmp_path / "cam2.jpg"), request)).from_thumbnail
+            await pilot.press("1")
+            await settle(pilot, 0.1)
+            assert view.picture is not None and not view.picture.from_thumbnail
+
+    run(go())
+    session.close()

@@ -17,7 +17,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Static
@@ -29,6 +29,7 @@ from tuilabel.core.manifest import BadRecord, Record
 from tuilabel.core.preview import HalfBlockPicture, PreviewCache, PreviewError, PreviewImage
 from tuilabel.core.session import Session, State
 from tuilabel.ui.commands import JobCommands
+from tuilabel.ui.graphics import graphics_picture, resolve_graphics, widget_class
 from tuilabel.ui.safe_text import one_line, record_text, visible
 from tuilabel.ui.screens.instructions import load_image
 from tuilabel.ui.themes import DEFAULT_THEME, label_variable, label_variable_defaults, load_themes
@@ -110,13 +111,27 @@ def show_picture(view: ImageView, picture: HalfBlockPicture | PreviewError) -> N
         view.show_picture(picture)
 
 
-class PreviewReady(Message):
-    """A worker rendered a picture (or failed) for record `token`."""
+# What a worker renders for the image pane: half-block cells, a PIL image for kitty/sixel, or
+# why the image cannot be shown.
+Rendered = object
 
-    def __init__(self, token: int, picture: HalfBlockPicture | PreviewError) -> None:
+
+class PreviewReady(Message):
+    """A worker rendered a picture (or failed) for record `token`.
+
+    `refined` pictures replace a thumbnail-based one only if the view is still `request`."""
+
+    def __init__(self, token: int, picture: Rendered, request: ViewRequest | None = None,
+                 refined: bool = False) -> None:
         super().__init__()
         self.token = token
         self.picture = picture
+        self.request = request
+        self.refined = refined
+
+
+class RecordPainted(Message):
+    """Posted after a key's changes are on screen (the benchmark waits for it)."""
 
 
 class LabelScreen(Screen):
@@ -154,7 +169,12 @@ class LabelScreen(Screen):
             with Vertical(id="record-pane"):
                 yield Static("", id="status")
                 if self.task_type.media == "image":
-                    yield ImageView(id="image")
+                    with Container(id="image-box"):
+                        yield ImageView(id="image")
+                        if app.graphics_mode != "halfblock":
+                            gfx = widget_class(app.graphics_mode)(id="image-gfx")
+                            gfx.display = False
+                            yield gfx
                     yield Static(Text(""), id="source-ref")
                 else:
                     with VerticalScroll(id="text-scroll"):
@@ -317,7 +337,7 @@ class LabelScreen(Screen):
             view = self.query_one(ImageView)
             view.zoom, view.center = 1.0, (0.5, 0.5)
             self.move_mode = False
-            self.app.show_image(self.token, ref, view)  # type: ignore[attr-defined]
+            self.app.show_image(self.token, ref)  # type: ignore[attr-defined]
         else:
             text = record.source if isinstance(record.source, str) else ""
             self.query_one("#record-text", Static).update(record_text(text))
@@ -455,7 +475,8 @@ class LabelApp(App):
                  clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.session = session
-        self.graphics = graphics  # kitty/sixel are not drawn yet: half-block everywhere
+        self.graphics = graphics
+        self.graphics_mode = resolve_graphics(graphics)  # asks the terminal: before run()
         self.keymap = dict(keymap or {})
         self.first_start = first_start
         self.clock = clock
@@ -475,7 +496,7 @@ class LabelApp(App):
         self.label_keys = label_keys(len(session.spec.labels), self.keymap)
         self.label_colours = self._colours()
         self.images: PreviewCache[str, PreviewImage | PreviewError] = PreviewCache(6)
-        self.pictures: PreviewCache[tuple, HalfBlockPicture | PreviewError] = PreviewCache(16)
+        self.pictures: PreviewCache[tuple, Rendered] = PreviewCache(16)
         self.label_screen = LabelScreen(session)
 
     # -- theme ---------------------------------------------------------------------------------
@@ -501,8 +522,6 @@ class LabelApp(App):
     def on_mount(self) -> None:
         for problem in self.theme_problems:
             self.session.messages.append(problem)
-        if self.graphics in ("kitty", "sixel"):
-            self.session.messages.append(f"--graphics {self.graphics} is not drawn yet; showing half-block pictures")
         if self.first_start and not self.session.spec.instructions.empty and self.session.state is not State.DONE:
             self.show_instructions()
 
@@ -574,17 +593,61 @@ class LabelApp(App):
         self.label_screen._do(lambda: self.session.jump(number - 1))
 
     # -- images ----------------------------------------------------------------------------------
+    #
+    # Half-block: ImageView draws HalfBlockPicture cells. kitty/sixel: a textual-image widget
+    # (#image-gfx) in the same box draws a PIL image cut and scaled for the view; ImageView
+    # stays for "loading…" and error messages and holds the zoom/center either way.
+    # A half-block picture drawn from the EXIF thumbnail is re-rendered from the full image in
+    # the background (`refine`) and swapped in when it is ready; the key path never waits.
 
-    def show_image(self, token: int, ref: str, view: ImageView) -> None:
-        request = view.view_request()
-        if view.size.width < 1 or view.size.height < 1:
-            view.show_message("loading…")
+    def view_request(self) -> ViewRequest:
+        """What the image pane needs now: its size in cells and the user's zoom and center."""
+        view = self.label_screen.query_one(ImageView)
+        if self.graphics_mode == "halfblock":
+            return view.view_request()
+        width, height = self.label_screen.query_one("#image-box").content_size
+        return ViewRequest(max(1, width), max(1, height), view.zoom, view.center)
+
+    def show_rendered(self, picture: Rendered) -> None:
+        """Put a rendered picture, a PIL image or an error into the image pane."""
+        screen = self.label_screen
+        view = screen.query_one(ImageView)
+        if isinstance(picture, (HalfBlockPicture, PreviewError)):
+            if self.graphics_mode != "halfblock":
+                screen.query_one("#image-gfx").display = False
+                view.display = True
+            show_picture(view, picture)
+            return
+        gfx = screen.query_one("#image-gfx")
+        gfx.image = picture  # type: ignore[attr-defined]
+        view.display = False
+        gfx.display = True
+
+    def show_message(self, text: str) -> None:
+        view = self.label_screen.query_one(ImageView)
+        if self.graphics_mode != "halfblock":
+            self.label_screen.query_one("#image-gfx").display = False
+            view.display = True
+        view.show_message(text)
+
+    def _pane_ready(self) -> bool:
+        if self.graphics_mode == "halfblock":
+            size = self.label_screen.query_one(ImageView).size
+        else:
+            size = self.label_screen.query_one("#image-box").content_size
+        return size.width >= 1 and size.height >= 1
+
+    def show_image(self, token: int, ref: str) -> None:
+        if not self._pane_ready():
+            self.show_message("loading…")
             return  # the first Resize posts ViewChanged and renders
+        request = self.view_request()
         cached = self.pictures.get((ref, request))
         if cached is not None:
-            show_picture(view, cached)
+            self.show_rendered(cached)
+            self._maybe_refine(token, ref, request, cached)
         else:
-            view.show_message(f"loading {one_line(ref)}…")
+            self.show_message(f"loading {one_line(ref)}…")
             self.render_image(token, ref, request)
         # Next records open at fit (zoom 1), so that is the view to prepare.
         self.prefetch(ViewRequest(request.cells_w, request.cells_h))
@@ -595,39 +658,66 @@ class LabelApp(App):
         record = self.session.current
         if event.image_view.id != "image" or record is None or record.source_ref is None:
             return
-        cached = self.pictures.get((record.source_ref, event.request))
+        if not self._pane_ready():
+            return
+        request = self.view_request()
+        cached = self.pictures.get((record.source_ref, request))
         if cached is not None:
-            show_picture(event.image_view, cached)
+            self.show_rendered(cached)
+            self._maybe_refine(screen.token, record.source_ref, request, cached)
         else:
-            self.render_image(screen.token, record.source_ref, event.request)
-        self.prefetch(ViewRequest(event.request.cells_w, event.request.cells_h))
+            self.render_image(screen.token, record.source_ref, request)
+        self.prefetch(ViewRequest(request.cells_w, request.cells_h))
+
+    def _maybe_refine(self, token: int, ref: str, request: ViewRequest, picture: Rendered) -> None:
+        if isinstance(picture, HalfBlockPicture) and picture.from_thumbnail:
+            self.refine(token, ref, request)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="preview")
     def render_image(self, token: int, ref: str, request: ViewRequest) -> None:
         picture = self._picture_for(ref, request)
         if not get_current_worker().is_cancelled:
-            self.post_message(PreviewReady(token, picture))
+            self.post_message(PreviewReady(token, picture, request))
 
-    def _picture_for(self, ref: str, request: ViewRequest) -> HalfBlockPicture | PreviewError:
+    @work(thread=True, exclusive=True, exit_on_error=False, group="refine")
+    def refine(self, token: int, ref: str, request: ViewRequest) -> None:
+        """Replace a thumbnail-based picture with one from the full image."""
+        picture = self._picture_for(ref, request, allow_thumbnail=False)
+        if not get_current_worker().is_cancelled:
+            self.post_message(PreviewReady(token, picture, request, refined=True))
+
+    def _picture_for(self, ref: str, request: ViewRequest, allow_thumbnail: bool = True) -> Rendered:
         picture = self.pictures.get((ref, request))
-        if picture is not None:
+        if picture is not None and (allow_thumbnail or not getattr(picture, "from_thumbnail", False)):
             return picture
         image = self.images.get(ref)
         if image is None:
             image = load_image(ref, self.session.manifest.base)
             self.images.put(ref, image)
-        picture = image if isinstance(image, PreviewError) else render_for(image, request)
+        if isinstance(image, PreviewError):
+            picture = image
+        elif self.graphics_mode == "halfblock":
+            picture = render_for(image, request, allow_thumbnail)
+        else:
+            picture = graphics_picture(image, request.cells_w, request.cells_h, request.zoom, request.center)
         self.pictures.put((ref, request), picture)
         return picture
 
     @on(PreviewReady)
     def _preview_ready(self, event: PreviewReady) -> None:
-        if event.token == self.label_screen.token:
-            show_picture(self.label_screen.query_one(ImageView), event.picture)
+        if event.token != self.label_screen.token:
+            return
+        if event.refined and event.request != self.view_request():
+            return  # the user zoomed or resized meanwhile: a newer render is on its way
+        self.show_rendered(event.picture)
+        record = self.session.current
+        if not event.refined and event.request is not None and record is not None and record.source_ref:
+            self._maybe_refine(event.token, record.source_ref, event.request, event.picture)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="prefetch")
     def prefetch(self, request: ViewRequest) -> None:
-        """Render the next few records' pictures (read-only look-ahead through the manifest)."""
+        """Render the next few records' pictures (read-only look-ahead through the manifest),
+        then refine any that came from an EXIF thumbnail."""
         worker = get_current_worker()
         session = self.session
         record = session.current
@@ -635,23 +725,28 @@ class LabelApp(App):
             return
         status = session.journal.status
         index, offset = record.index + 1, record.next_offset
-        found = 0
+        refs: list[str] = []
         for _ in range(PREFETCH * 4):
-            if found >= PREFETCH or worker.is_cancelled or offset >= session.manifest.size:
-                return
+            if len(refs) >= PREFETCH or worker.is_cancelled or offset >= session.manifest.size:
+                break
             try:
                 nxt = session.manifest.record_at(index, offset)
             except (BadRecord, OSError, ValueError):
                 try:
                     _, offset = session.manifest.read_line(offset)
                 except OSError:
-                    return
+                    break
                 index += 1
                 continue
             if (index >= len(status) or status[index] == NONE) and nxt.source_ref:
                 self._picture_for(nxt.source_ref, request)
-                found += 1
+                refs.append(nxt.source_ref)
             index, offset = index + 1, nxt.next_offset
+        for ref in refs:
+            if worker.is_cancelled:
+                return
+            if getattr(self.pictures.get((ref, request)), "from_thumbnail", False):
+                self._picture_for(ref, request, allow_thumbnail=False)
 
 
 def make_app(session: Session, *, theme: str | None = None, graphics: str = "auto",

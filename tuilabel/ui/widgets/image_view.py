@@ -48,9 +48,13 @@ class ViewRequest:
     center: tuple[float, float] = (0.5, 0.5)
 
 
-def render_for(image: PreviewImage, request: ViewRequest) -> HalfBlockPicture | PreviewError:
-    """Render `image` for a view request; safe to call from a thread worker."""
-    return image.render(request.cells_w, request.cells_h, request.zoom, request.center)
+def render_for(
+    image: PreviewImage, request: ViewRequest, allow_thumbnail: bool = True
+) -> HalfBlockPicture | PreviewError:
+    """Render `image` for a view request; safe to call from a thread worker.
+
+    allow_thumbnail=False never draws from the EXIF thumbnail (the background refinement)."""
+    return image.render(request.cells_w, request.cells_h, request.zoom, request.center, allow_thumbnail=allow_thumbnail)
 
 
 _COLOURS: dict[int, Color] = {}
