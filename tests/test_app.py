@@ -61,6 +61,15 @@ def output_lines(session: Session) -> list[dict]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
 
 
+def rendered_text(renderable, width: int = 100) -> str:
+    """What a Rich renderable looks like as plain text."""
+    from rich.console import Console
+
+    console = Console(width=width, record=True, file=open("/dev/null", "w"))
+    console.print(renderable)
+    return console.export_text()
+
+
 def run(coro):
     return asyncio.run(coro)
 
@@ -278,10 +287,16 @@ def test_help_lists_every_key_from_bindings(tmp_path):
             from tuilabel.ui.screens.help import HelpScreen
 
             assert isinstance(app.screen, HelpScreen)
-            keys = {desc: key for key, desc, _ in app.screen.rows}
+            keys = {desc: key for key, desc, _, _ in app.screen.rows}
+            ids = {desc: binding_id for _, desc, _, binding_id in app.screen.rows}
             assert keys["Skip"] == "s"  # the user's keymap, not the default
             assert "Decline" in keys and "Undo" in keys and "Quit" in keys
-            assert [name for _, name in app.screen.labels] == ["pos", "neg", "mixed"]
+            # every id shown is one set_keymap accepts (what config.toml [keys] uses)
+            assert ids["Skip"] == "skip" and ids["Undo"] == "undo" and ids["Stats"] == "stats"
+            assert set(ids.values()) <= {b.id for b in LabelScreen.BINDINGS}
+            assert app.screen.labels == [("1", "pos", "label-1"), ("2", "neg", "label-2"), ("3", "mixed", "label-3")]
+            shown = "\n".join(rendered_text(w.content) for w in app.screen.query("Static"))
+            assert "history-back" in shown and "label-2" in shown
             await pilot.press("1")  # typing in the help screen does not label
             assert session.label_counts == [0, 0, 0]
             await pilot.press("escape")
@@ -682,6 +697,42 @@ def test_thumbnail_first_frame_is_refined_in_the_background(tmp_path):
             await pilot.press("1")
             await settle(pilot, 0.1)
             assert view.picture is not None and not view.picture.from_thumbnail
+
+    run(go())
+    session.close()
+
+
+# -- stats screen -------------------------------------------------------------------------------
+
+
+def test_stats_screen_shows_job_numbers(tmp_path):
+    session = text_session(tmp_path, n=6)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            from tuilabel.ui.screens.stats import StatsScreen
+
+            await pilot.press("1", "1", "2", "x")
+            await pilot.press("t")
+            assert isinstance(app.screen, StatsScreen)
+            await settle(pilot, 0.1)
+            stats = app.screen.stats
+            assert stats.timing.answers == 4 and stats.timing.declined == 1
+            assert stats.attributes[0].classes == {"pos": 2, "neg": 1}
+            assert stats.timing.workers == {"tester": 4}
+            shown = rendered_text(app.screen.query_one("#stats-content").content)
+            assert "pos" in shown and "declined" in shown and "Per worker" in shown and "tester 4" in shown
+            await pilot.press("1")  # typing here does not label
+            assert session.label_counts == [2, 1, 0]
+            await pilot.press("escape")
+            assert isinstance(app.screen, LabelScreen)
+            # the palette command opens it too
+            await pilot.press("ctrl+p", *"stats")
+            await settle(pilot, 0.3)
+            await pilot.press("enter")
+            await settle(pilot, 0.1)
+            assert isinstance(app.screen, StatsScreen) and app.screen.stats.timing.answers == 4
 
     run(go())
     session.close()

@@ -69,6 +69,8 @@ def _bindings() -> list[Binding]:
         Binding("down", "pan(0,1)", "Pan down", show=False, id="pan-down"),
         Binding("escape", "cancel", "Cancel prefix / move mode", show=False, id="cancel"),
         Binding("i", "instructions", "Instructions", id="instructions"),
+        # not `s`: the README's keymap example maps skip to `s`
+        Binding("t", "stats", "Stats", show=False, id="stats"),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "stop", "Quit", id="quit"),
     ]
@@ -93,6 +95,15 @@ def label_keys(n_labels: int, keymap: dict[str, str] | None = None) -> list[str]
             lo = page * 10 + 1
             out.append(first(f"labels-{lo}-{lo + 9}", PAGE_KEYS[page - 1]) + digits[n])
     return out
+
+
+def label_binding_id(index: int) -> str:
+    """The keymap id(s) that pick label `index` (0-based): `label-7`, or `labels-11-20 + label-7`."""
+    page, n = divmod(index, 10)
+    if page == 0:
+        return f"label-{n + 1}"
+    lo = page * 10 + 1
+    return f"labels-{lo}-{lo + 9} + label-{n + 1}"
 
 
 def format_eta(seconds: float | None) -> str:
@@ -456,6 +467,9 @@ class LabelScreen(Screen):
     def action_instructions(self) -> None:
         self.app.show_instructions()  # type: ignore[attr-defined]
 
+    def action_stats(self) -> None:
+        self.app.show_stats()  # type: ignore[attr-defined]
+
     def action_stop(self) -> None:
         self.app.exit()
 
@@ -570,8 +584,8 @@ class LabelApp(App):
                 continue  # widgets' own keys (scrolling) and the labels, listed separately
             entry = rows.setdefault(binding.id or binding.action, ([], binding.description, active.enabled))
             entry[0].append(self.get_key_display(binding))
-        table = [(" ".join(keys), desc, enabled) for keys, desc, enabled in rows.values()]
-        labels = list(zip(self.label_keys, self.session.spec.labels))
+        table = [(" ".join(keys), desc, enabled, binding_id) for binding_id, (keys, desc, enabled) in rows.items()]
+        labels = [(key, name, label_binding_id(i)) for i, (key, name) in enumerate(zip(self.label_keys, self.session.spec.labels))]
         self.push_screen(HelpScreen(table, labels))
 
     def show_instructions(self) -> None:
@@ -580,6 +594,11 @@ class LabelApp(App):
         spec = self.session.spec
         labels_help = "Labels: " + ", ".join(f"{k} {visible(n)}" for k, n in zip(self.label_keys, spec.labels))
         self.push_screen(InstructionsScreen(spec.instructions, labels_help, self.session.manifest.base))
+
+    def show_stats(self) -> None:
+        from tuilabel.ui.screens.stats import StatsScreen
+
+        self.push_screen(StatsScreen(self.session.folder.root, list(self.session.spec.labels), self.label_colours))
 
     def export_now(self) -> None:
         try:

@@ -1,4 +1,4 @@
-"""Command palette (ctrl+p): jump to record N, switch theme, write the output now, help."""
+"""Command palette (ctrl+p): jump to record N, job stats, switch theme, write the output now, help."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ class JobCommands(Provider):
             ("Write output.manifest now", app.export_now, "canonical GT output of every answer so far"),  # type: ignore[attr-defined]
             ("Help: keys", app.action_show_keys_help, "every key of the labeling screen"),  # type: ignore[attr-defined]
             ("Instructions", app.show_instructions, "full instructions and examples"),  # type: ignore[attr-defined]
+            ("Stats of this job", app.show_stats, "answers per label, declines, pace, workers"),  # type: ignore[attr-defined]
         ]
         for name in sorted(app.available_themes):
             if name.startswith("tuilabel-") or name.startswith("textual-"):

@@ -1,4 +1,8 @@
-"""`?`: every key, generated from the labeling screen's bindings (with the user's keymap)."""
+"""`?`: every key, generated from the labeling screen's bindings (with the user's keymap).
+
+Each row shows the binding's id: the name to use in `~/.config/tuilabel/config.toml`
+under `[keys]` (e.g. `skip = "s"`) to change that key.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +22,8 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark", "dismiss", "Close", id="help-close"),
     ]
 
-    def __init__(self, rows: list[tuple[str, str, bool]], labels: list[tuple[str, str]]) -> None:
-        """rows: (keys, description, available now); labels: (keys, label name)."""
+    def __init__(self, rows: list[tuple[str, str, bool, str]], labels: list[tuple[str, str, str]]) -> None:
+        """rows: (keys, description, available now, binding id); labels: (keys, name, binding id)."""
         super().__init__(id="help-screen")
         self.rows = rows
         self.labels = labels
@@ -28,19 +32,27 @@ class HelpScreen(ModalScreen[None]):
         keys = Table(box=None, show_header=True, header_style="bold", expand=True, pad_edge=False)
         keys.add_column("Key", no_wrap=True)
         keys.add_column("Action")
-        for key, description, available in self.rows:
-            keys.add_row(Text(key, style="bold"), Text(description, style="" if available else "dim"))
+        keys.add_column("Id in [keys]", no_wrap=True, style="dim")
+        for key, description, available, binding_id in self.rows:
+            keys.add_row(Text(key, style="bold"), Text(description, style="" if available else "dim"), binding_id)
         labels = Table(box=None, show_header=True, header_style="bold", expand=True, pad_edge=False)
         labels.add_column("Key", no_wrap=True)
         labels.add_column("Label")
-        for key, name in self.labels:
-            labels.add_row(Text(key, style="bold"), Text(one_line(name)))
+        labels.add_column("Id in [keys]", no_wrap=True, style="dim")
+        for key, name, binding_id in self.labels:
+            labels.add_row(Text(key, style="bold"), Text(one_line(name)), binding_id)
         with VerticalScroll(id="help-body", classes="dialog"):
             yield Static("Keys  (esc closes; dimmed: not available right now)", classes="dialog-title")
             yield Static(keys)
             yield Static("Labels", classes="dialog-title")
             yield Static(labels)
-            yield Static("ctrl+p: command palette (jump to record N, theme, export, help)", classes="dim")
+            yield Static(
+                "Change a key in ~/.config/tuilabel/config.toml: [keys] then id = \"key\" "
+                "(e.g. skip = \"s\"; several keys: \"s,space\").",
+                classes="dim",
+            )
+            yield Static("Zoom, fit and move work for half-block and kitty/sixel pictures alike.", classes="dim")
+            yield Static("ctrl+p: command palette (jump to record N, stats, theme, export, help)", classes="dim")
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(None)
