@@ -302,7 +302,7 @@ class LabelScreen(Screen):
             if i in self.toggled:
                 mark.append("toggled")
             marks.append("+".join(mark))
-        self.query_one(LabelList).update_rows(self.session.label_counts, marks)
+        self.query_one(LabelList).update_rows(self.session.label_counts, marks, self.session.journal.answered)
 
     def _show_progress(self) -> None:
         app: LabelApp = self.app  # type: ignore[assignment]
