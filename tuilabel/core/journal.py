@@ -312,10 +312,16 @@ class Journal:
         self.history.append(entry)
         if len(self.history) > HISTORY_MAX * 2:
             del self.history[:HISTORY_MAX]
+        out_size = os.fstat(self._out_fd).st_size
         try:
             append_durably(self._out_fd, gt_bytes(line) + b"\n")
         except OSError as exc:
             # The answer is committed in the journal; the output line is restored on next start.
+            # Cut a partly written line now, or the next append would be glued onto it.
+            try:
+                os.ftruncate(self._out_fd, out_size)
+            except OSError:
+                pass
             raise explain_os_error(exc, self.output_manifest, "append to") from None
         self._since_checkpoint += 1
 
