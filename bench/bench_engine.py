@@ -37,7 +37,7 @@ WORDS = ("the quick brown fox jumps over lazy dog great product terrible service
 def ensure_peer() -> None:
     if not PEER_PY.exists():
         subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
-        subprocess.run([str(PEER_PY), "-m", "pip", "install", "-q", "datatui==0.0.2"], check=True)
+        subprocess.run([str(PEER_PY), "-m", "pip", "install", "-q", "datatui==0.0.2", "typer"], check=True)  # datatui does not declare typer
 
 
 def make_manifest(path: Path, n: int) -> Path:
