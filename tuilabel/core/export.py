@@ -22,6 +22,15 @@ from tuilabel.core.journal import Entry, entry_index, iter_journal
 from tuilabel.core.manifest import Manifest
 
 _GT_MARK = b',"gt":'
+# Journal pages already read are dropped from this process every so often: the journal of a
+# 1M-answer job is ~350 MB and would otherwise all count as resident memory.
+_RELEASE_EVERY = 16 * 1024 * 1024
+
+
+def _release(mm: mmap.mmap, upto: int) -> None:
+    upto -= upto % mmap.PAGESIZE
+    if upto > 0:
+        mm.madvise(mmap.MADV_DONTNEED, 0, upto)
 
 
 @dataclass(frozen=True)
@@ -59,7 +68,11 @@ def write_gt(folder: JobFolder, manifest: Manifest, dest: Path, attr: str) -> Ex
             maps.append(mm)
             pos = 0
             end = len(mm)
+            released = 0
             while pos < end:
+                if pos - released >= _RELEASE_EVERY:
+                    _release(mm, pos)
+                    released = pos
                 nl = mm.find(b"\n", pos)
                 if nl < 0:
                     break  # torn last line: not committed
@@ -77,6 +90,7 @@ def write_gt(folder: JobFolder, manifest: Manifest, dest: Path, attr: str) -> Ex
         def write(fh: io.BufferedWriter) -> None:
             buf = []
             written = 0
+            released = [0] * len(maps)
             for i in range(n):
                 j = which[i]
                 if j < 0:
@@ -88,6 +102,10 @@ def write_gt(folder: JobFolder, manifest: Manifest, dest: Path, attr: str) -> Ex
                     buf.append(b"")
                     fh.write(b"\n".join(buf))
                     buf = []
+                    # Answers mostly come in input order: drop what lies behind this one.
+                    if s - released[j] >= _RELEASE_EVERY:
+                        _release(maps[j], s - _RELEASE_EVERY // 2)
+                        released[j] = s
             if buf:
                 buf.append(b"")
                 fh.write(b"\n".join(buf))

@@ -12,6 +12,7 @@ import hashlib
 import os
 import threading
 from array import array
+from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
@@ -123,6 +124,39 @@ def _json_kind(value: object) -> str:
     }.get(type(value), "null")
 
 
+class LineIndex:
+    """Line start offsets, one block per read chunk: `array('I')` offsets relative to the
+    block's base (4 bytes a line), so the index never reallocates one big array (flat peak
+    memory: 1M lines cost 4 MB)."""
+
+    def __init__(self) -> None:
+        self._blocks: list[array] = []
+        self._bases: list[int] = []
+        self._firsts: list[int] = []  # line index of each block's first entry
+        self.count = 0
+
+    def add(self, base: int, relative: array) -> None:
+        if not relative:
+            return
+        self._blocks.append(relative)
+        self._bases.append(base)
+        self._firsts.append(self.count)
+        self.count += len(relative)
+
+    def last(self) -> int:
+        return self._bases[-1] + self._blocks[-1][-1]
+
+    def pop(self) -> None:
+        self._blocks[-1].pop()
+        self.count -= 1
+        if not self._blocks[-1]:
+            del self._blocks[-1], self._bases[-1], self._firsts[-1]
+
+    def __getitem__(self, index: int) -> int:
+        block = bisect_right(self._firsts, index) - 1
+        return self._bases[block] + self._blocks[block][index - self._firsts[block]]
+
+
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
     """Enough to tell, in constant time, whether the input changed since a checkpoint."""
@@ -161,7 +195,7 @@ class Manifest:
         st = os.fstat(self._fd)
         self.size = st.st_size
         self.mtime_ns = st.st_mtime_ns
-        self._offsets = array("Q")
+        self._offsets = LineIndex()
         self._lock = threading.Lock()
         self._index_done = threading.Event()
         self._index_error: str | None = None
@@ -268,25 +302,25 @@ class Manifest:
     def _build_index(self, on_progress: Callable[[int, bool], None] | None) -> None:
         try:
             offsets = self._offsets
-            if self.size > 0:
-                offsets.append(0)
             pos = 0
             while pos < self.size and not self._stop:
                 chunk = os.pread(self._fd, _INDEX_CHUNK, pos)
                 if not chunk:
                     break
-                # Offsets of the line after each newline, all in C: split, len, accumulate.
+                # Starts of the lines after each newline, relative to `pos`, all in C:
+                # split, len, accumulate (the first chunk also holds line 0 at 0).
                 pieces = chunk.split(b"\n")
-                starts = accumulate((len(p) + 1 for p in pieces[:-1]), initial=pos)
-                next(starts)  # `pos` itself is already in the index
+                starts = array("I", accumulate((len(p) + 1 for p in pieces[:-1]), initial=0))
+                if pos > 0:
+                    starts = starts[1:]
                 with self._lock:
-                    offsets.extend(starts)
+                    offsets.add(pos, starts)
                 pos += len(chunk)
                 if on_progress is not None:
                     on_progress(self._line_count_locked(), False)
             with self._lock:
                 # A newline at the very end starts no line.
-                if offsets and offsets[-1] >= self.size:
+                if offsets.count and offsets.last() >= self.size:
                     offsets.pop()
         except OSError as exc:  # the file vanished or became unreadable mid-scan
             self._index_error = f"could not index {self.display}: {exc.strerror}"
@@ -296,8 +330,8 @@ class Manifest:
                 on_progress(self.line_count, True)
 
     def _line_count_locked(self) -> int:
-        n = len(self._offsets)
-        if n and self._offsets[-1] >= self.size:
+        n = self._offsets.count
+        if n and self._offsets.last() >= self.size:
             n -= 1
         return n
 
