@@ -23,15 +23,19 @@ PEER_PY = WORK / "peer" / "bin" / "python"
 BIG = WORK / "text1m.jsonl"
 
 
+TMUX = ["tmux", "-L", "tuilabel-bench", "-f", "/dev/null"]  # a private server, default settings
+
+
 def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True).stdout
+    return subprocess.run([*TMUX, *args], capture_output=True, text=True).stdout
 
 
 def painted(command: str, marker: str, timeout: float = 60.0) -> tuple[float, float]:
     session = "bench-paint"
     tmux("kill-session", "-t", session)
     t0 = time.perf_counter()
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", f"exec {command}"], check=True)
+    # COLUMNS/LINES in the environment would pin the app's size: drop them.
+    subprocess.run([*TMUX, "new-session", "-d", "-s", session, "-x", "120", "-y", "40", f"unset COLUMNS LINES; exec {command}"], check=True)
     pid = int(tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip())
     try:
         while time.perf_counter() - t0 < timeout:

@@ -21,8 +21,12 @@ pytestmark = pytest.mark.tmux
 TMUX = shutil.which("tmux")
 
 
+# A private tmux server with default settings, so no other tmux user (or its size) interferes.
+SERVER = ["tmux", "-L", "tuilabel-e2e", "-f", "/dev/null"]
+
+
 def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
+    return subprocess.run([*SERVER, *args], check=True, capture_output=True, text=True).stdout
 
 
 def capture(target: str) -> str:
@@ -50,7 +54,7 @@ def session_name():
         pytest.skip("tmux is not installed")
     name = f"tuilabel-test-{uuid.uuid4().hex[:8]}"
     yield name
-    subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+    subprocess.run([*SERVER, "kill-session", "-t", name], capture_output=True)
 
 
 def start(name: str, manifest: Path, new: bool) -> None:
@@ -58,9 +62,12 @@ def start(name: str, manifest: Path, new: bool) -> None:
     env = {"TERM": "xterm-256color", "XDG_CONFIG_HOME": str(manifest.parent / "config")}
     exports = " ".join(f"{k}={v}" for k, v in env.items())
     if new:
-        tmux("new-session", "-d", "-s", name, "-x", "80", "-y", "24", f"env {exports} {cmd}; sleep 30")
+    # COLUMNS/LINES (pytest may set them) would pin the app's size instead of the pane's.
+    run = f"unset COLUMNS LINES; env {exports} {cmd}; sleep 30"
+    if new:
+        tmux("new-session", "-d", "-s", name, "-x", "80", "-y", "24", run)
     else:
-        tmux("respawn-pane", "-k", "-t", name, f"env {exports} {cmd}; sleep 30")
+        tmux("respawn-pane", "-k", "-t", name, run)
 
 
 def app_pid(shell_pid: int) -> int:
