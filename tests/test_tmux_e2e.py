@@ -61,7 +61,6 @@ def start(name: str, manifest: Path, new: bool) -> None:
     cmd = f"{sys.executable} -m tuilabel label {manifest} --labels alpha,beta,gamma"
     env = {"TERM": "xterm-256color", "XDG_CONFIG_HOME": str(manifest.parent / "config")}
     exports = " ".join(f"{k}={v}" for k, v in env.items())
-    if new:
     # COLUMNS/LINES (pytest may set them) would pin the app's size instead of the pane's.
     run = f"unset COLUMNS LINES; env {exports} {cmd}; sleep 30"
     if new:
