@@ -162,6 +162,7 @@ class LabelScreen(Screen):
         self.token = 0
         self.messages_seen = 0
         self.message_text = ""
+        self._lines: dict[str, Text] = {}  # what each one-line Static shows now
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -289,8 +290,7 @@ class LabelScreen(Screen):
             text.append(f"  ·  labels {lo}-{min(lo + 9, len(self.labels))}: press a digit (esc cancels)", "bold")
         if self.move_mode:
             text.append("  ·  MOVE: arrows pan, m/esc ends", "bold")
-        status = self.query_one("#status", Static)
-        status.update(text)
+        status = self._set_line("#status", text)
         status.set_class(session.state is State.REVIEWING, "-reviewing")
 
     def _show_labels(self) -> None:
@@ -320,7 +320,7 @@ class LabelScreen(Screen):
             parts.append(f"{per_hour:,.0f}/h")
             if progress.total is not None:
                 parts.append("ETA " + format_eta(max(0, progress.total - progress.done) / per_hour * 3600))
-        self.query_one("#stats", Static).update(" · ".join(parts))
+        self._set_line("#stats", Text(" · ".join(parts), no_wrap=True, overflow="ellipsis"))
 
     def _show_messages(self) -> None:
         messages = self.session.messages
@@ -332,19 +332,34 @@ class LabelScreen(Screen):
 
     def say(self, text: str, error: bool = False) -> None:
         self.message_text = text
-        widget = self.query_one("#message", Static)
-        widget.update(Text(one_line(text), no_wrap=True, overflow="ellipsis"))
+        widget = self._set_line("#message", Text(one_line(text), no_wrap=True, overflow="ellipsis"))
         widget.set_class(error, "-error")
 
-    def _show_record(self, record: Record) -> None:
-        self.token += 1
+    def _set_line(self, selector: str, text: Text) -> Static:
+        """Update a one-line Static without a layout pass (its size never changes), and only
+        when the text differs: the key path repaints what changed and nothing else."""
+        widget = self.query_one(selector, Static)
+        if self._lines.get(selector) != text:
+            self._lines[selector] = text
+            widget.update(text, layout=False)
+        return widget
+
+    def _show_details(self) -> None:
+        """The record's other fields, built only while the details pane is open."""
+        record = self.session.current
+        if record is None or not self.query_one("#details-scroll").display:
+            return
         details = {k: v for k, v in record.data.items() if k not in ("source", "source-ref")}
         self.query_one("#details", Static).update(
             record_text("\n".join(f"{k}: {v}" for k, v in details.items()) or "(no other fields)")
         )
+
+    def _show_record(self, record: Record) -> None:
+        self.token += 1
+        self._show_details()
         if self.task_type.media == "image":
             ref = record.source_ref or ""
-            self.query_one("#source-ref", Static).update(Text(one_line(ref), no_wrap=True, overflow="ellipsis"))
+            self._set_line("#source-ref", Text(one_line(ref), no_wrap=True, overflow="ellipsis"))
             view = self.query_one(ImageView)
             view.zoom, view.center = 1.0, (0.5, 0.5)
             self.move_mode = False
@@ -430,6 +445,7 @@ class LabelScreen(Screen):
     def action_details(self) -> None:
         scroll = self.query_one("#details-scroll")
         scroll.display = not scroll.display
+        self._show_details()
 
     def action_filter(self) -> None:
         from tuilabel.ui.screens.label_filter import LabelFilterScreen
@@ -726,8 +742,13 @@ class LabelApp(App):
     def _preview_ready(self, event: PreviewReady) -> None:
         if event.token != self.label_screen.token:
             return
-        if event.refined and event.request != self.view_request():
-            return  # the user zoomed or resized meanwhile: a newer render is on its way
+        if event.request is not None and event.request != self.view_request():
+            # Rendered for an older size or zoom (a resize or key came in meanwhile): a worker
+            # result can arrive after the newer one, so never show it; render what fits now.
+            record = self.session.current
+            if not event.refined and record is not None and record.source_ref and self._pane_ready():
+                self.render_image(event.token, record.source_ref, self.view_request())
+            return
         self.show_rendered(event.picture)
         record = self.session.current
         if not event.refined and event.request is not None and record is not None and record.source_ref:
