@@ -32,13 +32,13 @@ class HelpScreen(ModalScreen[None]):
         keys = Table(box=None, show_header=True, header_style="bold", expand=True, pad_edge=False)
         keys.add_column("Key", no_wrap=True)
         keys.add_column("Action")
-        keys.add_column("Id in [keys]", no_wrap=True, style="dim")
+        keys.add_column(Text("id in config [keys]"), no_wrap=True, style="dim")
         for key, description, available, binding_id in self.rows:
             keys.add_row(Text(key, style="bold"), Text(description, style="" if available else "dim"), binding_id)
         labels = Table(box=None, show_header=True, header_style="bold", expand=True, pad_edge=False)
         labels.add_column("Key", no_wrap=True)
         labels.add_column("Label")
-        labels.add_column("Id in [keys]", no_wrap=True, style="dim")
+        labels.add_column(Text("id in config [keys]"), no_wrap=True, style="dim")
         for key, name, binding_id in self.labels:
             labels.add_row(Text(key, style="bold"), Text(one_line(name)), binding_id)
         with VerticalScroll(id="help-body", classes="dialog"):
