@@ -47,6 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"tuilabel {args.command}: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        # A file-system error nobody turned into a message yet: still one line, no traceback.
+        from tuilabel.core.durable import explain_os_error
+
+        where = exc.filename or "a file"
+        print(f"tuilabel {args.command}: {explain_os_error(exc, where, 'use')}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"tuilabel {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -32,7 +32,8 @@ from tuilabel.core.durable import append_durably, atomic_write, ensure_dir, expl
 NONE = 0
 ANSWERED = 1
 DECLINED = 2
-BAD = 3  # not a usable record (invalid line, blank): never shown
+BAD = 3  # not a usable record (invalid line): reported, never shown
+BLANK = 4  # an empty line: not a record at all
 
 HISTORY_MAX = 200
 CHECKPOINT_EVERY_SECONDS = 2.0
@@ -135,6 +136,12 @@ class Journal:
         except OSError as exc:
             raise explain_os_error(exc, self.path.parent, "open the job in") from None
         self.size = os.fstat(self._fd).st_size
+        # Temp files of an export that was killed before its rename: never the real output.
+        for stale in self.output_manifest.parent.glob(f".{self.output_manifest.name}.*.tmp"):
+            try:
+                stale.unlink()
+            except OSError:
+                pass
         self.checkpoint = self._read_checkpoint(rec)
         start = int(self.checkpoint.get("journal_size", 0))
         if start > self.size:
@@ -326,7 +333,7 @@ class Journal:
         self._since_checkpoint += 1
 
     def mark(self, index: int, status: int) -> None:
-        """Record a non-answer status (BAD) for a line."""
+        """Record a non-answer status (BAD, BLANK) for a line."""
         if index >= len(self.status):
             self.status.extend(bytes(index + 1 - len(self.status)))
         self.status[index] = status

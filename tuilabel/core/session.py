@@ -20,7 +20,7 @@ from tuilabel.core import gt
 from tuilabel.core.durable import atomic_write, ensure_dir, explain_os_error
 from tuilabel.core.errors import UserError
 from tuilabel.core.job import JobFolder, JobSpec, label_category_file
-from tuilabel.core.journal import ANSWERED, BAD, DECLINED, NONE, Entry, Journal, line_sha1
+from tuilabel.core.journal import ANSWERED, BAD, BLANK, DECLINED, NONE, Entry, Journal, line_sha1
 from tuilabel.core.lock import JobLock
 from tuilabel.core.manifest import BadRecord, Manifest, Record
 
@@ -92,6 +92,7 @@ class Session:
             self._resume()
         except BaseException:
             self.journal.close()
+            self.manifest.close()
             self.lock.release()
             raise
         return self
@@ -374,9 +375,10 @@ class Session:
     # -- bad lines -------------------------------------------------------------------------------
 
     def _report_bad(self, index: int, offset: int, reason: str) -> None:
-        self.journal.mark(index, BAD)
         if reason == "empty line":
-            return  # blank lines are not records; not worth a report
+            self.journal.mark(index, BLANK)  # not a record; not worth a report
+            return
+        self.journal.mark(index, BAD)
         self.bad_lines += 1
         message = f"{self.manifest.display}:{index + 1}: {reason}"
         self.messages.append(message)
@@ -395,7 +397,7 @@ class Session:
         status = self.journal.status
         counting = not self.manifest.index_done
         bad = status.count(BAD)
-        total = None if counting else self.manifest.line_count - bad
+        total = None if counting else self.manifest.line_count - bad - status.count(BLANK)
         done = self.journal.answered + self.journal.declined
         elapsed = time.monotonic() - self._started_mono
         per_hour = self._session_answers / elapsed * 3600 if elapsed > 1 and self._session_answers else 0.0
