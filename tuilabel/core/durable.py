@@ -48,7 +48,12 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes] | Callable[[object], 
     """Replace `path` with `data` atomically. `data` may be bytes, chunks, or a writer(fh)."""
     ensure_dir(path.parent)
     try:
+        mode = path.stat().st_mode & 0o777  # a replaced file keeps its permissions
+    except OSError:
+        mode = 0o644  # mkstemp's 0600 would hide output files from other users
+    try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, mode)
     except OSError as exc:
         raise explain_os_error(exc, path) from None
     try:

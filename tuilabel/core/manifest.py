@@ -242,8 +242,9 @@ class Manifest:
             return b"", self.size
         chunks: list[bytes] = []
         pos = offset
+        size = _READ_CHUNK
         while pos < self.size:
-            chunk = os.pread(self._fd, _READ_CHUNK, pos)
+            chunk = os.pread(self._fd, size, pos)
             if not chunk:
                 break
             nl = chunk.find(b"\n")
@@ -253,16 +254,7 @@ class Manifest:
                 break
             chunks.append(chunk)
             pos += len(chunk)
-            # Grow the read size for very long lines (a 10 MB line is read in a few calls).
-            if len(chunks) > 4:
-                chunk = os.pread(self._fd, 4 * 1024 * 1024, pos)
-                nl = chunk.find(b"\n")
-                if nl >= 0:
-                    chunks.append(chunk[: nl + 1])
-                    pos += nl + 1
-                    break
-                chunks.append(chunk)
-                pos += len(chunk)
+            size = min(size * 4, 4 * 1024 * 1024)  # a 10 MB line takes a few reads, not 160
         return strip_line(b"".join(chunks), offset), pos
 
     def is_line_start(self, offset: int) -> bool:

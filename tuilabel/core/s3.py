@@ -14,12 +14,12 @@ two (the S3 mirror goes on labeling offline), not after botocore's minute of ret
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
+from tuilabel.core.durable import atomic_write
 from tuilabel.core.errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -237,23 +237,16 @@ def download(uri: str, dest_path: str | os.PathLike) -> Path:
     except Exception as exc:
         raise _refine_not_found(_translate(exc, uri, bucket), bucket) from None
     body = resp["Body"]
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                for chunk in body.iter_chunks(1 << 20):
-                    out.write(chunk)
-            except Exception as exc:
-                raise _translate(exc, uri, bucket) from None
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
+
+    def write(out) -> None:
         try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+            for chunk in body.iter_chunks(1 << 20):
+                out.write(chunk)
+        except Exception as exc:
+            raise _translate(exc, uri, bucket) from None
+
+    try:
+        atomic_write(dest, write)  # a failed download leaves no partial file behind
     finally:
         body.close()
     return dest
