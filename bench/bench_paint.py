@@ -21,6 +21,7 @@ HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work"
 PEER_PY = WORK / "peer" / "bin" / "python"
 BIG = WORK / "text1m.jsonl"
+LAUNCH = HERE / "datatui_launch.py"
 
 
 TMUX = ["tmux", "-L", "tuilabel-bench", "-f", "/dev/null"]  # a private server, default settings
@@ -66,14 +67,14 @@ def main() -> None:
 
     def fresh_peer():
         shutil.rmtree(WORK / "paint-peer", ignore_errors=True)
-        return painted(f"{PEER_PY} -m datatui annotate {BIG} --cache {WORK / 'paint-peer'}", "#0")
+        return painted(f"{PEER_PY} {LAUNCH} {BIG} {WORK / 'paint-peer'}", "#0")
 
     rows = []
     (o, o_med), (p, p_med) = best(3, fresh_ours), best(3, fresh_peer)
     rows.append(("first record painted, 1M (s)", o[0], p[0]))
     rows.append(("  peak RSS (MB)", o[1], p[1]))
     resume_ours = best(3, lambda: painted(f"{ours} --output {WORK / 'resume-ours'}", "#900000"))
-    resume_peer = best(1, lambda: painted(f"{PEER_PY} -m datatui annotate {BIG} --cache {WORK / 'resume-peer'}", "#900000", 180))
+    resume_peer = best(1, lambda: painted(f"{PEER_PY} {LAUNCH} {BIG} {WORK / 'resume-peer'}", "#900000", 180))
     rows.append(("resume at 900,000 painted (s)", resume_ours[0][0], resume_peer[0][0]))
     rows.append(("  peak RSS (MB)", resume_ours[0][1], resume_peer[0][1]))
     print(f"\n{'measure (best of runs)':36} {'tuilabel':>10} {'datatui':>10} {'ratio':>8}")

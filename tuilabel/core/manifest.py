@@ -27,7 +27,8 @@ MAX_OBJECTS = 100_000  # per GT job; a warning, not an error
 
 _BOM = b"\xef\xbb\xbf"
 _READ_CHUNK = 64 * 1024
-_INDEX_CHUNK = 4 * 1024 * 1024
+_INDEX_CHUNK = 1024 * 1024  # small reads keep the index builder's transient memory low
+_ITER_CHUNK = 4 * 1024 * 1024
 FINGERPRINT_BYTES = 64 * 1024
 
 
@@ -367,7 +368,7 @@ class Manifest:
         carry = b""
         carry_pos = pos
         while pos < self.size:
-            chunk = os.pread(self._fd, _INDEX_CHUNK, pos)
+            chunk = os.pread(self._fd, _ITER_CHUNK, pos)
             if not chunk:
                 break
             pos += len(chunk)
