@@ -17,6 +17,8 @@ from tuilabel.ui.app import LabelApp, LabelScreen, label_keys, make_app
 from tuilabel.ui.safe_text import visible
 from tuilabel.ui.widgets.image_view import ImageView
 from tuilabel.ui.widgets.label_list import LabelList
+from tuilabel.ui.widgets.lines import ProgressRow, TextLine
+from tuilabel.ui.widgets.record_text import RecordText
 
 REPO = Path(__file__).resolve().parents[1]
 FASHION = REPO / "sample_data" / "fashion"
@@ -117,10 +119,19 @@ def test_click_label_picks_it(tmp_path):
     async def go():
         app = make_app(session)
         async with app.run_test(size=SIZE) as pilot:
-            row = app.query_one(LabelList).rows[2]
-            await pilot.click(row)
+            app.theme = "textual-dark"  # its $boost is visible (tuilabel-dark's is transparent)
+            await pilot.pause()
+            labels = app.query_one(LabelList)
+            await pilot.hover(LabelList, offset=(8, 1))  # x 0 is the list's left border
+            assert labels.hover == 1
+            hovered = {seg.style.bgcolor for seg in labels.render_line(1) if seg.text.strip()}
+            plain = {seg.style.bgcolor for seg in labels.render_line(0) if seg.text.strip()}
+            assert hovered and plain and hovered != plain  # the hover row is tinted
+            await pilot.click(LabelList, offset=(8, 2))
             assert session.label_counts == [0, 0, 1]
             assert session.current.index == 1
+            await pilot.click(LabelList, offset=(8, 5))  # below the last label: nothing
+            assert session.label_counts == [0, 0, 1]
 
     run(go())
     session.close()
@@ -160,8 +171,13 @@ def test_undo_shows_previous_answer_ready_to_relabel(tmp_path):
             assert session.current.index == 1
             scr = screen(app)
             assert scr.answer_labels == {1}
-            assert "REVIEWING" in str(scr.query_one("#status").render())
-            assert app.query_one(LabelList).rows[1].has_class("-answer")
+            assert "REVIEWING" in scr.query_one("#status", TextLine).text.plain
+            labels = app.query_one(LabelList)
+            assert labels.rows[1].mark == "answer"
+            assert "●" in labels.row_text(1).plain and "●" not in labels.row_text(0).plain
+            answer = labels.render_line(1)
+            assert all(seg.style.bold for seg in answer if seg.text.strip())
+            assert {seg.style.bgcolor for seg in answer} != {seg.style.bgcolor for seg in labels.render_line(0)}
             await pilot.press("3")  # relabel; back to labeling where we were
             assert session.state is State.LABELING
             assert session.current.index == 2
@@ -258,7 +274,9 @@ def test_multilabel_toggle_and_submit(tmp_path):
             await pilot.press("1", "3", "4", "4")
             assert screen(app).toggled == {0, 2}
             rows = app.query_one(LabelList).rows
-            assert rows[0].has_class("-toggled") and not rows[3].has_class("-toggled")
+            assert rows[0].mark == "toggled" and rows[3].mark == ""
+            labels = app.query_one(LabelList)
+            assert labels.row_text(0).plain.split()[1] == "[x]" and "[ ]" in labels.row_text(3).plain
             await pilot.press("enter")
             assert session.current.index == 1
             assert screen(app).toggled == set()
@@ -392,19 +410,55 @@ def test_literal_markup_and_escapes(tmp_path):
     async def go():
         app = make_app(session)
         async with app.run_test(size=SIZE) as pilot:
-            shown = app.query_one("#record-text").render()
-            plain = str(shown)
+            view = app.query_one(RecordText)
+            plain = " ".join(view.lines)
             assert "[bold red]x[/]" in plain and "[link=https://evil.example]" in plain
             assert "\x1b" not in plain and "␛[31m" in plain and "<U+202E>" in plain
-            assert not shown.spans  # no styles came from the record
-            row = app.query_one(LabelList).rows[1]
-            assert "\x1b" not in str(row.render()) and "␛[2J" in str(row.render())
-            assert "[b]ok[/b]" in str(app.query_one(LabelList).rows[0].render())
+            base = view.base_style
+            # no styles came from the record: every drawn cell has the widget's own style
+            assert all(seg.style == base for y in range(len(view.lines)) for seg in view.render_line(y))
+            labels = app.query_one(LabelList)
+            assert "\x1b" not in labels.row_text(1).plain and "␛[2J" in labels.row_text(1).plain
+            assert "[b]ok[/b]" in labels.row_text(0).plain
+            assert "[b]ok[/b]" in "".join(seg.text for seg in labels.render_line(0))
             await pilot.press("1")
 
     run(go())
     session.close()
     assert visible("a\x1bb\x9bc\td") == "a␛b<U+009B>c    d"
+
+
+def test_long_text_wraps_and_scrolls(tmp_path):
+    """A long record wraps to the pane (narrower once its scrollbar shows), scrolls to its last
+    word, and the next record starts at its top at the full width again."""
+    long = " ".join(f"word{i}" for i in range(400))
+    manifest = write_manifest(tmp_path / "m.manifest", [{"source": "short one"}, {"source": long}, {"source": "short again"}])
+    session = open_session(tmp_path, manifest, ["a", "b"], "text-classification")
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            view = app.query_one(RecordText)
+            assert view.lines == ["short one"] and not view.show_vertical_scrollbar
+            full = view.scrollable_content_region.width
+            await pilot.press("1")
+            await pilot.pause()
+            assert view.show_vertical_scrollbar
+            width = view.scrollable_content_region.width
+            assert width < full and all(len(line) <= width for line in view.lines)
+            assert " ".join(view.lines) == long  # every word, in order, nothing cut
+            assert view.virtual_size.height == len(view.lines) > view.size.height
+            view.scroll_end(animate=False)
+            await pilot.pause()
+            bottom = "".join(seg.text for seg in view.render_line(view.size.height - 1))
+            assert bottom.split()[-1] == "word399"
+            await pilot.press("1")
+            await pilot.pause()
+            assert view.scroll_offset.y == 0 and view.lines == ["short again"]
+            assert not view.show_vertical_scrollbar and view.scrollable_content_region.width == full
+
+    run(go())
+    session.close()
 
 
 def test_details_toggle_shows_other_fields(tmp_path):
@@ -460,7 +514,10 @@ def test_theme_switching_and_user_theme(tmp_path, monkeypatch):
             assert "broken.toml" in screen(app).message_text
             app.theme = "tuilabel-light"
             await pilot.pause()
-            assert app.query_one(LabelList).rows[0].colour == "#B36B00"
+            labels = app.query_one(LabelList)
+            assert labels.rows[0].colour == "#B36B00"
+            square = next(seg for seg in labels.render_line(0) if seg.text.startswith("■"))
+            assert square.style.color.triplet.hex.upper() == "#B36B00"  # drawn in the new theme
             assert {"tuilabel-dark", "tuilabel-high-contrast", "tuilabel-colorblind"} <= set(app.available_themes)
 
     run(go())
@@ -560,10 +617,10 @@ def test_total_appears_when_the_index_finishes(tmp_path):
         app = make_app(session)
         async with app.run_test(size=SIZE) as pilot:
             for _ in range(100):
-                if "200,000" in str(app.query_one("#stats").render()):
+                if "200,000" in app.query_one(ProgressRow).text.plain:
                     break
                 await pilot.pause(0.05)
-            assert "0/200,000" in str(app.query_one("#stats").render())
+            assert "0/200,000" in app.query_one(ProgressRow).text.plain
 
     run(go())
     session.close()

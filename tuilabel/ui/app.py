@@ -11,7 +11,7 @@ label records when a digit is typed in them. Every binding has an id for `set_ke
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Callable, TypeVar
 
 from rich.text import Text
 from textual import on, work
@@ -20,7 +20,8 @@ from textual.binding import Binding
 from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, ProgressBar, Static
+from textual.widget import Widget
+from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from tuilabel.core.errors import UserError
@@ -35,6 +36,10 @@ from tuilabel.ui.screens.instructions import load_image
 from tuilabel.ui.themes import DEFAULT_THEME, label_variable, label_variable_defaults, load_themes
 from tuilabel.ui.widgets.image_view import ImageView, ViewRequest, render_for
 from tuilabel.ui.widgets.label_list import LabelList
+from tuilabel.ui.widgets.lines import JobHeader, ProgressRow, TextLine
+from tuilabel.ui.widgets.record_text import RecordText
+
+W = TypeVar("W", bound=Widget)
 
 DIGITS = "1234567890"
 # Prefix keys for labels beyond 10: `g`+digit = 11-20, `h` = 21-30, `j` = 31-40, `k` = 41-50.
@@ -162,24 +167,24 @@ class LabelScreen(Screen):
         self.token = 0
         self.messages_seen = 0
         self.message_text = ""
-        self._lines: dict[str, Text] = {}  # what each one-line Static shows now
+        self._widgets: dict[str, Widget] = {}
 
     # -- layout -----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         app: LabelApp = self.app  # type: ignore[assignment]
         spec = self.spec
-        yield Static(
-            Text.assemble((one_line(spec.name), "bold"), "  ·  ", self.task_type.description,
-                          "  ·  ", (f"{len(self.labels)} labels", "dim"), no_wrap=True, overflow="ellipsis"),
-            id="title",
-        )
         short = spec.instructions.short or ("Pick every label that applies, then enter." if self.task_type.multi
                                             else "Pick the label that fits best.")
-        yield Static(Text(one_line(short), no_wrap=True, overflow="ellipsis"), id="short")
+        yield JobHeader(
+            Text.assemble((one_line(spec.name), "bold"), "  ·  ", self.task_type.description,
+                          "  ·  ", (f"{len(self.labels)} labels", "dim")),
+            Text(one_line(short)),
+            id="header",
+        )
         with Horizontal(id="main"):
             with Vertical(id="record-pane"):
-                yield Static("", id="status")
+                yield TextLine(id="status")
                 if self.task_type.media == "image":
                     with Container(id="image-box"):
                         yield ImageView(id="image")
@@ -187,17 +192,14 @@ class LabelScreen(Screen):
                             gfx = widget_class(app.graphics_mode)(id="image-gfx")
                             gfx.display = False
                             yield gfx
-                    yield Static(Text(""), id="source-ref")
+                    yield TextLine(id="source-ref")
                 else:
-                    with VerticalScroll(id="text-scroll"):
-                        yield Static(Text(""), id="record-text")
+                    yield RecordText(id="record-text")
                 with VerticalScroll(id="details-scroll"):
                     yield Static(Text(""), id="details")
             yield LabelList(self.labels, app.label_keys, app.label_colours, self.task_type.multi, id="labels")
-        with Horizontal(id="progress-row"):
-            yield ProgressBar(total=None, show_eta=False, show_percentage=True, id="progress")
-            yield Static("", id="stats")
-        yield Static("", id="message")
+        yield ProgressRow(id="progress")
+        yield TextLine(id="message")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -302,14 +304,11 @@ class LabelScreen(Screen):
             if i in self.toggled:
                 mark.append("toggled")
             marks.append("+".join(mark))
-        self.query_one(LabelList).update_rows(self.session.label_counts, marks, self.session.journal.answered)
+        self._widget("#labels", LabelList).update_rows(self.session.label_counts, marks, self.session.journal.answered)
 
     def _show_progress(self) -> None:
         app: LabelApp = self.app  # type: ignore[assignment]
         progress = self.session.progress()
-        bar = self.query_one(ProgressBar)
-        if progress.total is not None:
-            bar.update(total=max(progress.total, 1), progress=progress.done)
         total = "counting…" if progress.total is None else f"{progress.total:,}"
         elapsed = app.clock() - app.started
         parts = [f"{progress.done:,}/{total}"]
@@ -320,7 +319,8 @@ class LabelScreen(Screen):
             parts.append(f"{per_hour:,.0f}/h")
             if progress.total is not None:
                 parts.append("ETA " + format_eta(max(0, progress.total - progress.done) / per_hour * 3600))
-        self._set_line("#stats", Text(" · ".join(parts), no_wrap=True, overflow="ellipsis"))
+        total_n = None if progress.total is None else max(progress.total, 1)
+        self._widget("#progress", ProgressRow).show(progress.done, total_n, " · ".join(parts))
 
     def _show_messages(self) -> None:
         messages = self.session.messages
@@ -332,16 +332,21 @@ class LabelScreen(Screen):
 
     def say(self, text: str, error: bool = False) -> None:
         self.message_text = text
-        widget = self._set_line("#message", Text(one_line(text), no_wrap=True, overflow="ellipsis"))
+        widget = self._set_line("#message", Text(one_line(text)))
         widget.set_class(error, "-error")
 
-    def _set_line(self, selector: str, text: Text) -> Static:
-        """Update a one-line Static without a layout pass (its size never changes), and only
-        when the text differs: the key path repaints what changed and nothing else."""
-        widget = self.query_one(selector, Static)
-        if self._lines.get(selector) != text:
-            self._lines[selector] = text
-            widget.update(text, layout=False)
+    def _widget(self, selector: str, kind: type[W]) -> W:
+        """A widget of this screen, looked up once (a query per key per widget adds up)."""
+        widget = self._widgets.get(selector)
+        if widget is None:
+            widget = self._widgets[selector] = self.query_one(selector, kind)
+        return widget  # type: ignore[return-value]
+
+    def _set_line(self, selector: str, text: Text) -> TextLine:
+        """Show `text` on a one-line widget; it repaints only if the text differs, and never
+        asks for a layout (its size never changes)."""
+        widget = self._widget(selector, TextLine)
+        widget.update(text)
         return widget
 
     def _show_details(self) -> None:
@@ -359,15 +364,14 @@ class LabelScreen(Screen):
         self._show_details()
         if self.task_type.media == "image":
             ref = record.source_ref or ""
-            self._set_line("#source-ref", Text(one_line(ref), no_wrap=True, overflow="ellipsis"))
+            self._set_line("#source-ref", Text(one_line(ref)))
             view = self.query_one(ImageView)
             view.zoom, view.center = 1.0, (0.5, 0.5)
             self.move_mode = False
             self.app.show_image(self.token, ref)  # type: ignore[attr-defined]
         else:
             text = record.source if isinstance(record.source, str) else ""
-            self.query_one("#record-text", Static).update(record_text(text))
-            self.query_one("#text-scroll", VerticalScroll).scroll_home(animate=False)
+            self._widget("#record-text", RecordText).show(text)
 
     # -- actions: every one is a session call -------------------------------------------------
 

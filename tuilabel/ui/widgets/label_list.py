@@ -4,18 +4,24 @@
 
 Counts are right-aligned in one column (as wide as the largest count), followed by the share
 of answered records when the row has room, and a small bar in the label's colour when there
-is still room after the longest name. Rows redraw only when what they show changed, so a key
-press costs one or two small repaints, not a re-layout of the list.
+is still room after the longest name.
+
+One Line-API widget draws every row (`render_line`), with a cached strip per row that is
+rebuilt only when what the row shows changed; a key press repaints the changed rows and never
+asks for a layout. Row styles come from component classes (`label-list--answer`, `--toggled`,
+`--hover`) set in the app's TCSS with theme variables; a click picks the row under the mouse.
 """
 
 from __future__ import annotations
 
 from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
-from textual.containers import VerticalScroll
-from textual.events import Click
+from textual import events
+from textual.geometry import Region, Size
 from textual.message import Message
-from textual.widget import Widget
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from tuilabel.ui.safe_text import one_line
 
@@ -44,44 +50,33 @@ class ListLayout:
         return self.key_w, self.count_w, self.name_w, self.total
 
 
-class LabelRow(Widget):
-    """One label. Classes: `-toggled` (multi-label pick), `-answer` (the answer under review)."""
+class LabelRow:
+    """What one row shows. `mark`: "", "toggled" (multi-label pick), "answer" (the answer
+    under review) or "answer+toggled"."""
 
-    DEFAULT_CSS = """
-    LabelRow { height: 1; }
-    """
+    __slots__ = ("index", "label_name", "key", "colour", "count", "mark", "multi")
 
-    def __init__(self, index: int, name: str, key: str, colour: str, layout: ListLayout) -> None:
-        super().__init__(classes="label-row")
+    def __init__(self, index: int, name: str, key: str, colour: str, multi: bool) -> None:
         self.index = index
         self.label_name = one_line(name)
         self.key = key
         self.colour = colour
         self.count = 0
-        self.mark = ""  # "", "toggled", "answer" or "answer+toggled"
-        self.multi = False
-        self.layout_info = layout
-        self._shown: tuple | None = None
+        self.mark = ""
+        self.multi = multi
 
-    def redraw(self) -> None:
-        """Repaint if anything this row shows changed."""
-        state = (self.count, self.mark, self.key, self.colour, self.layout_info.as_tuple())
-        if state != self._shown:
-            self._shown = state
-            self.set_class("toggled" in self.mark, "-toggled")
-            self.set_class("answer" in self.mark, "-answer")
-            self.refresh()
+    def state(self) -> tuple:
+        return self.count, self.mark, self.key, self.colour
 
-    def render(self) -> Text:
-        layout = self.layout_info
-        width = self.content_size.width
+    def text(self, width: int, layout: ListLayout) -> Text:
+        """The row as text for a content `width` (the label name is data, never markup)."""
         if self.multi:
             box = "[x] " if "toggled" in self.mark else "[ ] "
         else:
             box = "● " if "answer" in self.mark else "  "
         count = f"{self.count:,}".rjust(layout.count_w)
-        head = Text.assemble((self.key.rjust(layout.key_w) + " ", "bold"), (box, "bold"), ("■ ", self.colour))
-        fixed = head.cell_len + 1 + len(count)
+        line = Text.assemble((self.key.rjust(layout.key_w) + " ", "bold"), (box, "bold"), ("■ ", self.colour))
+        fixed = line.cell_len + 1 + len(count)
         share = ""
         if width - fixed - 5 >= MIN_NAME:
             share = f"{self.count / layout.total:>5.0%}" if layout.total else "     "
@@ -90,10 +85,9 @@ class LabelRow(Widget):
         name_w = room - (bar_w + 1 if bar_w >= 3 else 0)
         name = self.label_name
         if cell_len(name) > name_w:
-            name = Text(name)
-            name.truncate(max(1, name_w), overflow="ellipsis")
-            name = name.plain
-        line = head
+            cut = Text(name)
+            cut.truncate(max(1, name_w), overflow="ellipsis")
+            name = cut.plain
         line.append(name + " " * max(0, name_w - cell_len(name)))
         line.append(" ")
         if bar_w >= 3:
@@ -105,26 +99,21 @@ class LabelRow(Widget):
             line.append(share, "dim")
         line.no_wrap = True
         line.overflow = "ellipsis"
+        line.end = ""
         return line
 
-    def set_state(self, *, count: int | None = None, mark: str | None = None, key: str | None = None,
-                  colour: str | None = None) -> None:
-        for attr, value in (("count", count), ("mark", mark), ("key", key), ("colour", colour)):
-            if value is not None:
-                setattr(self, attr, value)
-        if self.is_mounted:
-            self.redraw()
 
-    def on_mount(self) -> None:
-        self.redraw()
-
-    def on_click(self, event: Click) -> None:
-        event.stop()
-        self.post_message(LabelList.Picked(self.index))
-
-
-class LabelList(VerticalScroll, can_focus=False):
+class LabelList(ScrollView, can_focus=False):
     """All labels; `Picked(index)` when one is clicked."""
+
+    COMPONENT_CLASSES = {"label-list--hover", "label-list--toggled", "label-list--answer"}
+
+    DEFAULT_CSS = """
+    LabelList {
+        overflow-x: hidden;
+        overflow-y: auto;
+    }
+    """
 
     class Picked(Message):
         def __init__(self, index: int) -> None:
@@ -135,26 +124,123 @@ class LabelList(VerticalScroll, can_focus=False):
         super().__init__(**kw)
         self.layout_info = ListLayout(max(3, *(len(k) for k in keys)) if keys else 3, 1,
                                       max((cell_len(one_line(n)) for n in labels), default=0), 0)
-        self.rows = [LabelRow(i, name, keys[i], colours[i], self.layout_info) for i, name in enumerate(labels)]
-        for row in self.rows:
-            row.multi = multi
+        self.rows = [LabelRow(i, name, keys[i], colours[i], multi) for i, name in enumerate(labels)]
+        self.hover: int | None = None
+        self._cache: dict[int, tuple[tuple, Strip]] = {}
+        self._styles: dict[str, Style] | None = None  # rich_style walks the ancestors: once per restyle
 
-    def compose(self):
-        yield from self.rows
+    # -- state ---------------------------------------------------------------------------------
 
     def update_rows(self, counts: list[int], marks: list[str], answered: int | None = None) -> None:
         """New counts and marks; `answered` (records with an answer) is what shares divide by."""
         layout = self.layout_info
+        before = layout.as_tuple()
         layout.count_w = max(1, *(len(f"{c:,}") for c in counts)) if counts else 1
         layout.total = sum(counts) if answered is None else answered
+        changed = [row.index for row, count, mark in zip(self.rows, counts, marks)
+                   if (row.count, row.mark) != (count, mark)]
         for row, count, mark in zip(self.rows, counts, marks):
-            row.set_state(count=count, mark=mark)
+            row.count, row.mark = count, mark
+        self._repaint(None if layout.as_tuple() != before else changed)
 
     def set_keys(self, keys: list[str]) -> None:
         self.layout_info.key_w = max(3, *(len(k) for k in keys)) if keys else 3
         for row, key in zip(self.rows, keys):
-            row.set_state(key=key)
+            row.key = key
+        self._repaint(None)
 
     def set_colours(self, colours: list[str]) -> None:
         for row, colour in zip(self.rows, colours):
-            row.set_state(colour=colour)
+            row.colour = colour
+        self._repaint(None)
+
+    def row_text(self, index: int) -> Text:
+        """Row `index` as drawn at the current width."""
+        return self.rows[index].text(self._width(), self.layout_info)
+
+    def _repaint(self, indexes: list[int] | None) -> None:
+        """Repaint some rows (None: all). Rows whose drawing did not change cost a lookup."""
+        if not self.is_mounted:
+            return
+        if indexes is None:
+            self.refresh_lines(0, len(self.rows))  # not the blank rows below
+            return
+        for index in indexes:
+            self.refresh_line(index)
+
+    # -- drawing -------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.virtual_size = Size(self._width(), len(self.rows))
+
+    def on_resize(self) -> None:
+        self.virtual_size = Size(self._width(), len(self.rows))
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles = None
+        self._cache.clear()
+
+    def _width(self) -> int:
+        return max(0, self.scrollable_content_region.width)
+
+    def _style(self, name: str) -> Style:
+        if self._styles is None:
+            self._styles = {"": self.rich_style}
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.get_component_rich_style(name)
+        return style
+
+    def render_line(self, y: int) -> Strip:
+        index = y + self.scroll_offset.y
+        width = self._width()
+        if not 0 <= index < len(self.rows):
+            return Strip.blank(width, self._style(""))
+        row = self.rows[index]
+        hover = index == self.hover
+        key = (row.state(), self.layout_info.as_tuple(), width, hover)
+        cached = self._cache.get(index)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        style = self._style("")
+        if hover:
+            style += self._style("label-list--hover")
+        if "toggled" in row.mark:
+            style += self._style("label-list--toggled")
+        if "answer" in row.mark:
+            style += self._style("label-list--answer")
+        text = row.text(width, self.layout_info)
+        if text.cell_len > width:
+            text.truncate(width, overflow="ellipsis")
+        strip = Strip(text.render(self.app.console), text.cell_len).apply_style(style).crop_extend(0, width, style)
+        self._cache[index] = (key, strip)
+        return strip
+
+    # -- mouse ---------------------------------------------------------------------------------
+
+    def _row_at(self, event: events.MouseEvent) -> int | None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return None
+        index = offset.y + self.scroll_offset.y
+        return index if 0 <= index < len(self.rows) else None
+
+    def _set_hover(self, index: int | None) -> None:
+        if index != self.hover:
+            old, self.hover = self.hover, index
+            for i in (old, index):
+                if i is not None:
+                    self.refresh_line(i)
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        self._set_hover(self._row_at(event))
+
+    def on_leave(self, event: events.Leave) -> None:
+        self._set_hover(None)
+
+    def on_click(self, event: events.Click) -> None:
+        index = self._row_at(event)
+        if index is not None:
+            event.stop()
+            self.post_message(self.Picked(index))

@@ -1,0 +1,100 @@
+"""The record's text through the Line API: wrapped once per (text, width), drawn line by line.
+
+A `Static` in a `VerticalScroll` re-lays out the screen on every record (its height is its
+content's), which made the whole screen repaint on each key. Here the widget's size is fixed
+by its container; a new record changes only `virtual_size` (a layout only when the number of
+wrapped lines differs) and repaints only the rows that differ. When a long text brings in the
+scrollbar (or a short one removes it) the width changes and the text is wrapped again: one
+more wrap and layout for that record only, and it settles (a narrower wrap only adds lines).
+
+The text is data: `visible()` makes control characters printable and nothing parses markup.
+"""
+
+from __future__ import annotations
+
+from rich.style import Style
+from rich.text import Text
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from tuilabel.ui.safe_text import visible
+
+
+class RecordText(ScrollView, can_focus=False):
+    DEFAULT_CSS = """
+    RecordText {
+        overflow-x: hidden;
+        overflow-y: auto;
+    }
+    """
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.text = ""  # what is shown (already made visible)
+        self._strips: list[Strip] = []
+        self._wrapped_for: tuple[str, int, Style] | None = None
+        self._style: Style | None = None  # rich_style walks the ancestors: once per restyle
+
+    @property
+    def base_style(self) -> Style:
+        if self._style is None:
+            self._style = self.rich_style
+        return self._style
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._style = None  # a theme or class change: the next wrap uses the new colours
+
+    def show(self, text: str) -> None:
+        """Show a new record's text from its first line, repainting only the lines that differ
+        (the blank rows under a short review stay as they are)."""
+        old, old_y = self._strips, self.scroll_offset.y
+        self.text = visible(text)
+        self.scroll_to(0, 0, animate=False, immediate=True)
+        self._wrap()
+        if old_y or self._wrapped_for is None or not self.is_mounted:
+            self.refresh()
+            return
+        new = self._strips
+        for y in range(max(len(old), len(new))):
+            if y >= self.size.height:
+                break
+            if y >= len(old) or y >= len(new) or old[y] != new[y]:
+                self.refresh_line(y)
+
+    @property
+    def lines(self) -> list[str]:
+        """The wrapped lines as plain text (what the labeler reads)."""
+        self._wrap()
+        return [strip.text.rstrip() for strip in self._strips]
+
+    def _wrap(self) -> None:
+        width = self.scrollable_content_region.width
+        if width <= 0:
+            return
+        style = self.base_style
+        key = (self.text, width, style)
+        if key == self._wrapped_for:
+            return
+        self._wrapped_for = key
+        console = self.app.console
+        lines = Text(self.text, end="").wrap(console, width, overflow="fold")
+        self._strips = [Strip(line.render(console), line.cell_len).apply_style(style).crop_extend(0, width, style)
+                        for line in lines]
+        # A layout only when the line count (the scrollable height) changes.
+        self.virtual_size = Size(width, len(self._strips))
+
+    def on_resize(self) -> None:
+        self._wrap()
+
+    def render_line(self, y: int) -> Strip:
+        self._wrap()
+        index = y + self.scroll_offset.y
+        width = self.scrollable_content_region.width
+        if 0 <= index < len(self._strips):
+            strip = self._strips[index]
+            if strip.cell_length != width:
+                strip = strip.crop_extend(0, width, self.base_style)
+            return strip
+        return Strip.blank(width, self.base_style)
