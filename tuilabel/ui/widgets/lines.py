@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from rich.style import Style
 from rich.text import Text
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -56,8 +57,6 @@ class TextLines(Widget, can_focus=False):
         return True
 
     def refresh_line(self, y: int) -> None:
-        from textual.geometry import Region
-
         self.refresh(Region(0, y, self.size.width, 1))
 
     def notify_style_update(self) -> None:
