@@ -652,7 +652,9 @@ def test_keymap_remaps_label_keys_and_list_shows_them(tmp_path):
 def test_auto_graphics_rule():
     from tuilabel.ui.graphics import auto_allowed
 
-    assert auto_allowed({}) == (True, "")
+    assert not auto_allowed({})[0]  # an unknown terminal is not asked (it would cost a time-out)
+    assert auto_allowed({"TERM": "xterm-kitty"}) == (True, "")
+    assert not auto_allowed({"TERM": "xterm-256color"})[0]
     assert not auto_allowed({"TMUX": "/tmp/tmux-1/default,1,0"})[0]
     assert not auto_allowed({"STY": "1234.pts-0.host"})[0]
     assert not auto_allowed({"SSH_CONNECTION": "1 2 3 4", "TERM": "xterm-256color"})[0]

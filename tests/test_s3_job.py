@@ -92,3 +92,40 @@ def test_missing_s3_manifest_is_one_clear_error(s3_bucket, tmp_path, monkeypatch
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     with pytest.raises(UserError, match="does not exist"):
         prepare(JobRequest(source=f"s3://{s3_bucket}/nope.manifest", labels="a,b"))
+
+
+def test_app_says_when_s3_is_offline(s3_bucket, s3_outage, tmp_path, monkeypatch):
+    """The app polls the mirror and shows a line while S3 is unreachable, then clears it."""
+    import asyncio
+
+    from tuilabel.ui.app import make_app
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    _put(s3_bucket, "in.manifest", b'{"source":"a"}\n{"source":"b"}\n{"source":"c"}\n')
+    job = prepare(JobRequest(source=f"s3://{s3_bucket}/in.manifest", labels="x,y", worker="ann"))
+    session, mirror = job.start()
+
+    async def run() -> tuple[str, str]:
+        app = make_app(session, upload_status=mirror.lagging)
+        async with app.run_test() as pilot:
+            s3_outage.stop()
+            try:
+                await pilot.press("1")
+                for _ in range(60):
+                    await pilot.pause(0.1)
+                    if "offline" in app.label_screen.message_text:
+                        break
+                offline = app.label_screen.message_text
+            finally:
+                s3_outage.start()
+            assert mirror.flush(timeout=15)
+            for _ in range(40):
+                await pilot.pause(0.1)
+                if "up to date" in app.label_screen.message_text:
+                    break
+            return offline, app.label_screen.message_text
+
+    offline, back = asyncio.run(run())
+    job.stop(session, mirror)
+    assert offline.startswith("S3 offline:") and "waiting" in offline
+    assert back == "S3: up to date"

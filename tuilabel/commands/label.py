@@ -72,6 +72,7 @@ def run_job(request, args: argparse.Namespace) -> int:
             graphics=args.graphics or config.graphics or "auto",
             keymap=config.keys,
             first_start=prepared.new,
+            upload_status=mirror.lagging if mirror is not None else None,
         )
         app.run()
     finally:

@@ -657,3 +657,16 @@ def _clamp(value: float, low: float, high: float) -> float:
 
 def _finite(value: float) -> float:
     return float(value) if math.isfinite(value) else 0.5
+
+
+def load_source(ref: str, base: str) -> PreviewImage | PreviewError:
+    """Fetch a record's `source-ref` (path, file://, s3://, http) and open it; worker threads
+    only. Every failure (missing, S3 down, not an image) becomes a one-line PreviewError."""
+    from tuilabel.core.sources import fetch
+
+    try:
+        data = fetch(ref, base)
+    except Exception as exc:  # SourceError/UserError and anything odd: one line in the pane
+        return PreviewError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    return open_preview(data)
+

@@ -115,6 +115,13 @@ class S3Mirror:
                 online=self._online,
             )
 
+    def lagging(self) -> str | None:
+        """A line for the app while S3 is unreachable (the last upload failed), else None."""
+        status = self.status()
+        if status.online:
+            return None
+        return status.summary() + (f" ({status.last_error})" if status.last_error else "")
+
     def pending(self) -> list[str]:
         with self._cond:
             return sorted(self._pending)

@@ -27,12 +27,11 @@ from textual.worker import get_current_worker
 from tuilabel.core.errors import UserError
 from tuilabel.core.journal import NONE
 from tuilabel.core.manifest import BadRecord, Record
-from tuilabel.core.preview import HalfBlockPicture, PreviewCache, PreviewError, PreviewImage
+from tuilabel.core.preview import HalfBlockPicture, PreviewCache, PreviewError, PreviewImage, load_source
 from tuilabel.core.session import Session, State
 from tuilabel.ui.commands import JobCommands
 from tuilabel.ui.graphics import graphics_picture, resolve_graphics, widget_class
 from tuilabel.ui.safe_text import one_line, record_text, visible
-from tuilabel.ui.screens.instructions import load_image
 from tuilabel.ui.themes import DEFAULT_THEME, label_variable, label_variable_defaults, load_themes
 from tuilabel.ui.widgets.image_view import ImageView, ViewRequest, render_for
 from tuilabel.ui.widgets.label_list import LabelList
@@ -506,11 +505,16 @@ class LabelApp(App):
 
     def __init__(self, session: Session, *, theme: str | None = None, graphics: str = "auto",
                  keymap: dict[str, str] | None = None, first_start: bool = False,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 upload_status: Callable[[], str | None] | None = None) -> None:
         super().__init__()
         self.session = session
+        self.upload_status = upload_status  # e.g. "S3 offline: 3 files waiting" (None: all fine)
+        self._upload_shown = ""
         self.graphics = graphics
-        self.graphics_mode = resolve_graphics(graphics)  # asks the terminal: before run()
+        # Asks the terminal, so before run(); a text job has no pictures to draw.
+        is_image = session.spec.task_type.media == "image"
+        self.graphics_mode = resolve_graphics(graphics) if is_image else "halfblock"
         self.keymap = dict(keymap or {})
         self.first_start = first_start
         self.clock = clock
@@ -558,6 +562,16 @@ class LabelApp(App):
             self.session.messages.append(problem)
         if self.first_start and not self.session.spec.instructions.empty and self.session.state is not State.DONE:
             self.show_instructions()
+        if self.upload_status is not None:
+            self.set_interval(2.0, self._show_upload_status)
+
+    def _show_upload_status(self) -> None:
+        """Say when S3 uploads fall behind (and once when they have caught up again)."""
+        text = self.upload_status() or ""
+        if text != self._upload_shown:
+            if text or self._upload_shown:
+                self.label_screen.say(text or "S3: up to date", error=bool(text))
+            self._upload_shown = text
 
     def job_done(self) -> None:
         """Every record has an answer: write the canonical output and show the summary."""
@@ -731,7 +745,7 @@ class LabelApp(App):
             return picture
         image = self.images.get(ref)
         if image is None:
-            image = load_image(ref, self.session.manifest.base)
+            image = load_source(ref, self.session.manifest.base)
             self.images.put(ref, image)
         if isinstance(image, PreviewError):
             picture = image
@@ -795,9 +809,12 @@ class LabelApp(App):
 
 def make_app(session: Session, *, theme: str | None = None, graphics: str = "auto",
              keymap: dict[str, str] | None = None, first_start: bool = False,
-             clock: Callable[[], float] = time.monotonic) -> LabelApp:
-    """The labeling app for an opened session (the caller closes the session after run())."""
+             clock: Callable[[], float] = time.monotonic,
+             upload_status: Callable[[], str | None] | None = None) -> LabelApp:
+    """The labeling app for an opened session (the caller closes the session after run()).
+
+    `upload_status` (polled every 2 s) returns a line to show while uploads lag, else None."""
     if graphics not in GRAPHICS:
         raise UserError(f"--graphics must be one of {', '.join(GRAPHICS)}, not {graphics!r}")
     return LabelApp(session, theme=theme, graphics=graphics, keymap=keymap,
-                    first_start=first_start, clock=clock)
+                    first_start=first_start, clock=clock, upload_status=upload_status)

@@ -12,20 +12,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Markdown, Static
 
 from tuilabel.core.job import Example, Instructions
-from tuilabel.core.preview import PreviewError, PreviewImage, open_preview
+from tuilabel.core.preview import PreviewError, PreviewImage, load_source
 from tuilabel.ui.safe_text import record_text
 from tuilabel.ui.widgets.image_view import ImageView, ViewRequest, render_for
-
-
-def load_image(ref: str, base: str) -> PreviewImage | PreviewError:
-    """Fetch and open an image (worker threads only). Errors become a PreviewError."""
-    from tuilabel.core.sources import fetch
-
-    try:
-        data = fetch(ref, base)
-    except Exception as exc:  # SourceError/UserError and anything odd: one line in the pane
-        return PreviewError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-    return open_preview(data)
 
 
 class InstructionsScreen(ModalScreen[None]):
@@ -84,7 +73,7 @@ class InstructionsScreen(ModalScreen[None]):
     def _render_example(self, view_id: str, ref: str, request: ViewRequest) -> None:
         image = self._images.get(ref)
         if image is None:
-            image = self._images[ref] = load_image(ref, self.base)
+            image = self._images[ref] = load_source(ref, self.base)
         picture = image if isinstance(image, PreviewError) else render_for(image, request)
         self.post_message(self.ExampleReady(view_id, picture))
 
