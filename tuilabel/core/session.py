@@ -338,9 +338,7 @@ class Session:
             return
         self._review_pos = -1
         self.state = State.LABELING
-        index, offset = self._frontier
-        self._frontier = (index, offset)
-        self._advance()
+        self._advance()  # from the frontier, where labeling left off
 
     def _review(self, recent: list[Entry], pos: int) -> None:
         entry = recent[pos]
