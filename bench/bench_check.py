@@ -49,11 +49,19 @@ def make_texts(n: int) -> tuple[Path, int, int]:
     return path, dups, nears
 
 
+def _original(rnd: random.Random, i: int) -> int:
+    """A random earlier image that is not itself a planted copy (so each plant is one pair)."""
+    while True:
+        src = rnd.randrange(i)
+        if src <= 10 or src % 100 not in (0, 50):
+            return src
+
+
 def make_images(n: int) -> tuple[Path, int, int]:
     from PIL import Image
 
-    folder = CACHE / f"images-{n}"
-    manifest = CACHE / f"images-{n}.manifest"
+    folder = CACHE / f"images-v2-{n}"
+    manifest = CACHE / f"images-v2-{n}.manifest"
     dups = nears = 0
     rnd = random.Random(7)
     lines = []
@@ -63,12 +71,12 @@ def make_images(n: int) -> tuple[Path, int, int]:
     for i in range(n):
         name = f"{i:06d}.jpg"
         if i > 10 and i % 100 == 0:
-            src = rnd.randrange(i)
+            src = _original(rnd, i)
             dups += 1
             if not ready:
                 (folder / name).write_bytes((folder / f"{src:06d}.jpg").read_bytes())
         elif i > 10 and i % 100 == 50:
-            src = rnd.randrange(i)
+            src = _original(rnd, i)
             nears += 1
             if not ready:
                 with Image.open(folder / f"{src:06d}.jpg") as im:
