@@ -257,6 +257,13 @@ class PreviewImage:
             from_thumbnail=from_thumbnail,
         )
 
+    def decoded(self, scale: float) -> Image.Image | PreviewError:
+        """The full image decoded (never the EXIF thumbnail) at no less than `scale` times
+        its oriented size (capped), RGB on grey; cached like every render. For drawing paths
+        other than half-block (kitty, sixel)."""
+        work, _ = self._working_image(scale, False)
+        return work
+
     def _working_image(
         self, scale: float, thumbnail_ok: bool
     ) -> tuple[Image.Image | PreviewError, bool]:

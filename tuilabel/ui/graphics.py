@@ -115,9 +115,9 @@ def graphics_picture(
     vis_w, vis_h = min(src_w, out_w / scale), min(src_h, out_h / scale)
     cx = min(max(center[0] * src_w, vis_w / 2), src_w - vis_w / 2)
     cy = min(max(center[1] * src_h, vis_h / 2), src_h - vis_h / 2)
-    # The decoded working image at the resolution this view needs, never the EXIF thumbnail
-    # (a real image is the point of this path). preview.py has no public PIL accessor yet.
-    work, _ = image._working_image(scale, False)
+    # The decoded image at the resolution this view needs, never the EXIF thumbnail (a real
+    # image is the point of this path).
+    work = image.decoded(scale)
     if isinstance(work, PreviewError):
         return work
     wsx, wsy = work.width / src_w, work.height / src_h
