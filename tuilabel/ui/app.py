@@ -536,6 +536,7 @@ class LabelApp(App):
         self.images: PreviewCache[str, PreviewImage | PreviewError] = PreviewCache(6)
         self.pictures: PreviewCache[tuple, Rendered] = PreviewCache(16)
         self.label_screen = LabelScreen(session)
+        self._image_view: ImageView | None = None
 
     # -- theme ---------------------------------------------------------------------------------
 
@@ -655,7 +656,7 @@ class LabelApp(App):
 
     def view_request(self) -> ViewRequest:
         """What the image pane needs now: its size in cells and the user's zoom and center."""
-        view = self.label_screen.query_one(ImageView)
+        view = self._image_view = self.label_screen.query_one(ImageView)
         if self.graphics_mode == "halfblock":
             return view.view_request()
         width, height = self.label_screen.query_one("#image-box").content_size
@@ -751,6 +752,9 @@ class LabelApp(App):
             picture = image
         elif self.graphics_mode == "halfblock":
             picture = render_for(image, request, allow_thumbnail)
+            view = self._image_view  # set on the main thread: no DOM query from a worker
+            if view is not None and isinstance(picture, HalfBlockPicture):
+                view.warm_styles(picture)
         else:
             picture = graphics_picture(image, request.cells_w, request.cells_h, request.zoom, request.center)
         self.pictures.put((ref, request), picture)

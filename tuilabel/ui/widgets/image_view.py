@@ -261,6 +261,19 @@ class ImageView(Widget):
             self._styles_base = base
         return self._styles
 
+    def warm_styles(self, picture: HalfBlockPicture) -> None:
+        """Make the picture's colour-pair Styles ahead of time (call from the worker that
+        rendered it): a photo needs thousands, ~15 ms that would otherwise land on the key
+        that shows it. Pairs with a background do not depend on the theme; each dict write is
+        atomic, and a table swapped out meanwhile (theme change) just loses the extras."""
+        styles = self._styles
+        if len(styles) > _STYLE_CACHE_LIMIT // 2:
+            return
+        for row in picture.rows:
+            for _, fg, bg in row:
+                if bg is not None and (fg, bg) not in styles:
+                    styles[fg, bg] = Style.from_color(_colour(fg), _colour(bg))
+
     @staticmethod
     def _new_style(fg: int, bg: int | None, base: Style) -> Style:
         background = base.bgcolor if bg is None else _colour(bg)
