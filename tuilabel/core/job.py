@@ -8,8 +8,7 @@ from __future__ import annotations
 import getpass
 import os
 import re
-import tomllib
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import orjson
@@ -17,6 +16,7 @@ import orjson
 from tuilabel.core.durable import explain_os_error
 from tuilabel.core.errors import UserError
 from tuilabel.core.tasks import TASK_TYPES, TaskType
+from tuilabel.core.toml_file import read_toml
 
 JOB_NAME_RULE = "1-63 characters, letters, digits and single or repeated hyphens, starting and ending with a letter or digit ([a-zA-Z0-9](-*[a-zA-Z0-9])*)"
 _JOB_NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
@@ -190,9 +190,6 @@ class JobSpec:
         obj["labels"] = tuple(obj["labels"])
         return cls(**obj)
 
-    def with_worker(self, worker: str) -> "JobSpec":
-        return replace(self, worker=worker)
-
 
 def default_worker() -> str:
     try:
@@ -325,13 +322,7 @@ _JOB_FILE_KEYS = {
 
 
 def read_job_file(path: Path) -> dict:
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except OSError as exc:
-        raise UserError(f"cannot read job file {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{path}: not a valid job file ({exc})") from None
+    data = read_toml(path, "job file")
     unknown = sorted(set(data) - _JOB_FILE_KEYS)
     if unknown:
         raise UserError(f"{path}: unknown setting(s) {', '.join(unknown)}")

@@ -10,11 +10,11 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuilabel.core.errors import UserError
+from tuilabel.core.toml_file import read_toml
 
 
 def config_dir() -> Path:
@@ -31,15 +31,9 @@ class UserConfig:
 
 def load_user_config(path: Path | None = None) -> UserConfig:
     path = path or config_dir() / "config.toml"
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
+    if not path.exists():
         return UserConfig()
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{path}: not valid TOML ({exc})") from None
+    data = read_toml(path, "settings file")
     keys = data.get("keys", {})
     if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
         raise UserError(f'{path}: [keys] must map binding ids to key strings, e.g. skip = "s"')

@@ -6,11 +6,12 @@ into `textual.theme.Theme`. A theme file holds Theme's fields plus a `[variables
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 
 from textual.theme import Theme
 
+from tuilabel.core.errors import UserError
+from tuilabel.core.toml_file import read_toml
 from tuilabel.resources import themes_dir
 
 DEFAULT_THEME = "tuilabel-dark"
@@ -41,12 +42,9 @@ def label_variable_defaults() -> dict[str, str]:
 def theme_from_file(path: Path) -> Theme:
     """Parse one theme file; ValueError with a one-line reason when it is not usable."""
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except OSError as exc:
-        raise ValueError(f"cannot read theme {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"theme {path}: not valid TOML ({exc})") from None
+        data = read_toml(path, "theme")
+    except UserError as exc:
+        raise ValueError(str(exc)) from None
     name = data.get("name") or path.stem
     if "primary" not in data:
         raise ValueError(f"theme {path}: 'primary' colour is required")
