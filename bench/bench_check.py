@@ -11,7 +11,6 @@ Generated data is cached under $TMPDIR/tuilabel-bench-check. Prints a table.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import random

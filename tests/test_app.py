@@ -4,7 +4,6 @@ session's state and the files it writes (not on timings)."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 
 import orjson

@@ -18,7 +18,6 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tuilabel.core.errors import UserError
 from tuilabel.core.job import JobFolder, JobSpec, read_labels
 from tuilabel.core.manifest import Manifest
 from tuilabel.core.session import Session, State

@@ -24,14 +24,13 @@ import pytest
 from drivers.jobkit import (
     LABELS,
     NAME,
-    entry_value,
     folder_for,
     journal_entries,
     open_session,
     write_text_manifest,
 )
 from tuilabel.core.errors import UserError
-from tuilabel.core.journal import Journal, gt_bytes, iter_journal, line_sha1
+from tuilabel.core.journal import Journal, gt_bytes, line_sha1
 from tuilabel.core.session import State
 
 DRIVER = Path(__file__).resolve().parent / "drivers" / "label_loop.py"

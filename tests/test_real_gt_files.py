@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import orjson
-import pytest
 
 from tuilabel.core.manifest import Manifest, iter_records
 

@@ -330,7 +330,6 @@ def check(
             drop = bytearray()  # per line: 1 = left out of the clean manifest
             near_drop: list[int] = []
             offsets = array("Q")
-            refs: dict[int, str] = {}  # line index -> source-ref, only for reported lines
             acc = Accumulator()
 
             def add(category: str, index: int, ref: str | None, reason: str) -> None:

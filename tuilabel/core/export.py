@@ -18,10 +18,9 @@ import orjson
 
 from tuilabel.core.durable import atomic_write
 from tuilabel.core.job import JobFolder
-from tuilabel.core.journal import Entry, entry_index, iter_journal
+from tuilabel.core.journal import GT_MARK, Entry, entry_index, iter_journal
 from tuilabel.core.manifest import Manifest
 
-_GT_MARK = b',"gt":'
 # Journal pages already read are dropped from this process every so often: the journal of a
 # 1M-answer job is ~350 MB and would otherwise all count as resident memory.
 _RELEASE_EVERY = 16 * 1024 * 1024
@@ -77,7 +76,7 @@ def write_gt(folder: JobFolder, manifest: Manifest, dest: Path, attr: str) -> Ex
                 if nl < 0:
                     break  # torn last line: not committed
                 i = int(mm[pos + 5 : mm.find(b",", pos + 5)])
-                g = mm.find(_GT_MARK, pos, nl) + len(_GT_MARK)
+                g = mm.find(GT_MARK, pos, nl) + len(GT_MARK)
                 if i < n:
                     declined_flag[i] = mm.find(b'"k":"d"', pos, g) >= 0
                     which[i] = j
@@ -113,7 +112,7 @@ def write_gt(folder: JobFolder, manifest: Manifest, dest: Path, attr: str) -> Ex
 
         atomic_write(dest, write)
         written = counts["written"]
-        declined = sum(declined_flag[i] for i in range(n) if which[i] >= 0) if written else 0
+        declined = declined_flag.count(1)  # set only for answered records, latest wins
         return ExportResult(dest, written, declined, max(0, n - written))
     finally:
         for mm in maps:

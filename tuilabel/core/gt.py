@@ -73,12 +73,3 @@ def dumps_line(obj: dict) -> bytes:
     """One compact output line with its LF."""
     return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
 
-
-def worker_answer_content(spec: JobSpec, answer: int | list[int] | None) -> dict:
-    """The `answerContent` of a GT worker response (label text, not index)."""
-    task = spec.task_type
-    if answer is None:
-        return {}
-    if task.multi:
-        return {task.element: {"labels": [spec.labels[i] for i in sorted(set(answer))]}}  # type: ignore[arg-type]
-    return {task.element: {"label": spec.labels[int(answer)]}}  # type: ignore[arg-type]

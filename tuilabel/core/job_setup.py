@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tuilabel.core import s3
 from tuilabel.core.durable import explain_os_error
@@ -31,6 +32,9 @@ from tuilabel.core.job import (
 from tuilabel.core.manifest import BadRecord, Manifest, is_blank, parse_record
 from tuilabel.core.session import Session
 from tuilabel.core.tasks import TASK_TYPES, task_for
+
+if TYPE_CHECKING:
+    from tuilabel.core.s3_mirror import S3Mirror
 
 
 @dataclass

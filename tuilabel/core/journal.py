@@ -38,7 +38,7 @@ BLANK = 4  # an empty line: not a record at all
 HISTORY_MAX = 200
 CHECKPOINT_EVERY_SECONDS = 2.0
 CHECKPOINT_EVERY_ANSWERS = 500
-_GT_MARK = b',"gt":'
+GT_MARK = b',"gt":'  # where the GT object starts in a journal line
 _TAIL_READ = 256 * 1024
 
 
@@ -65,7 +65,7 @@ class Entry:
                 "ts": self.seconds,
             }
         )
-        return head[:-1] + _GT_MARK + orjson.dumps(self.gt) + b"}\n"
+        return head[:-1] + GT_MARK + orjson.dumps(self.gt) + b"}\n"
 
     @classmethod
     def from_line(cls, line: bytes) -> "Entry":
@@ -77,7 +77,7 @@ class Entry:
 
 def gt_bytes(line: bytes) -> bytes:
     """The GT output object inside a journal line, without parsing it."""
-    start = line.index(_GT_MARK) + len(_GT_MARK)
+    start = line.index(GT_MARK) + len(GT_MARK)
     end = line.rindex(b"}")
     return line[start:end]
 

@@ -23,7 +23,6 @@ import orjson
 # GT's limits (spec §1). Exceeding them makes a line bad: GT would refuse the object.
 MAX_LINE_CHARS = 100_000
 MAX_ATTRIBUTE_CHARS = 20_000
-MAX_OBJECTS = 100_000  # per GT job; a warning, not an error
 
 _BOM = b"\xef\xbb\xbf"
 _READ_CHUNK = 64 * 1024
@@ -175,10 +174,6 @@ class Fingerprint:
             "tail_sha1": self.tail_sha1,
         }
 
-    @classmethod
-    def from_json(cls, obj: dict) -> "Fingerprint":
-        return cls(obj["size"], obj["mtime_ns"], obj["head_sha1"], obj["tail_sha1"])
-
 
 def _sha1_range(fd: int, start: int, length: int) -> str:
     return hashlib.sha1(os.pread(fd, max(0, length), max(0, start))).hexdigest()
@@ -230,10 +225,6 @@ class Manifest:
                 self._fd, size - FINGERPRINT_BYTES, min(size, FINGERPRINT_BYTES)
             ),
         )
-
-    def line_sha1(self, offset: int) -> str:
-        raw, _ = self.read_line(offset)
-        return hashlib.sha1(raw).hexdigest()
 
     # -- random access -----------------------------------------------------------------------
 

@@ -8,7 +8,6 @@ changes anything itself. Every answer is committed to disk before the next recor
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -20,7 +19,7 @@ from tuilabel.core import gt
 from tuilabel.core.durable import atomic_write, ensure_dir, explain_os_error
 from tuilabel.core.errors import UserError
 from tuilabel.core.job import JobFolder, JobSpec, label_category_file
-from tuilabel.core.journal import ANSWERED, BAD, BLANK, DECLINED, NONE, Entry, Journal, line_sha1
+from tuilabel.core.journal import BAD, BLANK, NONE, Entry, Journal, line_sha1
 from tuilabel.core.lock import JobLock
 from tuilabel.core.manifest import BadRecord, Manifest, Record
 
