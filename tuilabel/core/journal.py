@@ -114,6 +114,8 @@ class Journal:
         self.history: list[Entry] = []  # the latest answers, oldest first
         self.answered = 0
         self.declined = 0
+        self.bad = 0  # lines marked BAD / BLANK (kept up to date: progress asks on every key)
+        self.blank = 0
         self.checkpoint: dict = {}
         self.size = 0
         self._fd = -1
@@ -162,6 +164,7 @@ class Journal:
             self.declined = self.checkpoint.get("declined", 0)
             self.canonical_journal_size = self.checkpoint.get("canonical_journal_size", -1)
         self._replay(start, rec)
+        self.bad, self.blank = self.status.count(BAD), self.status.count(BLANK)
         self._load_history()
         if repair_output:
             self._repair_output(rec)
@@ -336,6 +339,9 @@ class Journal:
         """Record a non-answer status (BAD, BLANK) for a line."""
         if index >= len(self.status):
             self.status.extend(bytes(index + 1 - len(self.status)))
+        old = self.status[index]
+        self.bad += (status == BAD) - (old == BAD)
+        self.blank += (status == BLANK) - (old == BLANK)
         self.status[index] = status
 
     def status_of(self, index: int) -> int:

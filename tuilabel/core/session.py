@@ -391,10 +391,9 @@ class Session:
     # -- progress --------------------------------------------------------------------------------
 
     def progress(self) -> Progress:
-        status = self.journal.status
         counting = not self.manifest.index_done
-        bad = status.count(BAD)
-        total = None if counting else self.manifest.line_count - bad - status.count(BLANK)
+        bad = self.journal.bad
+        total = None if counting else self.manifest.line_count - bad - self.journal.blank
         done = self.journal.answered + self.journal.declined
         elapsed = time.monotonic() - self._started_mono
         per_hour = self._session_answers / elapsed * 3600 if elapsed > 1 and self._session_answers else 0.0
