@@ -101,9 +101,9 @@ def best_of(k: int, fn):
 
 def seed_tuilabel_answers(manifest: Path, out: Path, answered: int) -> None:
     """A job with `answered` records labeled, as a long session leaves it (then one clean close)."""
-    from tuilabel.core import gt
+    from tuilabel.core.gt import lines as gt_lines
     from tuilabel.core.job_setup import JobRequest, prepare
-    from tuilabel.core.journal import Entry
+    from tuilabel.core.store.journal import Entry
     from tuilabel.core.session import Session
 
     job = prepare(JobRequest(source=str(manifest), labels="yes,no,maybe", output=str(out), worker="bench"))
@@ -112,14 +112,14 @@ def seed_tuilabel_answers(manifest: Path, out: Path, answered: int) -> None:
         return
     journal.parent.mkdir(parents=True, exist_ok=True)
     job.folder.output_manifest.parent.mkdir(parents=True, exist_ok=True)
-    when = gt.datetime.now(gt.timezone.utc)
-    stamp = gt.iso_seconds(when)
+    when = gt_lines.datetime.now(gt_lines.timezone.utc)
+    stamp = gt_lines.iso_seconds(when)
     with open(manifest, "rb") as src, open(journal, "wb") as jf, open(job.folder.output_manifest, "wb") as of:
         offset = 0
         for i, raw in enumerate(src):
             if i >= answered:
                 break
-            obj = gt.answer_object(orjson.loads(raw), job.spec, i % 3, when)
+            obj = gt_lines.answer_object(orjson.loads(raw), job.spec, i % 3, when)
             line = Entry(i, offset, "a", "bench", stamp, stamp, 1.5, obj).to_line()
             jf.write(line)
             of.write(orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE))

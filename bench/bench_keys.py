@@ -42,8 +42,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
-from tuilabel.core.job import Instructions, JobFolder, JobSpec  # noqa: E402
-from tuilabel.core.manifest import Manifest  # noqa: E402
+from tuilabel.core.gt.job import Instructions, JobFolder, JobSpec  # noqa: E402
+from tuilabel.core.data.manifest import Manifest  # noqa: E402
 from tuilabel.core.session import Session  # noqa: E402
 from tuilabel.resources import sample_data_dir  # noqa: E402
 from tuilabel.ui.app import make_app  # noqa: E402

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import orjson
 
-from tuilabel.core.job import Instructions, JobFolder, JobSpec
-from tuilabel.core.manifest import Manifest
+from tuilabel.core.gt.job import Instructions, JobFolder, JobSpec
+from tuilabel.core.data.manifest import Manifest
 from tuilabel.core.session import Session
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tuilabel.core.job import Example, Instructions, JobFolder, JobSpec
-from tuilabel.core.manifest import Manifest
+from tuilabel.core.gt.job import Example, Instructions, JobFolder, JobSpec
+from tuilabel.core.data.manifest import Manifest
 from tuilabel.core.session import Session, State
 from tuilabel.ui.app import LabelApp, LabelScreen, label_keys, make_app
 from tuilabel.ui.safe_text import visible

@@ -18,10 +18,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tuilabel.core.job import JobFolder, JobSpec, read_labels
-from tuilabel.core.manifest import Manifest
+from tuilabel.core.gt.job import JobFolder, JobSpec, read_labels
+from tuilabel.core.data.manifest import Manifest
 from tuilabel.core.session import Session, State
-from tuilabel.core.sources import SourceError, fetch
+from tuilabel.core.data.sources import SourceError, fetch
 
 CORPUS = Path(__file__).resolve().parent / "bad_input"
 REPO = Path(__file__).resolve().parents[1]
@@ -255,7 +255,7 @@ def test_bad_job_name_shows_rule_and_a_valid_suggestion(corpus, tmp_path, name, 
     assert f"job name {name!r} breaks GT's rule" in line
     assert "[a-zA-Z0-9](-*[a-zA-Z0-9])*" in line and "1-63 characters" in line
     assert line.endswith(f"try {suggestion!r}")
-    from tuilabel.core.job import check_job_name
+    from tuilabel.core.gt.job import check_job_name
 
     assert check_job_name(suggestion) == suggestion  # the suggestion itself is valid
 
@@ -266,7 +266,7 @@ def test_bad_label_attribute_suggests_a_valid_one(corpus, tmp_path, attr):
     line = one_line_error(result, "label")
     assert f"label attribute name {attr!r} breaks GT's rule" in line
     suggestion = line.rsplit("try ", 1)[1].strip("'")
-    from tuilabel.core.job import check_label_attribute
+    from tuilabel.core.gt.job import check_label_attribute
 
     assert check_label_attribute(suggestion) == suggestion, f"suggested {suggestion!r} is not valid either"
 
@@ -359,7 +359,7 @@ def test_scan_unreadable_folder_cli(locked, tmp_path):
 def test_source_ref_in_unreadable_folder(locked):
     root, prefix = locked
     code = (
-        "import sys\nfrom tuilabel.core.sources import SourceError, fetch\n"
+        "import sys\nfrom tuilabel.core.data.sources import SourceError, fetch\n"
         f"try:\n    fetch('secret/a.jpg', {str(root)!r})\nexcept SourceError as exc:\n    print(exc)\n    sys.exit(3)\n"
     )
     result = subprocess.run([*prefix, sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)

@@ -19,7 +19,7 @@ import orjson
 import pytest
 from PIL import Image
 
-from tuilabel.core.check import check
+from tuilabel.core.quality.check import check
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -319,9 +319,9 @@ def make_job(tmp_path: Path, answers: list, labels=("Yes", "No"), declines: int 
     manifest, one journal per worker (answers dealt round-robin, `step_seconds` apart)."""
     from datetime import datetime, timedelta, timezone
 
-    from tuilabel.core import gt
-    from tuilabel.core.job import JobFolder, JobSpec, label_category_file
-    from tuilabel.core.journal import Entry
+    from tuilabel.core.gt import lines as gt_lines
+    from tuilabel.core.gt.job import JobFolder, JobSpec, label_category_file
+    from tuilabel.core.store.journal import Entry
 
     n = len(answers) + declines
     src = tmp_path / "in.manifest"
@@ -346,10 +346,10 @@ def make_job(tmp_path: Path, answers: list, labels=("Yes", "No"), declines: int 
         done = shown + timedelta(seconds=step_seconds * 0.8)
         rec = orjson.loads(records[i])
         if i < len(answers):
-            obj, kind = gt.answer_object(rec, spec, answers[i], done), "a"
+            obj, kind = gt_lines.answer_object(rec, spec, answers[i], done), "a"
         else:
-            obj, kind = gt.declined_object(rec, spec, "bad data", done), "d"
-        entry = Entry(i, offsets[i], kind, worker, gt.iso_seconds(shown), gt.iso_seconds(done),
+            obj, kind = gt_lines.declined_object(rec, spec, "bad data", done), "d"
+        entry = Entry(i, offsets[i], kind, worker, gt_lines.iso_seconds(shown), gt_lines.iso_seconds(done),
                       round(step_seconds * 0.8, 3), obj)
         journals[worker].append(entry.to_line())
     for worker, lines in journals.items():
@@ -357,7 +357,7 @@ def make_job(tmp_path: Path, answers: list, labels=("Yes", "No"), declines: int 
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"".join(lines))
     folder.output_manifest.parent.mkdir(parents=True, exist_ok=True)
-    folder.output_manifest.write_bytes(b"".join(gt.dumps_line(Entry.from_line(l).gt) for ls in journals.values() for l in ls))
+    folder.output_manifest.write_bytes(b"".join(gt_lines.dumps_line(Entry.from_line(l).gt) for ls in journals.values() for l in ls))
     return root
 
 

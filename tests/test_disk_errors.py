@@ -19,7 +19,7 @@ import pytest
 
 from drivers.jobkit import NAME, folder_for, open_session, write_text_manifest
 from tuilabel.core.errors import UserError
-from tuilabel.core.journal import gt_bytes
+from tuilabel.core.store.journal import gt_bytes
 from tuilabel.core.session import State
 
 REPO = Path(__file__).resolve().parents[1]

@@ -30,7 +30,7 @@ from drivers.jobkit import (
     write_text_manifest,
 )
 from tuilabel.core.errors import UserError
-from tuilabel.core.journal import Journal, gt_bytes, line_sha1
+from tuilabel.core.store.journal import Journal, gt_bytes, line_sha1
 from tuilabel.core.session import State
 
 DRIVER = Path(__file__).resolve().parent / "drivers" / "label_loop.py"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tuilabel.core.manifest import BadRecord, Manifest, iter_records, parse_record
+from tuilabel.core.data.manifest import BadRecord, Manifest, iter_records, parse_record
 
 
 def test_first_record_without_index(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from tuilabel.core.manifest import Manifest, iter_records
+from tuilabel.core.data.manifest import Manifest, iter_records
 
 from engine_helpers import open_session
 

@@ -1,4 +1,4 @@
-"""tuilabel.core.s3 against a real moto server over HTTP."""
+"""tuilabel.core.data.s3 against a real moto server over HTTP."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from tuilabel.core import s3
+from tuilabel.core.data import s3
 from tuilabel.core.errors import UserError
 
 
 def test_importing_s3_does_not_import_boto3():
-    code = "import sys, tuilabel.core.s3; assert 'boto3' not in sys.modules and 'botocore' not in sys.modules"
+    code = "import sys, tuilabel.core.data.s3; assert 'boto3' not in sys.modules and 'botocore' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from tuilabel.core.errors import UserError
 from tuilabel.core.job_setup import JobRequest, prepare
-from tuilabel.core.sources import SourceError, fetch
+from tuilabel.core.data.sources import SourceError, fetch
 
 
 def _lines(bucket: str, key: str) -> list[dict]:

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from tuilabel.core import s3
-from tuilabel.core.s3_mirror import S3Mirror
+from tuilabel.core.data import s3
+from tuilabel.core.data.s3_mirror import S3Mirror
 
 
 def wait_for(predicate, timeout: float = 10.0) -> bool:

@@ -12,9 +12,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tuilabel.core import s3, sources
+from tuilabel.core.data import s3, sources
 from tuilabel.core.errors import UserError
-from tuilabel.core.scan import default_output, manifest_name, scan
+from tuilabel.core.data.scan import default_output, manifest_name, scan
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NAME_RE = re.compile(r"dataset-\d{8}T\d{6}\.manifest")

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from tuilabel.core.errors import UserError
-from tuilabel.core.export import write_gt
+from tuilabel.core.gt.export import write_gt
 from tuilabel.core.session import State
 
 from engine_helpers import open_session, output_lines, text_manifest, write_manifest

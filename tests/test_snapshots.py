@@ -14,8 +14,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tuilabel.core.job import Example, Instructions, JobFolder, JobSpec
-from tuilabel.core.manifest import Manifest
+from tuilabel.core.gt.job import Example, Instructions, JobFolder, JobSpec
+from tuilabel.core.data.manifest import Manifest
 from tuilabel.core.session import Session
 from tuilabel.ui.app import make_app
 

@@ -1,4 +1,4 @@
-"""tuilabel.core.sources: every kind of source-ref, read for real (files, moto S3, HTTP)."""
+"""tuilabel.core.data.sources: every kind of source-ref, read for real (files, moto S3, HTTP)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tuilabel.core import s3, sources
+from tuilabel.core.data import s3, sources
 from tuilabel.core.errors import UserError
-from tuilabel.core.sources import SourceError, fetch
+from tuilabel.core.data.sources import SourceError, fetch
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from test_check import make_job
-from tuilabel.core.stats import CONFIDENCE_BINS, compute
+from tuilabel.core.quality.stats import CONFIDENCE_BINS, compute
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -181,8 +181,8 @@ def test_job_folder_timing_and_workers(tmp_path):
 
 
 def test_relabel_counts_latest_answer_only(tmp_path):
-    from tuilabel.core.job import JobFolder
-    from tuilabel.core.journal import Entry
+    from tuilabel.core.gt.job import JobFolder
+    from tuilabel.core.store.journal import Entry
 
     root = make_job(tmp_path, answers=[0, 0, 0])
     journal = JobFolder(root).journal("alice")

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except OSError as exc:
         # A file-system error nobody turned into a message yet: still one line, no traceback.
-        from tuilabel.core.durable import explain_os_error
+        from tuilabel.core.store.durable import explain_os_error
 
         where = exc.filename or "a file"
         print(f"tuilabel {args.command}: {explain_os_error(exc, where, 'use')}", file=sys.stderr)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import orjson
 
-from tuilabel.core.job import JobFolder, JobSpec
-from tuilabel.core.journal import Entry, iter_journal
-from tuilabel.core.manifest import Manifest
+from tuilabel.core.gt.job import JobFolder, JobSpec
+from tuilabel.core.store.journal import Entry, iter_journal
+from tuilabel.core.data.manifest import Manifest
 from tuilabel.core.session import Session
 
 LABELS = ("pos", "neg", "meh", "spam")

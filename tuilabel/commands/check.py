@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     import orjson
     from rich.console import Console
 
-    from tuilabel.core.check import check
+    from tuilabel.core.quality.check import check
 
     _validate(args)
     err = Console(stderr=True)
@@ -141,7 +141,7 @@ def render(report, console, limit: int = 20) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from tuilabel.core.check import ERROR_CATEGORIES, WARNING_CATEGORIES
+    from tuilabel.core.quality.check import ERROR_CATEGORIES, WARNING_CATEGORIES
 
     counts = report.counts()
     where = "file" if report.kind in ("folder", "s3-prefix") else "line"

@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tuilabel.core.job_setup import data_home
-    from tuilabel.core.job import read_job_file
+    from tuilabel.core.gt.job import read_job_file
     from tuilabel.resources import sample_data_dir
 
     folder, job_file = DEMOS[args.which]

@@ -33,9 +33,9 @@ def _folder_for(job: str):
 
 def run(args: argparse.Namespace) -> int:
     from tuilabel.core.errors import UserError
-    from tuilabel.core.export import write_flat, write_gt
-    from tuilabel.core.lock import JobLock
-    from tuilabel.core.manifest import Manifest
+    from tuilabel.core.gt.export import write_flat, write_gt
+    from tuilabel.core.store.lock import JobLock
+    from tuilabel.core.data.manifest import Manifest
 
     folder = _folder_for(args.job)
     spec = folder.load_spec()
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _mark_canonical(folder, spec) -> None:
     """Tell each worker's checkpoint that output.manifest now holds its journal canonically."""
-    from tuilabel.core.journal import Journal
+    from tuilabel.core.store.journal import Journal
 
     for journal_path in folder.journals():
         worker_dir = journal_path.parent

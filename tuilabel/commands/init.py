@@ -22,10 +22,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import orjson
 
-    from tuilabel.core.durable import atomic_write
+    from tuilabel.core.store.durable import atomic_write
     from tuilabel.core.errors import UserError
-    from tuilabel.core.job import JOB_FILE_TEMPLATE, check_job_name, suggest_name
-    from tuilabel.core.tasks import TASK_TYPES
+    from tuilabel.core.gt.job import JOB_FILE_TEMPLATE, check_job_name, suggest_name
+    from tuilabel.core.gt.tasks import TASK_TYPES
 
     path = Path(args.path)
     if path.exists() and not args.force:

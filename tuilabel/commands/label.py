@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tuilabel.core.tasks import TASK_TYPES
+from tuilabel.core.gt.tasks import TASK_TYPES
 
 HELP = "open the labeling app on a manifest, a job file or a job folder (resumes a started job)"
 

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-    from tuilabel.core.scan import scan
+    from tuilabel.core.data.scan import scan
 
     err = Console(stderr=True)
     if not err.is_terminal:

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
 
     import orjson
 
-    from tuilabel.core.stats import compute
+    from tuilabel.core.quality.stats import compute
 
     stats = compute(args.source)
     if args.json:
@@ -60,7 +60,7 @@ def render(stats, console, limit: int = 30) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from tuilabel.core.stats import CONFIDENCE_BINS
+    from tuilabel.core.quality.stats import CONFIDENCE_BINS
 
     head = Text()
     head.append(stats.source, style="bold")

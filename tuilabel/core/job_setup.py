@@ -12,10 +12,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tuilabel.core import s3
-from tuilabel.core.durable import explain_os_error
+from tuilabel.core.data import s3
+from tuilabel.core.store.durable import explain_os_error
 from tuilabel.core.errors import UserError
-from tuilabel.core.job import (
+from tuilabel.core.gt.job import (
     Instructions,
     JobFolder,
     JobSpec,
@@ -29,12 +29,12 @@ from tuilabel.core.job import (
     read_labels,
     suggest_name,
 )
-from tuilabel.core.manifest import BadRecord, Manifest, is_blank, parse_record
+from tuilabel.core.data.manifest import BadRecord, Manifest, is_blank, parse_record
 from tuilabel.core.session import Session
-from tuilabel.core.tasks import TASK_TYPES, task_for
+from tuilabel.core.gt.tasks import TASK_TYPES, task_for
 
 if TYPE_CHECKING:
-    from tuilabel.core.s3_mirror import S3Mirror
+    from tuilabel.core.data.s3_mirror import S3Mirror
 
 
 @dataclass
@@ -71,7 +71,7 @@ class PreparedJob:
         session.messages.extend(self.notes)
         mirror = None
         if self.output_s3:
-            from tuilabel.core.s3_mirror import S3Mirror
+            from tuilabel.core.data.s3_mirror import S3Mirror
 
             mirror = S3Mirror(self.folder.root, self.output_s3)
             mirror.sync_existing()  # whatever an earlier offline session left behind

@@ -669,7 +669,7 @@ def _finite(value: float) -> float:
 def load_source(ref: str, base: str) -> PreviewImage | PreviewError:
     """Fetch a record's `source-ref` (path, file://, s3://, http) and open it; worker threads
     only. Every failure (missing, S3 down, not an image) becomes a one-line PreviewError."""
-    from tuilabel.core.sources import fetch
+    from tuilabel.core.data.sources import fetch
 
     try:
         data = fetch(ref, base)

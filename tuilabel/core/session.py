@@ -15,13 +15,13 @@ from enum import Enum
 from pathlib import Path
 from typing import Callable
 
-from tuilabel.core import gt
-from tuilabel.core.durable import atomic_write, ensure_dir, explain_os_error
+from tuilabel.core.gt import lines as gt_lines
+from tuilabel.core.store.durable import atomic_write, ensure_dir, explain_os_error
 from tuilabel.core.errors import UserError
-from tuilabel.core.job import JobFolder, JobSpec, label_category_file
-from tuilabel.core.journal import BAD, BLANK, NONE, Entry, Journal, line_sha1
-from tuilabel.core.lock import JobLock
-from tuilabel.core.manifest import BadRecord, Manifest, Record
+from tuilabel.core.gt.job import JobFolder, JobSpec, label_category_file
+from tuilabel.core.store.journal import BAD, BLANK, NONE, Entry, Journal, line_sha1
+from tuilabel.core.store.lock import JobLock
+from tuilabel.core.data.manifest import BadRecord, Manifest, Record
 
 DECLINE_REASON = "Declined by the worker: bad or unusable data"
 
@@ -242,16 +242,16 @@ class Session:
             raise UserError("there is no record to answer")
         now = datetime.now(timezone.utc)
         if kind == "a":
-            obj = gt.answer_object(record.data, self.spec, value, now)  # type: ignore[arg-type]
+            obj = gt_lines.answer_object(record.data, self.spec, value, now)  # type: ignore[arg-type]
         else:
-            obj = gt.declined_object(record.data, self.spec, reason or DECLINE_REASON, now)
+            obj = gt_lines.declined_object(record.data, self.spec, reason or DECLINE_REASON, now)
         entry = Entry(
             index=record.index,
             offset=record.offset,
             kind=kind,
             worker=self.spec.worker,
-            accepted=gt.iso_seconds(self._shown_wall),
-            submitted=gt.iso_seconds(now),
+            accepted=gt_lines.iso_seconds(self._shown_wall),
+            submitted=gt_lines.iso_seconds(now),
             seconds=round(time.monotonic() - self._shown_mono, 3),
             gt=obj,
         )
@@ -432,7 +432,7 @@ class Session:
 
     def finish(self) -> Path:
         """Write the canonical output.manifest (input order, latest answer wins)."""
-        from tuilabel.core.export import write_gt
+        from tuilabel.core.gt.export import write_gt
 
         write_gt(self.folder, self.manifest, self.folder.output_manifest, self.spec.label_attribute)
         self.journal.output_replaced()

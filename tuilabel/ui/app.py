@@ -25,8 +25,8 @@ from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from tuilabel.core.errors import UserError
-from tuilabel.core.journal import NONE
-from tuilabel.core.manifest import BadRecord, Record
+from tuilabel.core.store.journal import NONE
+from tuilabel.core.data.manifest import BadRecord, Record
 from tuilabel.core.preview import HalfBlockPicture, PreviewCache, PreviewError, PreviewImage, load_source
 from tuilabel.core.session import Session, State
 from tuilabel.ui.commands import JobCommands

@@ -11,7 +11,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Markdown, Static
 
-from tuilabel.core.job import Example, Instructions
+from tuilabel.core.gt.job import Example, Instructions
 from tuilabel.core.preview import PreviewError, PreviewImage, load_source
 from tuilabel.ui.safe_text import record_text
 from tuilabel.ui.widgets.image_view import ImageView, ViewRequest, render_for

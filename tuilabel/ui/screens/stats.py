@@ -53,7 +53,7 @@ class StatsScreen(ModalScreen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="job-stats")
     def compute(self) -> None:
-        from tuilabel.core.stats import job_stats
+        from tuilabel.core.quality.stats import job_stats
 
         try:
             stats: object = job_stats(self.root)

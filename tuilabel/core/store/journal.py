@@ -26,7 +26,7 @@ from typing import Iterator
 
 import orjson
 
-from tuilabel.core.durable import append_durably, atomic_write, ensure_dir, explain_os_error
+from tuilabel.core.store.durable import append_durably, atomic_write, ensure_dir, explain_os_error
 
 # Per-record status bytes (one byte per input line).
 NONE = 0

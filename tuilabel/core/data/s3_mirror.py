@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from tuilabel.core import s3
+from tuilabel.core.data import s3
 
 LINE_FILE_SUFFIXES = (".manifest", ".jsonl")
 

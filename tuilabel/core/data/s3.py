@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from tuilabel.core.durable import atomic_write
+from tuilabel.core.store.durable import atomic_write
 from tuilabel.core.errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover

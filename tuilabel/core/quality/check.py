@@ -35,9 +35,9 @@ from typing import Callable
 
 import orjson
 
-from tuilabel.core import s3
+from tuilabel.core.data import s3
 from tuilabel.core.errors import UserError
-from tuilabel.core.manifest import (
+from tuilabel.core.data.manifest import (
     MAX_ATTRIBUTE_CHARS,
     MAX_LINE_CHARS,
     BadRecord,
@@ -45,7 +45,7 @@ from tuilabel.core.manifest import (
     is_blank,
     parse_record,
 )
-from tuilabel.core.near_duplicates import ImageGrouper, TextGrouper, dhash, normalize_text
+from tuilabel.core.quality.near_duplicates import ImageGrouper, TextGrouper, dhash, normalize_text
 
 GT_MAX_BYTES = 40 * 1024 * 1024
 GT_MAX_PIXELS = 100_000_000
@@ -137,7 +137,7 @@ def inspect_image(ref: str, base: str) -> tuple:
     the GIL while decoding, so decodes overlap."""
     from PIL import Image
 
-    from tuilabel.core.sources import SourceError, fetch, resolve
+    from tuilabel.core.data.sources import SourceError, fetch, resolve
 
     try:
         where = resolve(ref, base)
@@ -222,9 +222,9 @@ class _Input:
 
 
 def _open_source(source: str, tmp: Path, clean_location: str | None, progress: Progress | None) -> _Input:
-    from tuilabel.core import scan
-    from tuilabel.core.job import JobFolder
-    from tuilabel.core.sources import base_of
+    from tuilabel.core.data import scan
+    from tuilabel.core.gt.job import JobFolder
+    from tuilabel.core.data.sources import base_of
 
     if s3.is_s3_uri(source):
         if source.lower().endswith((".manifest", ".jsonl", ".json")):
@@ -307,7 +307,7 @@ def check(
     drop_near: bool = False,
     progress: Progress | None = None,
 ) -> CheckReport:
-    from tuilabel.core.stats import Accumulator
+    from tuilabel.core.quality.stats import Accumulator
 
     start = time.perf_counter()
     if workers is None:
@@ -438,7 +438,7 @@ def check(
 
             # Balance: labels in the manifest itself, or the job's answers.
             if inp.job_root is not None:
-                from tuilabel.core.stats import job_stats
+                from tuilabel.core.quality.stats import job_stats
 
                 st = job_stats(inp.job_root)
                 report.balance = _balance(st.attributes, st.labels, min_count, max_ratio)
@@ -457,7 +457,7 @@ def check(
 
 
 def _write_clean(manifest: Manifest, drop: bytearray, dest: str, inp: _Input) -> tuple[str, int]:
-    from tuilabel.core.durable import atomic_write
+    from tuilabel.core.store.durable import atomic_write
 
     kept = 0
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import orjson
 
-from tuilabel.core.durable import atomic_write
-from tuilabel.core.job import JobFolder
-from tuilabel.core.journal import GT_MARK, Entry, entry_index, iter_journal
-from tuilabel.core.manifest import Manifest
+from tuilabel.core.store.durable import atomic_write
+from tuilabel.core.gt.job import JobFolder
+from tuilabel.core.store.journal import GT_MARK, Entry, entry_index, iter_journal
+from tuilabel.core.data.manifest import Manifest
 
 # Journal pages already read are dropped from this process every so often: the journal of a
 # 1M-answer job is ~350 MB and would otherwise all count as resident memory.

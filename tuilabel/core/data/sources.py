@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 from urllib.request import url2pathname
 
-from tuilabel.core import s3
+from tuilabel.core.data import s3
 from tuilabel.core.errors import UserError
 
 GT_IMAGE_LIMIT = 40 * 1024 * 1024  # Ground Truth's 40 MB per image

@@ -274,9 +274,9 @@ def _parse_time(text: object) -> datetime | None:
 
 
 def job_stats(root: Path) -> Stats:
-    from tuilabel.core.export import latest_entries
-    from tuilabel.core.job import JobFolder
-    from tuilabel.core.journal import iter_journal
+    from tuilabel.core.gt.export import latest_entries
+    from tuilabel.core.gt.job import JobFolder
+    from tuilabel.core.store.journal import iter_journal
 
     folder = JobFolder(root)
     spec = folder.load_spec()
@@ -346,7 +346,7 @@ def job_stats(root: Path) -> Stats:
 def compute(path_or_folder: str | Path) -> Stats:
     """Stats of a GT output manifest (local or s3://) or a tuilabel job folder."""
     text = str(path_or_folder)
-    from tuilabel.core import s3
+    from tuilabel.core.data import s3
 
     if s3.is_s3_uri(text):
         import tempfile
@@ -356,7 +356,7 @@ def compute(path_or_folder: str | Path) -> Stats:
             return manifest_stats(local, display=text)
     path = Path(text).expanduser()
     if path.is_dir():
-        from tuilabel.core.job import JobFolder
+        from tuilabel.core.gt.job import JobFolder
 
         folder = JobFolder(path)
         if folder.exists():

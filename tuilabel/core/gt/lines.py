@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import orjson
 
-from tuilabel.core.job import JobSpec
+from tuilabel.core.gt.job import JobSpec
 
 SINGLE_WORKER_CONFIDENCE = 0
 

@@ -6,7 +6,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from tuilabel.core.durable import ensure_dir, explain_os_error
+from tuilabel.core.store.durable import ensure_dir, explain_os_error
 from tuilabel.core.errors import UserError
 
 

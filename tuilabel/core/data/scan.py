@@ -27,8 +27,8 @@ from typing import Callable, Iterator
 
 import orjson
 
-from tuilabel.core import s3
-from tuilabel.core.durable import atomic_write
+from tuilabel.core.data import s3
+from tuilabel.core.store.durable import atomic_write
 from tuilabel.core.errors import UserError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import orjson
 
-from tuilabel.core.durable import explain_os_error
+from tuilabel.core.store.durable import explain_os_error
 from tuilabel.core.errors import UserError
-from tuilabel.core.tasks import TASK_TYPES, TaskType
+from tuilabel.core.gt.tasks import TASK_TYPES, TaskType
 from tuilabel.core.toml_file import read_toml
 
 JOB_NAME_RULE = "1-63 characters, letters, digits and single or repeated hyphens, starting and ending with a letter or digit ([a-zA-Z0-9](-*[a-zA-Z0-9])*)"

@@ -1,0 +1,1 @@
+"""Ground Truth itself: job spec and name rules, task types, output lines, export."""

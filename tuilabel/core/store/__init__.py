@@ -1,0 +1,1 @@
+"""Where answers live durably: the journal, the checkpoint, locks and atomic writes."""
