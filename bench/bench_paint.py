@@ -10,6 +10,7 @@ record 900,000 (jobs seeded by bench_engine.py).
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import subprocess
@@ -24,7 +25,7 @@ BIG = WORK / "text1m.jsonl"
 LAUNCH = HERE / "datatui_launch.py"
 
 
-TMUX = ["tmux", "-L", "tuilabel-bench", "-f", "/dev/null"]  # a private server, default settings
+TMUX = ["tmux", "-L", f"tuilabel-bench-{os.getpid()}", "-f", "/dev/null"]  # a private server, default settings
 
 
 def tmux(*args: str) -> str:

@@ -22,7 +22,7 @@ TMUX = shutil.which("tmux")
 
 
 # A private tmux server with default settings, so no other tmux user (or its size) interferes.
-SERVER = ["tmux", "-L", "tuilabel-e2e", "-f", "/dev/null"]
+SERVER = ["tmux", "-L", f"tuilabel-e2e-{os.getpid()}", "-f", "/dev/null"]
 
 
 def tmux(*args: str) -> str:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -33,7 +34,7 @@ def wheel_venv(tmp_path_factory):
 @pytest.mark.parametrize("cols, rows", [(80, 24), (200, 60)])
 def test_demo_from_wheel_shows_coloured_pixels(wheel_venv, tmp_path, cols, rows):
     name = f"wheel-demo-{cols}"
-    tmux = ["tmux", "-L", f"tuilabel-test-{name}", "-f", "/dev/null"]  # a private server: its own size
+    tmux = ["tmux", "-L", f"tuilabel-test-{name}-{os.getpid()}", "-f", "/dev/null"]  # a private server: its own size
     tuilabel = wheel_venv / "bin" / "tuilabel"
     # Outside the source tree, so only the installed wheel can provide the sample data.
     # COLUMNS/LINES from the calling shell would pin Textual to that size: drop them.
