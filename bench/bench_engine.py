@@ -2,18 +2,31 @@
 
     python bench/bench_engine.py            # needs datatui in bench/.work/peer (made on first run)
 
+    python bench/bench_engine.py --runs 5 --no-export   # skip the ~5 min datatui export
+
 Measures on a generated 1,000,000-record text manifest:
   first record ready     process start -> first record parsed and ready to show, peak RSS
   resume at 900,000      same, with 900,000 records already answered
   memory 1k vs 1M        peak RSS difference (first record, and after the full line index)
   durable answer         one answer written and fsynced (in-process, per answer)
   export 1M answered     `tuilabel export --format gt` vs `datatui export`, whole process
-Each child prints `ready <rss-peak-kB>` when its first record is ready; the harness times it.
+
+"Whole program" rows run each tool's own start-up code, the way a user starts it, up to the
+moment it would start drawing: `tuilabel label FILE ...` (tuilabel.cli.main) and datatui's
+documented `datatui(examples, collection, cache)` (bench/datatui_launch.py), each with
+Textual's `App.run` replaced by a probe that reports and returns. Both have imported Textual,
+read the manifest, opened the job and built their App object, so they do the same thing.
+Children run on a pseudo-terminal (as a user's shell gives them), report on a pipe.
+The "engine only" rows are tuilabel's core alone (no Textual): datatui has no such row,
+because its state lives in datatui.app, which imports Textual.
+Every measure runs --runs times per side, sides alternating; median and best are shown.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import pty
 import random
 import statistics
 import subprocess
@@ -56,47 +69,101 @@ def make_manifest(path: Path, n: int) -> Path:
 
 RSS = "open('/proc/self/status').read().split('VmHWM:')[1].split()[0]"
 
-OURS_FIRST = """
-import sys, time
+# Reports go to a pipe (stdin/stdout/stderr are the pseudo-terminal).
+REPORT = ("import os; report = lambda *words: os.write(int(os.environ['BENCH_REPORT_FD']), "
+          "(' '.join(map(str, words)) + '\\n').encode())\n")
+
+OURS_CORE = REPORT + """
+import sys
 from tuilabel.core.job_setup import JobRequest, prepare
 from tuilabel.core.session import Session
 job = prepare(JobRequest(source=sys.argv[1], labels="yes,no,maybe", output=sys.argv[2], worker="bench"))
 s = Session(job.spec, job.folder, job.open_manifest()).open()
 assert s.current is not None and s.current.source
-print("ready", {rss}, s.current.index, flush=True)
+report("ready", {rss}, s.current.index)
 s.manifest.wait_index()
-print("indexed", {rss}, s.manifest.line_count, flush=True)
+report("indexed", {rss}, s.manifest.line_count)
 s.close()
 """.replace("{rss}", RSS)
 
-PEER_FIRST = """
-import sys, srsly
-from datatui.app import State
-examples = list(srsly.read_jsonl(sys.argv[1]))
-state = State(examples, sys.argv[2], "default")
-assert state.current_example["content"]
-print("ready", {rss}, state.position, flush=True)
-print("indexed", {rss}, len(examples), flush=True)
+# `tuilabel label` as typed, up to the app's run().
+OURS_PROGRAM = REPORT + """
+import sys, textual.app
+def probe(app):
+    s = app.session
+    assert s.current is not None and s.current.source
+    report("ready", {rss}, s.current.index)
+    s.manifest.wait_index()
+    report("indexed", {rss}, s.manifest.line_count)
+textual.app.App.run = probe
+from tuilabel.cli import main
+sys.exit(main(["label", sys.argv[1], "--labels", "yes,no,maybe", "--output", sys.argv[2], "--worker", "bench"]))
 """.replace("{rss}", RSS)
+
+# datatui's documented start, up to the app's run().
+PEER_PROGRAM = REPORT + """
+import sys, runpy, textual.app
+def probe(app):
+    assert app.state.current_example["content"]
+    report("ready", {rss}, app.state.position)
+    report("indexed", {rss}, len(app.state))
+textual.app.App.run = probe
+runpy.run_path({launch!r}, run_name="__main__")
+""".replace("{rss}", RSS).replace("{launch!r}", repr(str(HERE / "datatui_launch.py")))
 
 
 def run_child(py: str, code: str, *args: str) -> dict:
+    """Start `py -c code args` on a fresh pseudo-terminal; times of its `ready`/`indexed`
+    reports from process start, with the peak RSS (MB) and the record index it reported."""
+    master, slave = pty.openpty()
+    read_end, write_end = os.pipe()
+    env = {**os.environ, "BENCH_REPORT_FD": str(write_end)}
     t0 = time.perf_counter()
-    proc = subprocess.Popen([py, "-c", code, *args], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([py, "-c", code, *args], stdin=slave, stdout=slave, stderr=slave,
+                            pass_fds=(write_end,), env=env, start_new_session=True)
+    os.close(slave)
+    os.close(write_end)
     out: dict = {}
-    for line in proc.stdout:
-        parts = line.split()
-        if parts and parts[0] in ("ready", "indexed"):
-            out[parts[0]] = (time.perf_counter() - t0, int(parts[1]) / 1024, int(parts[2]))
-    proc.wait()
-    if proc.returncode:
-        raise SystemExit(f"child failed: {py} {args}")
+    with os.fdopen(read_end, "rb") as reports:
+        for line in reports:
+            parts = line.split()
+            if parts and parts[0] in (b"ready", b"indexed"):
+                out[parts[0].decode()] = (time.perf_counter() - t0, int(parts[1]) / 1024, int(parts[2]))
+    screen = drain(master, proc)
+    if proc.returncode or "ready" not in out:
+        raise SystemExit(f"child failed ({proc.returncode}): {py} {args}\n{screen[-2000:]}")
     return out
 
 
-def best_of(k: int, fn):
-    runs = [fn() for _ in range(k)]
-    return min(runs, key=lambda r: r["ready"][0])
+def drain(master: int, proc: subprocess.Popen) -> str:
+    """Read the child's terminal output until it exits (a full pty would block it)."""
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed its side
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait()
+    os.close(master)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def side_by_side(runs: int, ours, peer) -> tuple[list[dict], list[dict]]:
+    """`runs` results of each, alternating sides so load hits both alike."""
+    a, b = [], []
+    for _ in range(runs):
+        a.append(ours())
+        b.append(peer())
+    return a, b
+
+
+def stat(results: list[dict], key: str, field: int) -> tuple[float, float]:
+    """(median, best) of one reported number across runs."""
+    values = [r[key][field] for r in results]
+    return statistics.median(values), min(values)
 
 
 def seed_tuilabel_answers(manifest: Path, out: Path, answered: int) -> None:
@@ -208,61 +275,98 @@ def timed(cmd: list[str]) -> tuple[float, float]:
     return elapsed, usage.ru_maxrss / 1024
 
 
+def compile_ours() -> None:
+    """Byte-compile tuilabel as `pip install` does for a user (this machine sets
+    PYTHONDONTWRITEBYTECODE, so an editable checkout would recompile ~40 modules per start;
+    datatui's venv was compiled by pip)."""
+    subprocess.run([OUR_PY, "-m", "compileall", "-q", str(HERE.parent / "tuilabel")], check=True,
+                   env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""})
+
+
+def fmt(value: tuple[float, float] | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value[0]:.{digits}f} / {value[1]:.{digits}f}"
+
+
 def main() -> None:
     import shutil
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="runs per side of each start-up measure (default 3)")
+    parser.add_argument("--no-export", action="store_true", help="skip the 1M export (datatui's takes ~5 min)")
+    args = parser.parse_args()
     WORK.mkdir(exist_ok=True)
     ensure_peer()
+    compile_ours()
     big = make_manifest(WORK / "text1m.jsonl", N)
     small = make_manifest_slice(WORK / "text1k.jsonl", 1000)
-    rows = []
-
-    # First record ready (fresh jobs each run).
-    def fresh_ours(path):
-        shutil.rmtree(WORK / "first-ours", ignore_errors=True)
-        return run_child(OUR_PY, OURS_FIRST, str(path), str(WORK / "first-ours"))
-
-    def fresh_peer(path):
-        shutil.rmtree(WORK / "first-peer", ignore_errors=True)
-        return run_child(str(PEER_PY), PEER_FIRST, str(path), str(WORK / "first-peer"))
-
-    ours_1m, peer_1m = best_of(3, lambda: fresh_ours(big)), best_of(3, lambda: fresh_peer(big))
-    ours_1k, peer_1k = best_of(3, lambda: fresh_ours(small)), best_of(3, lambda: fresh_peer(small))
-    rows.append(("first record ready, 1M (s)", ours_1m["ready"][0], peer_1m["ready"][0]))
-    rows.append(("  peak RSS at first record (MB)", ours_1m["ready"][1], peer_1m["ready"][1]))
-    rows.append(("memory 1M - 1k, at first record (MB)", ours_1m["ready"][1] - ours_1k["ready"][1], peer_1m["ready"][1] - peer_1k["ready"][1]))
-    rows.append(("memory 1M - 1k, all lines indexed (MB)", ours_1m["indexed"][1] - ours_1k["indexed"][1], peer_1m["indexed"][1] - peer_1k["indexed"][1]))
-
-    # Resume at 900,000.
     seed_tuilabel_answers(big, WORK / "resume-ours", RESUME_AT)
     seed_datatui_answers(big, WORK / "resume-peer", RESUME_AT)
-    ours_r = best_of(3, lambda: run_child(OUR_PY, OURS_FIRST, str(big), str(WORK / "resume-ours")))
-    peer_r = best_of(1, lambda: run_child(str(PEER_PY), PEER_FIRST, str(big), str(WORK / "resume-peer")))
-    assert ours_r["ready"][2] == RESUME_AT and peer_r["ready"][2] == RESUME_AT, (ours_r, peer_r)
-    rows.append(("resume at 900,000 (s)", ours_r["ready"][0], peer_r["ready"][0]))
-    rows.append(("  peak RSS at resume (MB)", ours_r["ready"][1], peer_r["ready"][1]))
+    load = os.getloadavg()[0]
+    runs = args.runs
+    rows: list[tuple[str, tuple | None, tuple | None]] = []
 
-    # Durable answer.
+    def fresh(py: str, code: str, path: Path, folder: str):
+        def run():
+            shutil.rmtree(WORK / folder, ignore_errors=True)
+            return run_child(py, code, str(path), str(WORK / folder))
+        return run
+
+    # Whole programs, first record (fresh jobs each run).
+    o1m, p1m = side_by_side(runs, fresh(OUR_PY, OURS_PROGRAM, big, "first-ours"), fresh(str(PEER_PY), PEER_PROGRAM, big, "first-peer"))
+    o1k, p1k = side_by_side(runs, fresh(OUR_PY, OURS_PROGRAM, small, "first-ours"), fresh(str(PEER_PY), PEER_PROGRAM, small, "first-peer"))
+    rows.append(("whole program: first record ready, 1M (s)", stat(o1m, "ready", 0), stat(p1m, "ready", 0)))
+    rows.append(("  peak RSS at first record (MB)", stat(o1m, "ready", 1), stat(p1m, "ready", 1)))
+
+    def grown(big_runs, small_runs, key):
+        a, b = stat(big_runs, key, 1), stat(small_runs, key, 1)
+        return a[0] - b[0], a[1] - b[1]
+
+    rows.append(("  memory 1M - 1k, at first record (MB)", grown(o1m, o1k, "ready"), grown(p1m, p1k, "ready")))
+    rows.append(("  memory 1M - 1k, all lines indexed (MB)", grown(o1m, o1k, "indexed"), grown(p1m, p1k, "indexed")))
+
+    # Whole programs, resume at 900,000.
+    o_r, p_r = side_by_side(
+        runs,
+        lambda: run_child(OUR_PY, OURS_PROGRAM, str(big), str(WORK / "resume-ours")),
+        lambda: run_child(str(PEER_PY), PEER_PROGRAM, str(big), str(WORK / "resume-peer")),
+    )
+    assert all(r["ready"][2] == RESUME_AT for r in o_r + p_r), (o_r, p_r)
+    rows.append(("whole program: resume at 900,000 (s)", stat(o_r, "ready", 0), stat(p_r, "ready", 0)))
+    rows.append(("  peak RSS at resume (MB)", stat(o_r, "ready", 1), stat(p_r, "ready", 1)))
+
+    # tuilabel's engine alone (no Textual): its own rows, no datatui counterpart.
+    c1m = [fresh(OUR_PY, OURS_CORE, big, "first-core")() for _ in range(runs)]
+    c_r = [run_child(OUR_PY, OURS_CORE, str(big), str(WORK / "resume-ours")) for _ in range(runs)]
+    assert all(r["ready"][2] == RESUME_AT for r in c_r)
+    rows.append(("engine only (core, no Textual): first record, 1M (s)", stat(c1m, "ready", 0), None))
+    rows.append(("  peak RSS (MB)", stat(c1m, "ready", 1), None))
+    rows.append(("engine only: resume at 900,000 (s)", stat(c_r, "ready", 0), None))
+
+    # Durable answer (2,000 answers per side, one process each).
     d_ours, d_peer = durable_answers()
-    rows.append(("durable answer, median (ms)", d_ours["median_ms"], d_peer["median_ms"]))
-    rows.append(("durable answer, p99 (ms)", d_ours["p99_ms"], d_peer["p99_ms"]))
+    rows.append(("durable answer, median of 2,000 (ms)", (d_ours["median_ms"],) * 2, (d_peer["median_ms"],) * 2))
+    rows.append(("durable answer, p99 of 2,000 (ms)", (d_ours["p99_ms"],) * 2, (d_peer["p99_ms"],) * 2))
 
-    # Export of 1M answered lines.
-    seed_tuilabel_answers(big, WORK / "export-ours", N)
-    seed_datatui_answers(big, WORK / "export-peer", N)
-    job = WORK / "export-ours" / "text1m"
-    e_ours = timed([OUR_PY, "-m", "tuilabel", "export", str(job), "--format", "gt", "-o", str(WORK / "export-ours.manifest")])
-    e_peer = timed([str(PEER_PY), "-m", "datatui", "export", "--cache", str(WORK / "export-peer"), "--file-out", str(WORK / "export-peer.jsonl")])
-    lines = sum(1 for _ in open(WORK / "export-ours.manifest", "rb"))
-    assert lines == N, lines
-    rows.append(("export 1M answered lines (s)", e_ours[0], e_peer[0]))
-    rows.append(("  peak RSS of export (MB)", e_ours[1], e_peer[1]))
+    # Export of 1M answered lines (one run per side: datatui's takes minutes).
+    if not args.no_export:
+        seed_tuilabel_answers(big, WORK / "export-ours", N)
+        seed_datatui_answers(big, WORK / "export-peer", N)
+        job = WORK / "export-ours" / "text1m"
+        e_ours = timed([OUR_PY, "-m", "tuilabel", "export", str(job), "--format", "gt", "-o", str(WORK / "export-ours.manifest")])
+        e_peer = timed([str(PEER_PY), "-m", "datatui", "export", "--cache", str(WORK / "export-peer"), "--file-out", str(WORK / "export-peer.jsonl")])
+        lines = sum(1 for _ in open(WORK / "export-ours.manifest", "rb"))
+        assert lines == N, lines
+        rows.append(("export 1M answered lines, 1 run each (s)", (e_ours[0],) * 2, (e_peer[0],) * 2))
+        rows.append(("  peak RSS of export (MB)", (e_ours[1],) * 2, (e_peer[1],) * 2))
 
-    print(f"\n{'measure':42} {'tuilabel':>10} {'datatui':>10} {'ratio':>8}")
+    print(f"\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, Python {sys.version.split()[0]}, "
+          f"{os.cpu_count()} cores, load average {load:.2f} at start, {os.getloadavg()[0]:.2f} at end; "
+          f"median / best of {runs} runs per side")
+    print(f"{'measure':54} {'tuilabel':>17} {'datatui':>19} {'ratio':>7}")
     for name, ours, peer in rows:
-        ratio = f"{peer / ours:.1f}x" if ours > 0 and peer > 0 else "-"
-        print(f"{name:42} {ours:10.3f} {peer:10.3f} {ratio:>8}")
-    print(f"\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, Python {sys.version.split()[0]}, {os.cpu_count()} cores")
+        ratio = f"{peer[0] / ours[0]:.1f}x" if ours and peer and ours[0] > 0 and peer[0] > 0 else "-"
+        digits = 1 if name.endswith("(MB)") else 3
+        print(f"{name:54} {fmt(ours, digits):>17} {fmt(peer, digits):>19} {ratio:>7}")
 
 
 if __name__ == "__main__":

@@ -1,15 +1,18 @@
-"""Process start to first record *painted*, in a real terminal (tmux), tuilabel beside datatui.
+"""Process start to first record *painted*, in a real terminal (tmux): tuilabel beside datatui
+and beside a bare Textual app that shows one line (the floor any Textual program pays).
 
-    python bench/bench_paint.py      # after bench_engine.py has made the data and seeded jobs
+    python bench/bench_paint.py [--runs 5]   # after bench_engine.py made the data and jobs
 
-For each tool: start it in a fresh tmux pane (120x40), poll `capture-pane` every 2 ms until the
-first record's text (its `#N` marker) is on screen; report the wall time and the process's
-peak RSS (VmHWM) at that moment. Runs: a fresh job on the 1M manifest, and resuming at
-record 900,000 (jobs seeded by bench_engine.py).
+For each program: start it in a fresh tmux pane (120x40), poll `capture-pane` every 2 ms until
+the first record's text (its `#N` marker) is on screen; report the wall time and the process's
+peak RSS (VmHWM) at that moment. Runs: a fresh job on the 1M manifest, and resuming at record
+900,000 (jobs seeded by bench_engine.py). Every program runs --runs times, one after another
+within each round, so load hits all alike; median and best are shown.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import statistics
@@ -18,11 +21,14 @@ import sys
 import time
 from pathlib import Path
 
+from bench_engine import compile_ours
+
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work"
 PEER_PY = WORK / "peer" / "bin" / "python"
 BIG = WORK / "text1m.jsonl"
 LAUNCH = HERE / "datatui_launch.py"
+BARE = HERE / "bare_app.py"
 
 
 TMUX = ["tmux", "-L", f"tuilabel-bench-{os.getpid()}", "-f", "/dev/null"]  # a private server, default settings
@@ -52,37 +58,51 @@ def painted(command: str, marker: str, timeout: float = 60.0) -> tuple[float, fl
         tmux("kill-session", "-t", session)
 
 
-def best(runs: int, fn) -> tuple[float, float]:
-    results = [fn() for _ in range(runs)]
-    return min(results), statistics.median(r[0] for r in results)
-
-
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs per program (default 5)")
+    args = parser.parse_args()
     if not BIG.exists() or not PEER_PY.exists():
         raise SystemExit("run bench/bench_engine.py first (it makes the 1M manifest, the datatui venv and the seeded jobs)")
+    compile_ours()
     ours = f"{sys.executable} -m tuilabel label {BIG} --labels yes,no,maybe --worker bench"
+    peer = f"{PEER_PY} {LAUNCH}"
 
-    def fresh_ours():
-        shutil.rmtree(WORK / "paint-ours", ignore_errors=True)
-        return painted(f"{ours} --output {WORK / 'paint-ours'}", "#0")
+    def fresh(command: str, folder: str):
+        def run():
+            shutil.rmtree(WORK / folder, ignore_errors=True)
+            return painted(f"{command} {WORK / folder}", "#0")
+        return run
 
-    def fresh_peer():
-        shutil.rmtree(WORK / "paint-peer", ignore_errors=True)
-        return painted(f"{PEER_PY} {LAUNCH} {BIG} {WORK / 'paint-peer'}", "#0")
+    programs = {
+        "bare": lambda: painted(f"{sys.executable} {BARE} 'the first record #0'", "#0"),
+        "ours": fresh(f"{ours} --output", "paint-ours"),
+        "peer": fresh(f"{peer} {BIG}", "paint-peer"),
+        "ours resume": lambda: painted(f"{ours} --output {WORK / 'resume-ours'}", "#900000"),
+        "peer resume": lambda: painted(f"{peer} {BIG} {WORK / 'resume-peer'}", "#900000", 180),
+    }
+    load = os.getloadavg()[0]
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in programs}
+    for _ in range(args.runs):
+        for name, run in programs.items():
+            results[name].append(run())
 
-    rows = []
-    (o, o_med), (p, p_med) = best(3, fresh_ours), best(3, fresh_peer)
-    rows.append(("first record painted, 1M (s)", o[0], p[0]))
-    rows.append(("  peak RSS (MB)", o[1], p[1]))
-    resume_ours = best(3, lambda: painted(f"{ours} --output {WORK / 'resume-ours'}", "#900000"))
-    resume_peer = best(1, lambda: painted(f"{PEER_PY} {LAUNCH} {BIG} {WORK / 'resume-peer'}", "#900000", 180))
-    rows.append(("resume at 900,000 painted (s)", resume_ours[0][0], resume_peer[0][0]))
-    rows.append(("  peak RSS (MB)", resume_ours[0][1], resume_peer[0][1]))
-    print(f"\n{'measure (best of runs)':36} {'tuilabel':>10} {'datatui':>10} {'ratio':>8}")
-    for name, a, b in rows:
-        print(f"{name:36} {a:10.3f} {b:10.3f} {b / a:7.1f}x")
-    print(f"(medians: fresh {o_med:.3f} s vs {p_med:.3f} s)")
-    print(time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    def cell(name: str, field: int, digits: int) -> str:
+        values = [r[field] for r in results[name]]
+        return f"{statistics.median(values):.{digits}f} / {min(values):.{digits}f}"
+
+    def median(name: str) -> float:
+        return statistics.median(r[0] for r in results[name])
+
+    print(f"\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, tmux 120x40, load average {load:.2f} at start, "
+          f"{os.getloadavg()[0]:.2f} at end; median / best of {args.runs} runs")
+    print(f"{'first record painted':30}{'bare Textual':>16}{'tuilabel':>16}{'datatui':>18}{'tuilabel/bare':>15}{'datatui/tuilabel':>18}")
+    print(f"{'fresh job, 1M manifest (s)':30}{cell('bare', 0, 3):>16}{cell('ours', 0, 3):>16}{cell('peer', 0, 3):>18}"
+          f"{median('ours') / median('bare'):>14.2f}x{median('peer') / median('ours'):>17.1f}x")
+    print(f"{'  peak RSS (MB)':30}{cell('bare', 1, 1):>16}{cell('ours', 1, 1):>16}{cell('peer', 1, 1):>18}")
+    print(f"{'resume at 900,000 (s)':30}{'':>16}{cell('ours resume', 0, 3):>16}{cell('peer resume', 0, 3):>18}"
+          f"{median('ours resume') / median('bare'):>14.2f}x{median('peer resume') / median('ours resume'):>17.1f}x")
+    print(f"{'  peak RSS (MB)':30}{'':>16}{cell('ours resume', 1, 1):>16}{cell('peer resume', 1, 1):>18}")
 
 
 if __name__ == "__main__":
