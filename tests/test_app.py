@@ -625,6 +625,28 @@ def test_total_appears_when_the_index_finishes(tmp_path):
     session.close()
 
 
+def test_deferred_index_starts_after_the_first_frame(tmp_path):
+    """`tuilabel label` opens the session without its line index (the index thread would
+    share the GIL with start-up); the app starts it once its first frame is drawn."""
+    manifest = tmp_path / "big.manifest"
+    manifest.write_bytes((orjson.dumps({"source": "x" * 200}) + b"\n") * 50_000)
+    spec = JobSpec(name="job", label_attribute="label", task="text-classification", labels=("a", "b"),
+                   input=str(manifest), output=str(tmp_path), worker="tester", instructions=Instructions())
+    session = Session(spec, JobFolder(tmp_path / "job"), Manifest(manifest)).open(background=False)
+    assert not session.manifest.index_done and session.progress().total is None
+
+    async def go():
+        async with make_app(session).run_test(size=SIZE) as pilot:
+            for _ in range(100):
+                if session.manifest.index_done and "50,000" in pilot.app.query_one(ProgressRow).text.plain:
+                    break
+                await pilot.pause(0.05)
+            assert "0/50,000" in pilot.app.query_one(ProgressRow).text.plain
+
+    run(go())
+    session.close()
+
+
 def test_keymap_remaps_label_keys_and_list_shows_them(tmp_path):
     labels = [f"l{i}" for i in range(1, 13)]
     session = text_session(tmp_path, labels=labels)

@@ -144,3 +144,33 @@ def test_export_formats_via_cli(tmp_path):
     s.close()
     assert len((tmp_path / "in" / "manifests/output/output.manifest").read_bytes().splitlines()) == 4
     assert_one_line_error(tl("export", tmp_path), "not a tuilabel job folder")
+
+
+def test_label_start_up_collects_no_garbage_until_the_app_runs_and_always_after():
+    """`tuilabel label` turns the cyclic GC off while it starts (a measured ~20 ms of the
+    first paint) and must turn it back on however the job ends."""
+    import gc
+
+    from tuilabel.commands.label import no_collection_until_run, start_collecting
+
+    seen = []
+
+    @no_collection_until_run
+    def job(fail: bool):
+        seen.append(gc.isenabled())
+        if fail:
+            raise UserError("refused")
+        start_collecting()
+        seen.append(gc.isenabled())
+        return 0
+
+    try:
+        assert job(False) == 0 and gc.isenabled()
+        assert gc.get_freeze_count() > 0
+        with pytest.raises(UserError):
+            job(True)
+        assert gc.isenabled()
+        assert seen == [False, True, False]
+    finally:
+        gc.unfreeze()
+        gc.enable()

@@ -178,3 +178,29 @@ def test_export_leaves_out_unanswered(tmp_path):
     s.close()
     assert (res.written, res.unanswered) == (2, 3)
     assert [orjson.loads(x)["id"] for x in (tmp_path / "out.manifest").read_bytes().splitlines()] == [0, 2]
+
+
+
+def test_open_without_background_leaves_the_index_to_start_background(tmp_path):
+    """A UI opens with background=False and starts the index once it has drawn its first
+    frame; until then the first record and answers work, and the total is unknown."""
+    from tuilabel.core.data.manifest import Manifest
+    from tuilabel.core.gt.job import JobFolder
+    from tuilabel.core.session import Session
+
+    from engine_helpers import make_spec
+
+    manifest = text_manifest(tmp_path / "in.manifest", 1000)
+    spec = make_spec(manifest)
+    session = Session(spec, JobFolder(manifest.parent / spec.name), Manifest(manifest)).open(background=False)
+    try:
+        assert session.current is not None and session.current.index == 0
+        session.answer(0)
+        assert session.current.index == 1
+        assert not session.manifest.index_done and session.progress().total is None
+        session.start_background()
+        session.start_background()  # idempotent
+        assert session.manifest.wait_index(10)
+        assert session.progress().total == 1000
+    finally:
+        session.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import functools
+import gc
 import sys
 
 from tuilabel.core.gt.tasks import TASK_TYPES
@@ -52,6 +54,29 @@ def request_from(args: argparse.Namespace, source: str):
     )
 
 
+def no_collection_until_run(job):
+    """Start-up makes ~10^5 objects that live as long as the app (modules, session, CSS)
+    and almost no garbage: collecting while they are made cost ~20 ms of the first paint
+    (measured). No collection until the app runs (`start_collecting`), and always after."""
+
+    @functools.wraps(job)
+    def run(*args, **kwargs):
+        gc.disable()
+        try:
+            return job(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return run
+
+
+def start_collecting() -> None:
+    # Freeze the survivors first, so collections while labeling do not walk them again.
+    gc.freeze()
+    gc.enable()
+
+
+@no_collection_until_run
 def run_job(request, args: argparse.Namespace) -> int:
     """Prepare, open, label, close: the whole life of one labeling session."""
     from tuilabel.core.job_setup import prepare
@@ -62,7 +87,8 @@ def run_job(request, args: argparse.Namespace) -> int:
     if request.worker is None and config.worker:
         request.worker = config.worker
     prepared = prepare(request)
-    session, mirror = prepared.start()
+    # The app starts the line index once its first frame is on screen (LabelApp.on_ready).
+    session, mirror = prepared.start(background=False)
     try:
         from tuilabel.ui.app import make_app
 
@@ -74,6 +100,7 @@ def run_job(request, args: argparse.Namespace) -> int:
             first_start=prepared.new,
             upload_status=mirror.lagging if mirror is not None else None,
         )
+        start_collecting()
         app.run()
     finally:
         progress = session.progress()

@@ -79,7 +79,10 @@ class Session:
 
     # -- open / close --------------------------------------------------------------------------
 
-    def open(self) -> "Session":
+    def open(self, background: bool = True) -> "Session":
+        """Lock the job, recover the journal, find where to resume. With `background`
+        False the line index waits for `start_background()`: a UI calls it once its first
+        frame is on screen, so the index thread does not share the GIL with start-up."""
         ensure_dir(self.folder.root)
         self.lock.acquire()
         try:
@@ -87,7 +90,8 @@ class Session:
             recovery = self.journal.open()
             self.messages.extend(recovery.messages)
             self._check_input()
-            self.manifest.start_indexing()
+            if background:
+                self.start_background()
             self._resume()
         except BaseException:
             self.journal.close()
@@ -95,6 +99,10 @@ class Session:
             self.lock.release()
             raise
         return self
+
+    def start_background(self) -> None:
+        """Start the session's background work (the manifest's line index); idempotent."""
+        self.manifest.start_indexing()
 
     def _write_job_files(self) -> None:
         folder = self.folder
