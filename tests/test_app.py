@@ -625,6 +625,28 @@ def test_total_appears_when_the_index_finishes(tmp_path):
     session.close()
 
 
+def test_an_answer_redraws_only_the_label_rows_that_changed(tmp_path):
+    """Rows whose count, share and bar look the same keep their cached line."""
+    session = text_session(tmp_path, n=20, labels=("a", "b", "c", "d"))
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            labels = app.query_one(LabelList)
+            await pilot.press("1")
+            await pilot.pause()
+            before = {i: labels._cache[i][1] for i in range(4)}  # noqa: SLF001
+            await pilot.press("1")  # a: 1 -> 2 (100%), b-d stay at 0 (0%)
+            await pilot.pause()
+            after = {i: labels._cache[i][1] for i in range(4)}  # noqa: SLF001
+            assert after[0] is not before[0]
+            assert all(after[i] is before[i] for i in (1, 2, 3))
+            assert "2" in labels.row_text(0).plain and "100%" in labels.row_text(0).plain
+
+    run(go())
+    session.close()
+
+
 def test_deferred_index_starts_after_the_first_frame(tmp_path):
     """`tuilabel label` opens the session without its line index (the index thread would
     share the GIL with start-up); the app starts it once its first frame is drawn."""

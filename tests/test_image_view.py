@@ -166,3 +166,33 @@ async def _test_stale_picture_does_not_undo_a_newer_zoom():
         view.show_picture(stale)
         await pilot.pause()
         assert view.picture is stale and view.zoom > 1.0
+
+
+def test_worker_built_rows_are_what_the_frame_shows():
+    """warm_styles (run by the worker that rendered the picture) builds the rows' Segments,
+    so the key that shows the picture only pads them; the frame is the same either way."""
+    from rich.segment import Segment
+    from textual.geometry import Size
+
+    from tuilabel.resources import sample_data_dir
+
+    image = open_preview((sample_data_dir() / "fashion" / "001.jpg").read_bytes())
+    picture = image.render(70, 20)
+    image_odd = open_preview(png(Image.new("RGB", (40, 41), (10, 200, 30))))  # last row has no bottom pixel
+    odd = image_odd.render(40, 30)
+    assert odd.rows[-1][0][2] is None
+    for pic in (picture, odd):
+        plain, warmed = ImageView(), ImageView()
+        warmed.warm_styles(pic)
+        plain.show_picture(pic)
+        warmed.show_picture(pic)
+        size = Size(80, 30)
+        assert [list(s) for s in plain.build_strips(size)] == [list(s) for s in warmed.build_strips(size)]
+    prebuilt = warmed._prebuilt[id(odd)][1]  # noqa: SLF001
+    assert prebuilt[-1] is None and all(isinstance(seg, Segment) for seg in prebuilt[0])
+    view = ImageView()
+    view.warm_styles(picture)
+    view.show_picture(picture)
+    rows = view._prebuilt[id(picture)][1]  # noqa: SLF001
+    strips = view.build_strips(Size(picture.width, picture.height))
+    assert all(list(strip)[0] is row[0] for strip, row in zip(strips, rows))  # not built again

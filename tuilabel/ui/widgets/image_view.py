@@ -14,6 +14,7 @@ Rich styles are cached per colour pair because photos repeat pairs a lot across 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from rich.cells import cell_len
@@ -36,6 +37,7 @@ from tuilabel.core.preview import (
 ZOOM_STEP = 1.5
 PAN_STEP = 0.25  # fraction of the visible width/height per pan step
 _STYLE_CACHE_LIMIT = 65536
+_PREBUILT_LIMIT = 24  # pictures whose row segments a worker built (prefetch + refine + shown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +145,9 @@ class ImageView(Widget):
         self._strips_key: tuple | None = None
         self._styles: dict[tuple[int, int | None], Style] = {}
         self._styles_base: Style | None = None
+        # id(picture) -> (picture, its rows as Segments; None for a row that needs the theme)
+        self._prebuilt: dict[int, tuple[HalfBlockPicture, list[list[Segment] | None]]] = {}
+        self._prebuilt_lock = threading.Lock()
 
     # -- what to show ---------------------------------------------------------------------
 
@@ -262,17 +267,31 @@ class ImageView(Widget):
         return self._styles
 
     def warm_styles(self, picture: HalfBlockPicture) -> None:
-        """Make the picture's colour-pair Styles ahead of time (call from the worker that
-        rendered it): a photo needs thousands, ~15 ms that would otherwise land on the key
-        that shows it. Pairs with a background do not depend on the theme; each dict write is
-        atomic, and a table swapped out meanwhile (theme change) just loses the extras."""
+        """Make the picture's colour-pair Styles and its rows' Segments ahead of time (call
+        from the worker that rendered it): a photo needs thousands, ~15 ms of Styles that
+        would otherwise land on the key that shows it, plus the Segments, half of a frame's
+        build (measured). Pairs with a background do not depend on the theme; dict writes
+        are atomic, and a table swapped out meanwhile (theme change) just loses the extras."""
         styles = self._styles
         if len(styles) > _STYLE_CACHE_LIMIT // 2:
             return
+        rows: list[list[Segment] | None] = []
         for row in picture.rows:
-            for _, fg, bg in row:
-                if bg is not None and (fg, bg) not in styles:
-                    styles[fg, bg] = Style.from_color(_colour(fg), _colour(bg))
+            segments: list[Segment] | None = []
+            for text, fg, bg in row:
+                if bg is None:  # drawn over the theme's background: built when shown
+                    segments = None
+                    break
+                style = styles.get((fg, bg))
+                if style is None:
+                    style = styles[fg, bg] = Style.from_color(_colour(fg), _colour(bg))
+                segments.append(Segment(text, style))
+            rows.append(segments)
+        with self._prebuilt_lock:
+            prebuilt = self._prebuilt
+            prebuilt[id(picture)] = (picture, rows)
+            while len(prebuilt) > _PREBUILT_LIMIT:
+                del prebuilt[next(iter(prebuilt))]
 
     @staticmethod
     def _new_style(fg: int, bg: int | None, base: Style) -> Style:
@@ -294,9 +313,17 @@ class ImageView(Widget):
         styles = self._style_table(base)
         styles_get = styles.get
         new_style = self._new_style
+        entry = self._prebuilt.get(id(picture))
+        prebuilt = entry[1] if entry is not None and entry[0] is picture and shown_w == picture.width else None
         strips = [blank] * top
-        for row in picture.rows[:shown_h]:
+        for y, row in enumerate(picture.rows[:shown_h]):
             segments = [pad_left] if pad_left else []
+            if prebuilt is not None and prebuilt[y] is not None:
+                segments.extend(prebuilt[y])
+                if pad_right:
+                    segments.append(pad_right)
+                strips.append(Strip(segments, width))
+                continue
             remaining = shown_w
             for text, fg, bg in row:
                 if len(text) > remaining:  # picture wider than the widget (mid-resize)

@@ -65,24 +65,34 @@ class LabelRow:
         self.mark = ""
         self.multi = multi
 
-    def state(self) -> tuple:
-        return self.count, self.mark, self.key, self.colour
-
-    def text(self, width: int, layout: ListLayout) -> Text:
-        """The row as text for a content `width` (the label name is data, never markup)."""
+    def parts(self, width: int, layout: ListLayout) -> tuple:
+        """Everything the row draws at a content `width`: the cache key of its strip, so a
+        new answer repaints only the rows whose count, share or bar actually changed."""
         if self.multi:
             box = "[x] " if "toggled" in self.mark else "[ ] "
         else:
             box = "● " if "answer" in self.mark else "  "
+        key = self.key.rjust(layout.key_w) + " "
         count = f"{self.count:,}".rjust(layout.count_w)
-        line = Text.assemble((self.key.rjust(layout.key_w) + " ", "bold"), (box, "bold"), ("■ ", self.colour))
-        fixed = line.cell_len + 1 + len(count)
+        fixed = cell_len(key) + cell_len(box) + cell_len("■ ") + 1 + len(count)
         share = ""
         if width - fixed - 5 >= MIN_NAME:
             share = f"{self.count / layout.total:>5.0%}" if layout.total else "     "
         room = width - fixed - len(share)
         bar_w = min(MAX_BAR, room - max(layout.name_w, MIN_NAME) - 1)
         name_w = room - (bar_w + 1 if bar_w >= 3 else 0)
+        fill = ""
+        if bar_w >= 3:
+            fill = bar(self.count / layout.total if layout.total else 0.0, bar_w)
+        return key, box, count, share, name_w, fill, self.colour, bool(self.count)
+
+    def text(self, width: int, layout: ListLayout) -> Text:
+        """The row as text for a content `width` (the label name is data, never markup)."""
+        return self.text_of(self.parts(width, layout))
+
+    def text_of(self, parts: tuple) -> Text:
+        key, box, count, share, name_w, fill, colour, counted = parts
+        line = Text.assemble((key, "bold"), (box, "bold"), ("■ ", colour))
         name = self.label_name
         if cell_len(name) > name_w:
             cut = Text(name)
@@ -90,11 +100,10 @@ class LabelRow:
             name = cut.plain
         line.append(name + " " * max(0, name_w - cell_len(name)))
         line.append(" ")
-        if bar_w >= 3:
-            fraction = self.count / layout.total if layout.total else 0.0
-            line.append(bar(fraction, bar_w), self.colour)
+        if fill:
+            line.append(fill, colour)
             line.append(" ")
-        line.append(count, "bold" if self.count else "dim")
+        line.append(count, "bold" if counted else "dim")
         if share:
             line.append(share, "dim")
         line.no_wrap = True
@@ -199,7 +208,8 @@ class LabelList(ScrollView, can_focus=False):
             return Strip.blank(width, self._style(""))
         row = self.rows[index]
         hover = index == self.hover
-        key = (row.state(), self.layout_info.as_tuple(), width, hover)
+        parts = row.parts(width, self.layout_info)
+        key = (parts, row.mark, width, hover)
         cached = self._cache.get(index)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -210,7 +220,7 @@ class LabelList(ScrollView, can_focus=False):
             style += self._style("label-list--toggled")
         if "answer" in row.mark:
             style += self._style("label-list--answer")
-        text = row.text(width, self.layout_info)
+        text = row.text_of(parts)
         if text.cell_len > width:
             text.truncate(width, overflow="ellipsis")
         strip = Strip(text.render(self.app.console), text.cell_len).apply_style(style).crop_extend(0, width, style)
