@@ -27,3 +27,19 @@ def test_core_modules_import_no_ui():
 def test_cli_parser_imports_no_ui():
     loaded = _modules_after("from tuilabel.cli import build_parser; build_parser()")
     assert not {"textual", "rich", "boto3", "PIL"} & loaded
+
+
+def test_a_text_job_starts_without_pillow():
+    """Pillow is imported when the first image is opened, not at start-up (~9 ms of a text
+    job's first paint), and opening an image still sets GT's pixel limit."""
+    code = (
+        "import sys\n"
+        "import tuilabel.commands.label, tuilabel.core.job_setup, tuilabel.ui.app\n"
+        "assert 'PIL' not in sys.modules, sorted(m for m in sys.modules if m.startswith('PIL'))\n"
+        "from tuilabel.core.preview import open_preview\n"
+        "from tuilabel.resources import sample_data_dir\n"
+        "image = open_preview((sample_data_dir() / 'fashion' / '001.jpg').read_bytes())\n"
+        "from PIL import Image\n"
+        "assert Image.MAX_IMAGE_PIXELS == 100_000_000 and image.render(20, 10).width > 0\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

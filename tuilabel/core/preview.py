@@ -30,7 +30,8 @@ Truncated files are an error, not a silently half-grey picture: Pillow's
 `ImageFile.LOAD_TRUNCATED_IMAGES` stays False (we never change that global), so a partial
 download is reported as such.
 
-Pixel limits: importing this module sets Pillow's global `Image.MAX_IMAGE_PIXELS` to Ground
+Pixel limits: Pillow is imported when the first image is opened (`open_preview`; a text job
+never needs it, and the import is ~9 ms of start-up), which sets its global `Image.MAX_IMAGE_PIXELS` to Ground
 Truth's 100 MP limit (Pillow's default is 89.5 MP, so a legal 90-100 MP image made Pillow print
 a `DecompressionBombWarning`; Pillow still raises above twice the limit, 200 MP). Images over
 100 MP are refused: for PNG and JPEG (GT's formats), GIF and BMP we read the size from the
@@ -54,17 +55,32 @@ from array import array
 from collections import OrderedDict
 from dataclasses import dataclass
 from io import BytesIO
-from typing import Generic, Hashable, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Hashable, TypeVar
 
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+if TYPE_CHECKING:
+    from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+else:  # bound by _pillow() on first use
+    ExifTags = Image = ImageOps = UnidentifiedImageError = None
 
 #: Ground Truth's input limits for images (see shared spec): file size and pixel count.
 GT_MAX_BYTES = 40 * 1024 * 1024
 GT_MAX_PIXELS = 100_000_000
 
-# Pillow warns above MAX_IMAGE_PIXELS and raises above twice that; match GT's limit so legal
-# images never warn (see the module docstring). Set once at import, never toggled.
-Image.MAX_IMAGE_PIXELS = GT_MAX_PIXELS
+
+
+def _pillow() -> None:
+    """Import Pillow into this module's globals, once (thread-safe: imports take a lock and
+    the names are bound before the one that is checked)."""
+    global ExifTags, Image, ImageOps, UnidentifiedImageError
+    if UnidentifiedImageError is not None:
+        return
+    from PIL import ExifTags as exif_tags, Image as image, ImageOps as image_ops, UnidentifiedImageError as unidentified
+
+    # Pillow warns above MAX_IMAGE_PIXELS and raises above twice that; match GT's limit so
+    # legal images never warn (see the module docstring). Set once, never toggled.
+    image.MAX_IMAGE_PIXELS = GT_MAX_PIXELS
+    ExifTags, Image, ImageOps = exif_tags, image, image_ops
+    UnidentifiedImageError = unidentified
 
 #: Transparent pixels are shown over this neutral mid-grey.
 BACKGROUND_RGB = (128, 128, 128)
@@ -338,6 +354,7 @@ def open_preview(data: bytes | bytearray | memoryview | None) -> PreviewImage | 
     """Read the image header and check limits; decoding happens on first render."""
     if data is None:
         return PreviewError("no image data (the file could not be read)")
+    _pillow()
     data = bytes(data)
     if not data:
         return PreviewError("the image file is empty (0 bytes)")
@@ -485,14 +502,14 @@ def _first_frame_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-_ORIENT_OPS = {
-    2: (Image.Transpose.FLIP_LEFT_RIGHT,),
-    3: (Image.Transpose.ROTATE_180,),
-    4: (Image.Transpose.FLIP_TOP_BOTTOM,),
-    5: (Image.Transpose.TRANSPOSE,),
-    6: (Image.Transpose.ROTATE_270,),
-    7: (Image.Transpose.TRANSVERSE,),
-    8: (Image.Transpose.ROTATE_90,),
+_ORIENT_OPS = {  # EXIF orientation -> Image.Transpose member names
+    2: ("FLIP_LEFT_RIGHT",),
+    3: ("ROTATE_180",),
+    4: ("FLIP_TOP_BOTTOM",),
+    5: ("TRANSPOSE",),
+    6: ("ROTATE_270",),
+    7: ("TRANSVERSE",),
+    8: ("ROTATE_90",),
 }
 
 
@@ -503,7 +520,7 @@ def _orient(img: Image.Image, orientation: int) -> Image.Image:
     exif_transpose would re-parse EXIF on every decode and also rewrite it, which we never use.
     """
     for op in _ORIENT_OPS.get(orientation, ()):
-        img = img.transpose(op)
+        img = img.transpose(Image.Transpose[op])
     return img
 
 

@@ -30,10 +30,12 @@ import math
 import os
 import sys
 from collections.abc import Mapping
-
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from tuilabel.core.preview import MAX_ZOOM, PreviewError, PreviewImage
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 KNOWN_TERMS = ("xterm-kitty", "xterm-ghostty", "wezterm", "foot", "foot-extra", "mlterm", "contour", "yaft-256color")
 KNOWN_PROGRAMS = ("WezTerm", "ghostty", "iTerm.app", "mlterm", "contour", "kitty")
@@ -123,4 +125,6 @@ def graphics_picture(
     wsx, wsy = work.width / src_w, work.height / src_h
     left, top = cx - vis_w / 2, cy - vis_h / 2
     box = (left * wsx, top * wsy, (left + vis_w) * wsx, (top + vis_h) * wsy)
+    from PIL import Image  # loaded by the decode above; not at start-up
+
     return work.resize((out_w, out_h), Image.Resampling.LANCZOS, box=box)
