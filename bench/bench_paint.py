@@ -43,7 +43,15 @@ def painted(command: str, marker: str, timeout: float = 60.0) -> tuple[float, fl
     tmux("kill-session", "-t", session)
     t0 = time.perf_counter()
     # COLUMNS/LINES in the environment would pin the app's size: drop them.
-    subprocess.run([*TMUX, "new-session", "-d", "-s", session, "-x", "120", "-y", "40", f"unset COLUMNS LINES; exec {command}"], check=True)
+    for attempt in range(5):  # the server of the last run may still be exiting
+        started = subprocess.run([*TMUX, "new-session", "-d", "-s", session, "-x", "120", "-y", "40",
+                                  f"unset COLUMNS LINES; exec {command}"], capture_output=True)
+        if started.returncode == 0:
+            break
+        time.sleep(0.1)
+        t0 = time.perf_counter()
+    else:
+        raise SystemExit(f"tmux did not start: {started.stderr.decode()}")
     pid = int(tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip())
     try:
         while time.perf_counter() - t0 < timeout:
