@@ -2,6 +2,8 @@
 and beside a bare Textual app that shows one line (the floor any Textual program pays).
 
     python bench/bench_paint.py [--runs 5]   # after bench_engine.py made the data and jobs
+    git archive <commit> tuilabel themes sample_data | tar -x -C /tmp/base
+    python bench/bench_paint.py --baseline /tmp/base   # adds that code's fresh-job row
 
 For each program: start it in a fresh tmux pane (120x40), poll `capture-pane` every 2 ms until
 the first record's text (its `#N` marker) is on screen; report the wall time and the process's
@@ -69,10 +71,15 @@ def painted(command: str, marker: str, timeout: float = 60.0) -> tuple[float, fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per program (default 5)")
+    parser.add_argument("--baseline", type=Path, help="also run the tuilabel source tree in this folder (e.g. an "
+                        "older commit from `git archive`), fresh job, as its own row")
     args = parser.parse_args()
     if not BIG.exists() or not PEER_PY.exists():
         raise SystemExit("run bench/bench_engine.py first (it makes the 1M manifest, the datatui venv and the seeded jobs)")
     compile_ours()
+    if args.baseline:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(args.baseline / "tuilabel")], check=True,
+                       env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""})
     ours = f"{sys.executable} -m tuilabel label {BIG} --labels yes,no,maybe --worker bench"
     peer = f"{PEER_PY} {LAUNCH}"
 
@@ -87,6 +94,7 @@ def main() -> None:
         "ours": fresh(f"{ours} --output", "paint-ours"),
         "peer": fresh(f"{peer} {BIG}", "paint-peer"),
         "ours resume": lambda: painted(f"{ours} --output {WORK / 'resume-ours'}", "#900000"),
+        **({"baseline": fresh(f"env -C {args.baseline} {ours} --output", "paint-base")} if args.baseline else {}),
         "peer resume": lambda: painted(f"{peer} {BIG} {WORK / 'resume-peer'}", "#900000", 180),
     }
     load = os.getloadavg()[0]
@@ -111,6 +119,9 @@ def main() -> None:
     print(f"{'resume at 900,000 (s)':30}{'':>16}{cell('ours resume', 0, 3):>16}{cell('peer resume', 0, 3):>18}"
           f"{median('ours resume') / median('bare'):>14.2f}x{median('peer resume') / median('ours resume'):>17.1f}x")
     print(f"{'  peak RSS (MB)':30}{'':>16}{cell('ours resume', 1, 1):>16}{cell('peer resume', 1, 1):>18}")
+    if args.baseline:
+        print(f"{'baseline, fresh job, 1M (s)':30}{'':>16}{cell('baseline', 0, 3):>16}{'':>18}"
+              f"{median('baseline') / median('bare'):>14.2f}x   ({args.baseline})")
 
 
 if __name__ == "__main__":
