@@ -573,6 +573,36 @@ def test_prefetch_renders_next_records(tmp_path):
     session.close()
 
 
+def test_picture_work_for_later_records_starts_after_the_key_frame(tmp_path):
+    """A key that shows a prefetched picture draws it before any worker starts (refine,
+    prefetch): their pixel loops hold the GIL and slowed that frame."""
+    session = image_session(tmp_path)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, 0.3)
+            await app.workers.wait_for_complete()
+            before = set(app.workers)
+            at_frame: list[set] = []
+            display = app._display  # noqa: SLF001 - observe the frame, as bench_keys does
+
+            def observe(screen, renderable) -> None:
+                display(screen, renderable)
+                if session.current.index == 1 and not at_frame:
+                    at_frame.append({w.group for w in app.workers if w not in before})
+
+            app._display = observe  # noqa: SLF001
+            await pilot.press("1")
+            await settle(pilot, 0.3)
+            assert at_frame == [set()], at_frame
+            request = app.query_one(ImageView).view_request()
+            assert (str(FASHION / "004.jpg"), request) in app.pictures  # prefetch still ran
+
+    run(go())
+    session.close()
+
+
 def test_broken_and_missing_images_show_message_and_can_be_declined(tmp_path):
     extra = [{"source-ref": str(FASHION / "broken.jpg")}, {"source-ref": str(tmp_path / "nope.jpg")}]
     session = image_session(tmp_path, extra=extra)

@@ -704,12 +704,14 @@ class LabelApp(App):
         cached = self.pictures.get((ref, request))
         if cached is not None:
             self.show_rendered(cached)
-            self._maybe_refine(token, ref, request, cached)
+            # Background work starts once this frame is drawn: workers hold the GIL in their
+            # pixel loops and slowed the frame they are not needed for.
+            self.call_after_refresh(self._maybe_refine, token, ref, request, cached)
         else:
             self.show_message(f"loading {one_line(ref)}…")
             self.render_image(token, ref, request)
         # Next records open at fit (zoom 1), so that is the view to prepare.
-        self.prefetch(ViewRequest(request.cells_w, request.cells_h))
+        self.call_after_refresh(self.prefetch, ViewRequest(request.cells_w, request.cells_h))
 
     @on(ImageView.ViewChanged)
     def _view_changed(self, event: ImageView.ViewChanged) -> None:
