@@ -204,3 +204,36 @@ def test_open_without_background_leaves_the_index_to_start_background(tmp_path):
         assert session.progress().total == 1000
     finally:
         session.close()
+
+
+def test_deferred_index_starts_when_resuming_needs_it(tmp_path):
+    """After a crash (no checkpoint) resuming looks records up by line number: with the
+    index deferred (background=False) that must start it, not wait for it forever."""
+    import threading
+
+    from tuilabel.core.data.manifest import Manifest
+    from tuilabel.core.gt.job import JobFolder
+    from tuilabel.core.session import Session
+
+    from engine_helpers import make_spec
+
+    manifest = text_manifest(tmp_path / "in.manifest", 12)
+    spec = make_spec(manifest)
+    first = Session(spec, JobFolder(manifest.parent / spec.name), Manifest(manifest)).open()
+    for label in (0, 1, 2, 0, 1):
+        first.answer(label)
+    first.journal.close()  # a killed process: no checkpoint, no clean close
+    first.manifest.close()
+    first.lock.release()
+    assert not first.folder.checkpoint(spec.worker).exists()
+
+    opened: list[Session] = []
+    thread = threading.Thread(target=lambda: opened.append(
+        Session(spec, JobFolder(manifest.parent / spec.name), Manifest(manifest)).open(background=False)), daemon=True)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), "open(background=False) hung waiting for an index nobody started"
+    try:
+        assert opened[0].current.index == 5
+    finally:
+        opened[0].close()

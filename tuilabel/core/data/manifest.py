@@ -267,12 +267,13 @@ class Manifest:
 
     def start_indexing(self, on_progress: Callable[[int, bool], None] | None = None) -> None:
         """Build the line-offset index in a daemon thread; `on_progress(lines, done)`."""
-        if self._thread is not None:
-            return
-        self._stop = False
-        self._thread = threading.Thread(
-            target=self._build_index, args=(on_progress,), name="manifest-index", daemon=True
-        )
+        with self._lock:  # callers on several threads (offset_of, a UI's first frame)
+            if self._thread is not None:
+                return
+            self._stop = False
+            self._thread = threading.Thread(
+                target=self._build_index, args=(on_progress,), name="manifest-index", daemon=True
+            )
         self._thread.start()
 
     def build_index(self) -> None:
@@ -339,7 +340,9 @@ class Manifest:
             return self._line_count_locked()
 
     def offset_of(self, index: int) -> int:
-        """Byte offset of line `index`; waits for the background index to get there."""
+        """Byte offset of line `index`; waits for the background index to get there (and
+        starts it if it was deferred: see `Session.open(background=False)`)."""
+        self.start_indexing()
         while True:
             with self._lock:
                 if index < self._line_count_locked():
