@@ -364,7 +364,7 @@ def main() -> None:
           f"median / best of {runs} runs per side")
     print(f"{'measure':54} {'tuilabel':>17} {'datatui':>19} {'ratio':>7}")
     for name, ours, peer in rows:
-        ratio = f"{peer[0] / ours[0]:.1f}x" if ours and peer and ours[0] > 0 and peer[0] > 0 else "-"
+        ratio = f"{peer[0] / ours[0]:.1f}x" if ours and peer and ours[0] > 0.05 and peer[0] > 0 else "-"
         digits = 1 if name.endswith("(MB)") else 3
         print(f"{name:54} {fmt(ours, digits):>17} {fmt(peer, digits):>19} {ratio:>7}")
 
