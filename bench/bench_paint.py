@@ -6,8 +6,9 @@ and beside a bare Textual app that shows one line (the floor any Textual program
     python bench/bench_paint.py --baseline /tmp/base   # adds that code's fresh-job row
 
 For each program: start it in a fresh tmux pane (120x40), poll `capture-pane` every 2 ms until
-the first record's text (its `#N` marker) is on screen; report the wall time and the process's
-peak RSS (VmHWM) at that moment. Runs: a fresh job on the 1M manifest, and resuming at record
+the first record's text (its `#N` marker) is on screen; report the wall time, the process's
+peak RSS (VmHWM) and the CPU time all its threads used by that moment (from schedstat: it
+does not count waiting for a core, so it holds up better than wall time on a busy machine). Runs: a fresh job on the 1M manifest, and resuming at record
 900,000 (jobs seeded by bench_engine.py). Every program runs --runs times, one after another
 within each round, so load hits all alike; median and best are shown.
 """
@@ -40,7 +41,18 @@ def tmux(*args: str) -> str:
     return subprocess.run([*TMUX, *args], capture_output=True, text=True).stdout
 
 
-def painted(command: str, marker: str, timeout: float = 60.0) -> tuple[float, float]:
+def cpu_seconds(pid: int) -> float:
+    """CPU time the process has used so far, all its threads (schedstat: ns on a CPU)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (OSError, IndexError, ValueError):  # a thread that just ended
+            pass
+    return total / 1e9
+
+
+def painted(command: str, marker: str, timeout: float = 60.0) -> tuple[float, float, float]:
     session = "bench-paint"
     tmux("kill-session", "-t", session)
     t0 = time.perf_counter()
@@ -59,9 +71,10 @@ def painted(command: str, marker: str, timeout: float = 60.0) -> tuple[float, fl
         while time.perf_counter() - t0 < timeout:
             if marker in tmux("capture-pane", "-p", "-t", session):
                 elapsed = time.perf_counter() - t0
+                cpu = cpu_seconds(pid)
                 status = Path(f"/proc/{pid}/status").read_text()
                 rss = int(status.split("VmHWM:")[1].split()[0]) / 1024
-                return elapsed, rss
+                return elapsed, rss, cpu
             time.sleep(0.002)
         raise SystemExit(f"not painted within {timeout}s: {command}\n" + tmux("capture-pane", "-p", "-t", session))
     finally:
@@ -98,7 +111,7 @@ def main() -> None:
         "peer resume": lambda: painted(f"{peer} {BIG} {WORK / 'resume-peer'}", "#900000", 180),
     }
     load = os.getloadavg()[0]
-    results: dict[str, list[tuple[float, float]]] = {name: [] for name in programs}
+    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in programs}
     for _ in range(args.runs):
         for name, run in programs.items():
             results[name].append(run())
@@ -107,8 +120,8 @@ def main() -> None:
         values = [r[field] for r in results[name]]
         return f"{statistics.median(values):.{digits}f} / {min(values):.{digits}f}"
 
-    def median(name: str) -> float:
-        return statistics.median(r[0] for r in results[name])
+    def median(name: str, field: int = 0) -> float:
+        return statistics.median(r[field] for r in results[name])
 
     print(f"\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, tmux 120x40, load average {load:.2f} at start, "
           f"{os.getloadavg()[0]:.2f} at end; median / best of {args.runs} runs")
@@ -116,12 +129,16 @@ def main() -> None:
     print(f"{'fresh job, 1M manifest (s)':30}{cell('bare', 0, 3):>16}{cell('ours', 0, 3):>16}{cell('peer', 0, 3):>18}"
           f"{median('ours') / median('bare'):>14.2f}x{median('peer') / median('ours'):>17.1f}x")
     print(f"{'  peak RSS (MB)':30}{cell('bare', 1, 1):>16}{cell('ours', 1, 1):>16}{cell('peer', 1, 1):>18}")
+    print(f"{'  CPU used by then (s)':30}{cell('bare', 2, 3):>16}{cell('ours', 2, 3):>16}{cell('peer', 2, 3):>18}"
+          f"{median('ours', 2) / median('bare', 2):>14.2f}x{median('peer', 2) / median('ours', 2):>17.1f}x")
     print(f"{'resume at 900,000 (s)':30}{'':>16}{cell('ours resume', 0, 3):>16}{cell('peer resume', 0, 3):>18}"
           f"{median('ours resume') / median('bare'):>14.2f}x{median('peer resume') / median('ours resume'):>17.1f}x")
     print(f"{'  peak RSS (MB)':30}{'':>16}{cell('ours resume', 1, 1):>16}{cell('peer resume', 1, 1):>18}")
     if args.baseline:
         print(f"{'baseline, fresh job, 1M (s)':30}{'':>16}{cell('baseline', 0, 3):>16}{'':>18}"
               f"{median('baseline') / median('bare'):>14.2f}x   ({args.baseline})")
+        print(f"{'  CPU used by then (s)':30}{'':>16}{cell('baseline', 2, 3):>16}{'':>18}"
+              f"{median('baseline', 2) / median('bare', 2):>14.2f}x")
 
 
 if __name__ == "__main__":

@@ -497,6 +497,43 @@ def test_command_palette_jump_and_export(tmp_path):
     session.close()
 
 
+def test_the_theme_is_in_place_before_the_first_parse(tmp_path):
+    """The chosen theme is set before the stylesheet is built, so start-up parses the CSS once
+    (setting it after App.__init__ re-parsed all of it before the first frame)."""
+    session = text_session(tmp_path)
+
+    async def go():
+        app = make_app(session, theme="tuilabel-light")
+        refreshes = []
+        reparse = app.stylesheet.reparse
+        app.stylesheet.reparse = lambda: (refreshes.append(1), reparse())  # observe only
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert app.theme == "tuilabel-light" and app.current_theme.name == "tuilabel-light"
+            assert "-light-mode" in app.classes
+            assert refreshes == []
+            app.theme = "tuilabel-dark"  # switching later still restyles
+            await pilot.pause()
+            assert refreshes and "-dark-mode" in app.classes
+
+    run(go())
+    session.close()
+
+
+def test_unknown_theme_is_reported_and_the_default_used(tmp_path):
+    session = text_session(tmp_path)
+
+    async def go():
+        app = make_app(session, theme="no-such-theme")
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert app.theme == "tuilabel-dark"
+            assert any("unknown theme 'no-such-theme'" in m for m in session.messages)
+
+    run(go())
+    session.close()
+
+
 def test_theme_switching_and_user_theme(tmp_path, monkeypatch):
     user = tmp_path / "cfg" / "tuilabel" / "themes"
     user.mkdir(parents=True)

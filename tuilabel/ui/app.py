@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
+from textual.theme import BUILTIN_THEMES, Theme
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
@@ -507,7 +508,18 @@ class LabelApp(App):
                  keymap: dict[str, str] | None = None, first_start: bool = False,
                  clock: Callable[[], float] = time.monotonic,
                  upload_status: Callable[[], str | None] | None = None) -> None:
+        # The theme is in place before App.__init__ builds the stylesheet, so the CSS is parsed
+        # once with its colours (setting it afterwards re-parsed all of it: ~6 ms of start-up).
+        themes, self.theme_problems = load_themes()
+        self._themes = {t.name: t for t in themes}
+        wanted = theme or DEFAULT_THEME
+        if wanted not in self._themes and wanted not in BUILTIN_THEMES:
+            self.theme_problems.append(f"unknown theme {wanted!r}; using {DEFAULT_THEME}")
+            wanted = DEFAULT_THEME
+        self.set_reactive(App.theme, wanted)
         super().__init__()
+        for t in themes:
+            self.register_theme(t)
         self.session = session
         self.upload_status = upload_status  # e.g. "S3 offline: 3 files waiting" (None: all fine)
         self._upload_shown = ""
@@ -521,14 +533,6 @@ class LabelApp(App):
         self.started = clock()
         self.summary_shown = False
         self.finish_message = ""
-        themes, self.theme_problems = load_themes()
-        for t in themes:
-            self.register_theme(t)
-        wanted = theme or DEFAULT_THEME
-        if wanted not in self.available_themes:
-            self.theme_problems.append(f"unknown theme {wanted!r}; using {DEFAULT_THEME}")
-            wanted = DEFAULT_THEME
-        self.theme = wanted
         if self.keymap:
             self.set_keymap(self.keymap)
         self.label_keys = label_keys(len(session.spec.labels), self.keymap)
@@ -539,6 +543,10 @@ class LabelApp(App):
         self._image_view: ImageView | None = None
 
     # -- theme ---------------------------------------------------------------------------------
+
+    def get_theme(self, theme_name: str) -> Theme | None:
+        # Ours are known before App.__init__ registers anything (see __init__).
+        return self._themes.get(theme_name) or super().get_theme(theme_name)
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return label_variable_defaults()
