@@ -12,7 +12,9 @@ import pytest
 from tuilabel.core.gt.job import Example, Instructions, JobFolder, JobSpec
 from tuilabel.core.data.manifest import Manifest
 from tuilabel.core.session import Session, State
-from tuilabel.ui.app import LabelApp, LabelScreen, label_keys, make_app
+from tuilabel.ui.app import LabelApp, make_app
+from tuilabel.ui.keys import label_keys
+from tuilabel.ui.screens.label import LabelScreen
 from tuilabel.ui.safe_text import visible
 from tuilabel.ui.widgets.image_view import ImageView
 from tuilabel.ui.widgets.label_list import LabelList
@@ -364,7 +366,7 @@ def test_completion_summary_writes_output(tmp_path):
 
             assert session.state is State.DONE
             assert isinstance(app.screen, SummaryScreen)
-            assert app.screen.counts == [1, 1, 0] and app.screen.declined == 1
+            assert app.screen.counts == [1, 1, 0] and app.screen.progress.declined == 1
             assert app.screen.output == session.folder.output_manifest
             await pilot.press("u")  # undo from the summary: back to the last record
             assert session.state is State.REVIEWING and isinstance(app.screen, LabelScreen)
@@ -552,7 +554,7 @@ def test_image_preview_zoom_move_fit(tmp_path):
             # the next record came from the prefetch cache or a fresh render, never the old one
             assert session.current.index == 1 and view.picture is not None
             assert view.zoom == 1.0
-            assert (session.current.source_ref, view.view_request()) in app.pictures
+            assert (session.current.source_ref, view.view_request()) in screen(app).image_pane.pictures
 
     run(go())
     session.close()
@@ -567,7 +569,7 @@ def test_prefetch_renders_next_records(tmp_path):
             await settle(pilot, 0.3)
             request = app.query_one(ImageView).view_request()
             for n in (2, 3, 4):
-                assert (str(FASHION / f"{n:03d}.jpg"), request) in app.pictures
+                assert (str(FASHION / f"{n:03d}.jpg"), request) in screen(app).image_pane.pictures
 
     run(go())
     session.close()
@@ -681,7 +683,7 @@ def test_graphics_protocol_shows_the_real_image(tmp_path, monkeypatch, mode):
         app = make_app(session, graphics=mode)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot, 0.3)
-            assert app.graphics_mode == mode
+            assert screen(app).image_pane.graphics_mode == mode
             gfx = app.query_one("#image-gfx")
             assert isinstance(gfx, SixelImage if mode == "sixel" else TGPImage)
             assert gfx.display and not app.query_one(ImageView).display
@@ -713,7 +715,7 @@ def test_halfblock_and_auto_in_tmux_use_imageview(tmp_path, monkeypatch, mode):
         app = make_app(session, graphics=mode)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot, 0.2)
-            assert app.graphics_mode == "halfblock"
+            assert screen(app).image_pane.graphics_mode == "halfblock"
             assert not app.query("#image-gfx")
             assert app.query_one(ImageView).picture is not None
 
@@ -751,7 +753,7 @@ def test_thumbnail_first_frame_is_refined_in_the_background(tmp_path):
             fg, bg = view.picture.cell_colours(view.picture.width // 2, view.picture.height // 2)
             assert (fg >> 16) < 60 and (fg & 0xFF) > 160  # blue: the main image, not the red thumbnail
             request = view.view_request()
-            assert not app.pictures.get((str(tmp_path / "cam2.jpg"), request)).from_thumbnail
+            assert not screen(app).image_pane.pictures.get((str(tmp_path / "cam2.jpg"), request)).from_thumbnail
             await pilot.press("1")
             await settle(pilot, 0.1)
             assert view.picture is not None and not view.picture.from_thumbnail

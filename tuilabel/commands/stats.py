@@ -40,27 +40,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bar(n: int, top: int, width: int = 30) -> str:
-    if not n or not top:
-        return ""
-    cells = n * width / top
-    full = int(cells)
-    eighths = int((cells - full) * 8)
-    return "█" * full + ("▏▎▍▌▋▊▉"[eighths - 1] if eighths else "") or "▏"
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}h {m:02d}m {s:02d}s" if h else f"{m}m {s:02d}s"
-
-
 def render(stats, console, limit: int = 30) -> None:
     from rich.table import Table
     from rich.text import Text
 
     from tuilabel.core.quality.stats import CONFIDENCE_BINS
+    from tuilabel.ui.format import bar, duration
 
     head = Text()
     head.append(stats.source, style="bold")
@@ -105,7 +90,7 @@ def render(stats, console, limit: int = 30) -> None:
             top = items[0][1]
             shown = items[:limit] if limit else items
             for name, n in shown:
-                table.add_row(Text(name), f"{n:,}", f"{100 * n / total:.1f}", Text(_bar(n, top), style="cyan"))
+                table.add_row(Text(name), f"{n:,}", f"{100 * n / total:.1f}", Text(bar(n / (top or 1), 30), style="cyan"))
             console.print(table)
             if len(shown) < len(items):
                 console.print(f"  … and {len(items) - len(shown)} more classes")
@@ -119,7 +104,7 @@ def render(stats, console, limit: int = 30) -> None:
             for i, n in enumerate(st.confidence):
                 lo, hi = i / CONFIDENCE_BINS, (i + 1) / CONFIDENCE_BINS
                 label = f"{lo:.1f}–{hi:.1f}"
-                table.add_row(label, f"{n:,}", Text(_bar(n, top), style="magenta"))
+                table.add_row(label, f"{n:,}", Text(bar(n / (top or 1), 30), style="magenta"))
             console.print(table)
 
         if st.boxes_per_image:
@@ -130,7 +115,7 @@ def render(stats, console, limit: int = 30) -> None:
             top = max(st.boxes_per_image.values())
             rows = sorted(st.boxes_per_image.items())
             for k, n in rows[:limit] if limit else rows:
-                table.add_row(str(k), f"{n:,}", Text(_bar(n, top), style="green"))
+                table.add_row(str(k), f"{n:,}", Text(bar(n / (top or 1), 30), style="green"))
             console.print(table)
 
     t = stats.timing
@@ -141,11 +126,11 @@ def render(stats, console, limit: int = 30) -> None:
             f"  answers {t.answers:,} (declined {t.declined:,}; {t.submissions:,} journal submissions, relabels included)"
         )
         if t.first:
-            console.print(f"  from {t.first} to {t.last}  ({_duration(t.span_seconds)})")
+            console.print(f"  from {t.first} to {t.last}  ({duration(t.span_seconds)})")
         median = f"{t.median_seconds:.1f} s" if t.median_seconds is not None else "—"
         console.print(
             f"  {t.labels_per_hour:,.1f} labels per hour   median {median} per record   "
-            f"time spent {_duration(t.total_seconds)}"
+            f"time spent {duration(t.total_seconds)}"
         )
         if t.workers:
             table = Table(title="  workers", title_justify="left", show_edge=False, box=None)
@@ -154,5 +139,5 @@ def render(stats, console, limit: int = 30) -> None:
             table.add_column("")
             top = max(t.workers.values())
             for name, n in t.workers.items():
-                table.add_row(Text(name), f"{n:,}", Text(_bar(n, top), style="cyan"))
+                table.add_row(Text(name), f"{n:,}", Text(bar(n / (top or 1), 30), style="cyan"))
             console.print(table)

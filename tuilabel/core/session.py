@@ -43,6 +43,7 @@ class Progress:
     per_hour: float  # this session's pace
     eta_seconds: float | None
     session_answers: int
+    elapsed: float = 0.0  # seconds since this session's clock started
 
 
 class Session:
@@ -70,6 +71,7 @@ class Session:
         self._review_pos = -1  # position in `recent()` while reviewing
         self._shown_wall = datetime.now(timezone.utc)
         self._shown_mono = time.monotonic()
+        self.clock: Callable[[], float] = time.monotonic  # pace and ETA (see start_clock)
         self._started_mono = time.monotonic()
         self._session_answers = 0
         self._bad_report = None
@@ -369,6 +371,34 @@ class Session:
             self._review_pos = len(self.recent())  # `]` returns to labeling
             self._show(record, answer)
 
+    def upcoming_refs(self, n: int) -> list[str]:
+        """The `source-ref`s of up to `n` records after the current one that have no answer yet
+        (read-only look-ahead for prefetching pictures; safe in a worker thread). Looks at no
+        more than 4n lines, so a long answered run costs nothing."""
+        record = self.current
+        if record is None:
+            return []
+        status = self.journal.status
+        manifest = self.manifest
+        index, offset = record.index + 1, record.next_offset
+        refs: list[str] = []
+        for _ in range(n * 4):
+            if len(refs) >= n or offset >= manifest.size:
+                break
+            try:
+                nxt = manifest.record_at(index, offset)
+            except (BadRecord, OSError, ValueError):
+                try:
+                    _, offset = manifest.read_line(offset)
+                except OSError:
+                    break
+                index += 1
+                continue
+            if (index >= len(status) or status[index] == NONE) and nxt.source_ref:
+                refs.append(nxt.source_ref)
+            index, offset = index + 1, nxt.next_offset
+        return refs
+
     # -- bad lines -------------------------------------------------------------------------------
 
     def _report_bad(self, index: int, offset: int, reason: str) -> None:
@@ -395,12 +425,19 @@ class Session:
         bad = self.journal.bad
         total = None if counting else self.manifest.line_count - bad - self.journal.blank
         done = self.journal.answered + self.journal.declined
-        elapsed = time.monotonic() - self._started_mono
+        elapsed = self.clock() - self._started_mono
         per_hour = self._session_answers / elapsed * 3600 if elapsed > 1 and self._session_answers else 0.0
         eta = None
         if total is not None and per_hour > 0:
             eta = max(0, total - done) / per_hour * 3600
-        return Progress(done, total, counting, self.journal.answered, self.journal.declined, bad, per_hour, eta, self._session_answers)
+        return Progress(done, total, counting, self.journal.answered, self.journal.declined, bad, per_hour, eta,
+                        self._session_answers, elapsed)
+
+    def start_clock(self, clock: Callable[[], float] = time.monotonic) -> None:
+        """Measure this session's pace and ETA with `clock`, from now (the app calls it when
+        labeling starts; tests pass a frozen clock for stable pictures)."""
+        self.clock = clock
+        self._started_mono = clock()
 
     @property
     def label_counts(self) -> list[int]:

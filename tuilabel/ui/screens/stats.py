@@ -20,7 +20,7 @@ from textual.widgets import Static
 
 from tuilabel.core.errors import UserError
 from tuilabel.ui.safe_text import one_line
-from tuilabel.ui.screens.summary import format_duration
+from tuilabel.ui.format import bar, duration
 
 BAR_WIDTH = 30
 
@@ -90,10 +90,9 @@ class StatsScreen(ModalScreen[None]):
         for i, name in enumerate(names):
             count = classes.get(name, 0)
             colour = self.colours[i] if i < len(self.colours) else ""
-            bar = "█" * round(BAR_WIDTH * count / top) if count else ""
             share = f"{count / total:.0%}" if total else ""
-            bars.add_row(Text(one_line(name)), Text(bar or "·", style=colour), f"{count:,}", share)
-        bars.add_row(Text("declined", style="italic"), Text("█" * round(BAR_WIDTH * declined / top) or "·", style="dim"),
+            bars.add_row(Text(one_line(name)), Text(bar(count / top, BAR_WIDTH) or "·", style=colour), f"{count:,}", share)
+        bars.add_row(Text("declined", style="italic"), Text(bar(declined / top, BAR_WIDTH) or "·", style="dim"),
                      f"{declined:,}", f"{declined / total:.0%}" if total else "")
 
         facts = Table(box=None, show_header=False, pad_edge=False)
@@ -103,7 +102,7 @@ class StatsScreen(ModalScreen[None]):
         if timing:
             facts.add_row("Labels per hour", f"{timing.labels_per_hour:,.0f}" if timing.labels_per_hour else "—")
             facts.add_row("Median per record", f"{timing.median_seconds:.1f} s" if timing.median_seconds is not None else "—")
-            facts.add_row("Time labeling", format_duration(timing.total_seconds))
+            facts.add_row("Time labeling", duration(timing.total_seconds))
             if timing.first and timing.last:
                 facts.add_row("First / last answer", f"{timing.first}  …  {timing.last}")
             workers = ", ".join(f"{one_line(w)} {n:,}" for w, n in timing.workers.items()) or "—"

@@ -23,19 +23,11 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tuilabel.ui.format import bar
 from tuilabel.ui.safe_text import one_line
 
-_EIGHTHS = " ▏▎▍▌▋▊▉"
 MAX_BAR = 8
 MIN_NAME = 6
-
-
-def bar(fraction: float, width: int) -> str:
-    """A left-aligned bar `width` cells wide filled to `fraction`, in eighths of a cell."""
-    eighths = round(max(0.0, min(1.0, fraction)) * width * 8)
-    full, part = divmod(eighths, 8)
-    text = "█" * full + (_EIGHTHS[part] if part else "")
-    return text.ljust(width)
 
 
 class ListLayout:
@@ -92,7 +84,7 @@ class LabelRow:
         line.append(" ")
         if bar_w >= 3:
             fraction = self.count / layout.total if layout.total else 0.0
-            line.append(bar(fraction, bar_w), self.colour)
+            line.append(bar(fraction, bar_w).ljust(bar_w), self.colour)
             line.append(" ")
         line.append(count, "bold" if self.count else "dim")
         if share:

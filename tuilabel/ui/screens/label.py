@@ -1,0 +1,377 @@
+"""The labeling screen: every key is a Session call; the screen only shows what the session holds.
+
+Keys live here (not on the App) so that dialogs (help, filter, instructions) do not label
+records when a digit is typed in them. Widgets are created once in `compose` and kept as
+attributes; a key updates only the rows and lines whose content changed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, cast
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.reactive import var
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from tuilabel.core.data.manifest import Record
+from tuilabel.core.errors import UserError
+from tuilabel.core.session import Session, State
+from tuilabel.ui.format import duration
+from tuilabel.ui.keys import label_bindings
+from tuilabel.ui.safe_text import one_line, record_text
+from tuilabel.ui.widgets.image_pane import ImagePane
+from tuilabel.ui.widgets.label_list import LabelList
+from tuilabel.ui.widgets.lines import JobHeader, ProgressRow, TextLine
+from tuilabel.ui.widgets.record_text import RecordText
+
+if TYPE_CHECKING:
+    from tuilabel.ui.app import LabelApp
+
+
+class LabelScreen(Screen):
+    BINDINGS = label_bindings()
+
+    page = var(0, init=False, bindings=True)
+    """A pending prefix key for labels 11+ (`g` = 1 … `k` = 4); 0 = none."""
+    move_mode = var(False, init=False, bindings=True)
+    """Arrows pan the zoomed image."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(id="label-screen")
+        self.session = session
+        self.spec = session.spec
+        self.task_type = session.spec.task_type
+        self.labels = list(session.spec.labels)
+        self.toggled: set[int] = set()
+        """Multi-label: the labels picked for the current record, not yet submitted."""
+        self.answer_labels: set[int] = set()
+        """The standing answer of the record under review."""
+        self.shown_key: tuple | None = None
+        """(record, state, answer) last drawn: a new one resets the record pane."""
+        self.messages_seen = 0
+        """How many of `session.messages` were shown already."""
+        self.message_text = ""
+        """The message line's text ("" when empty)."""
+        self.image_pane: ImagePane | None = None
+        self.record_text: RecordText | None = None
+
+    @property
+    def label_app(self) -> LabelApp:
+        return cast("LabelApp", self.app)
+
+    # -- layout -----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        app = self.label_app
+        spec = self.spec
+        short = spec.instructions.short or ("Pick every label that applies, then enter." if self.task_type.multi
+                                            else "Pick the label that fits best.")
+        yield JobHeader(
+            Text.assemble((one_line(spec.name), "bold"), "  ·  ", self.task_type.description,
+                          "  ·  ", (f"{len(self.labels)} labels", "dim")),
+            Text(one_line(short)),
+            id="header",
+        )
+        self.status = TextLine(id="status")
+        self.details = Static(Text(""), id="details")
+        self.details_scroll = VerticalScroll(self.details, id="details-scroll")
+        self.label_list = LabelList(self.labels, app.label_keys, app.label_colours, self.task_type.multi, id="labels")
+        self.progress_row = ProgressRow(id="progress")
+        self.message = TextLine(id="message")
+        with Horizontal(id="main"):
+            with Vertical(id="record-pane"):
+                yield self.status
+                if self.task_type.media == "image":
+                    self.image_pane = ImagePane(self.session, app.graphics_mode, id="image-pane")
+                    yield self.image_pane
+                else:
+                    self.record_text = RecordText(id="record-text")
+                    yield self.record_text
+                yield self.details_scroll
+            yield self.label_list
+        yield self.progress_row
+        yield self.message
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.details_scroll.display = False
+        self.refresh_view()
+        if not self.session.manifest.index_done:
+            # The total appears when the background index finishes, without waiting for a key.
+            self._count_timer = self.set_interval(0.25, self._poll_count)
+
+    def _poll_count(self) -> None:
+        if self.session.current is None:
+            return
+        self._show_progress()
+        if self.session.manifest.index_done:
+            self._count_timer.stop()
+
+    # -- availability ---------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        session = self.session
+        image = self.task_type.media == "image"
+        n = len(self.labels)
+        if action == "pick":
+            index = self.page * 10 + int(parameters[0])  # type: ignore[call-overload]
+            return index < n
+        if action == "page":
+            return int(parameters[0]) * 10 < n  # type: ignore[call-overload]
+        if action == "submit":
+            return self.task_type.multi
+        if action in ("zoom_in", "zoom_out", "fit", "move_mode"):
+            return image
+        if action == "pan":
+            return image and self.move_mode
+        if action == "cancel":
+            return bool(self.page or self.move_mode)
+        if action in ("skip", "decline") and session.current is None:
+            return None
+        if action == "history_forward":
+            return session.state is State.REVIEWING or None
+        return True
+
+    def watch_page(self) -> None:
+        self._show_status()
+
+    def watch_move_mode(self) -> None:
+        self._show_status()
+
+    # -- what is shown ----------------------------------------------------------------------
+
+    def _answer_of(self) -> set[int]:
+        entry = self.session.current_answer
+        if entry is None or entry.kind != "a":
+            return set()
+        value = entry.gt.get(self.spec.label_attribute)
+        if isinstance(value, list):
+            return {v for v in value if isinstance(v, int)}
+        return {value} if isinstance(value, int) else set()
+
+    def refresh_view(self) -> None:
+        """Bring every widget up to the session's state, touching only what changed."""
+        session = self.session
+        if session.state is State.DONE or session.current is None:
+            self.label_app.job_done()
+            return
+        record = session.current
+        key = (record.index, session.state, session.current_answer)
+        if key != self.shown_key:
+            self.shown_key = key
+            self.answer_labels = self._answer_of()
+            self.toggled = set(self.answer_labels) if self.task_type.multi else set()
+            self._show_record(record)
+        self._show_status()
+        self._show_labels()
+        self._show_progress()
+        self._show_messages()
+
+    def _show_status(self) -> None:
+        session = self.session
+        record = session.current
+        if record is None:
+            return
+        if session.state is State.REVIEWING:
+            entry = session.current_answer
+            if entry is not None and entry.kind == "d":
+                what = "declined"
+            else:
+                what = ", ".join(self.labels[i] for i in sorted(self.answer_labels)) or "?"
+            text = Text.assemble(("REVIEWING", "bold reverse"), f" record {record.lineno:,}: ",
+                                 (one_line(what), "bold"), "  · pick relabels, space keeps, ] next")
+        else:
+            text = Text.assemble(("record ", "dim"), f"{record.lineno:,}")
+            if self.task_type.multi:
+                text.append(f"  ·  {len(self.toggled)} picked, enter submits", "dim")
+        if self.page:
+            lo = self.page * 10 + 1
+            text.append(f"  ·  labels {lo}-{min(lo + 9, len(self.labels))}: press a digit (esc cancels)", "bold")
+        if self.move_mode:
+            text.append("  ·  MOVE: arrows pan, m/esc ends", "bold")
+        self.status.update(text)
+        self.status.set_class(session.state is State.REVIEWING, "-reviewing")
+
+    def _show_labels(self) -> None:
+        marks = []
+        for i in range(len(self.labels)):
+            mark = []
+            if i in self.answer_labels:
+                mark.append("answer")
+            if i in self.toggled:
+                mark.append("toggled")
+            marks.append("+".join(mark))
+        self.label_list.update_rows(self.session.label_counts, marks, self.session.journal.answered)
+
+    def _show_progress(self) -> None:
+        progress = self.session.progress()
+        total = "counting…" if progress.total is None else f"{progress.total:,}"
+        parts = [f"{progress.done:,}/{total}"]
+        if progress.declined:
+            parts.append(f"{progress.declined:,} declined")
+        if progress.per_hour:
+            parts.append(f"{progress.per_hour:,.0f}/h")
+            if progress.eta_seconds is not None:
+                parts.append("ETA " + duration(progress.eta_seconds))
+        total_n = None if progress.total is None else max(progress.total, 1)
+        self.progress_row.show(progress.done, total_n, " · ".join(parts))
+
+    def _show_messages(self) -> None:
+        messages = self.session.messages
+        if len(messages) > self.messages_seen:
+            new = messages[self.messages_seen :]
+            self.messages_seen = len(messages)
+            text = new[-1] if len(new) == 1 else f"{new[-1]}  (+{len(new) - 1} more notes)"
+            self.say(text)
+
+    def say(self, text: str, error: bool = False) -> None:
+        """One line under the progress bar (an error in the error colour)."""
+        self.message_text = text
+        self.message.update(Text(one_line(text)))
+        self.message.set_class(error, "-error")
+
+    def _show_details(self) -> None:
+        """The record's other fields, built only while the details pane is open."""
+        record = self.session.current
+        if record is None or not self.details_scroll.display:
+            return
+        details = {k: v for k, v in record.data.items() if k not in ("source", "source-ref")}
+        self.details.update(record_text("\n".join(f"{k}: {v}" for k, v in details.items()) or "(no other fields)"))
+
+    def _show_record(self, record: Record) -> None:
+        self._show_details()
+        if self.image_pane is not None:
+            self.move_mode = False
+            self.image_pane.request(record.source_ref or "")
+        elif self.record_text is not None:
+            self.record_text.show(record.source if isinstance(record.source, str) else "")
+
+    # -- actions: every one is a session call -------------------------------------------------
+
+    def _do(self, call: Callable[[], object]) -> None:
+        try:
+            call()
+        except UserError as exc:
+            self.say(str(exc), error=True)
+        else:
+            if self.message_text:
+                self.say("")
+        self.page = 0
+        self.refresh_view()
+
+    def pick_label(self, index: int) -> None:
+        if not 0 <= index < len(self.labels) or self.session.current is None:
+            return
+        if self.task_type.multi:
+            self.toggled ^= {index}
+            self.page = 0
+            self._show_status()
+            self._show_labels()
+        else:
+            self._do(lambda: self.session.answer(index))
+
+    def action_pick(self, n: int) -> None:
+        self.pick_label(self.page * 10 + n)
+        self.page = 0
+
+    def action_page(self, page: int) -> None:
+        self.page = page
+
+    def action_cancel(self) -> None:
+        self.page = 0
+        self.move_mode = False
+
+    def action_submit(self) -> None:
+        if not self.toggled:
+            self.say("pick at least one label (number keys toggle), then enter; x declines, space skips", error=True)
+            return
+        self._do(lambda: self.session.answer(sorted(self.toggled)))
+
+    def action_skip(self) -> None:
+        self._do(self.session.skip)
+
+    def action_decline(self) -> None:
+        record = self.session.current
+        self._do(self.session.decline)
+        if record is not None and not self.message_text:
+            self.say(f"declined record {record.lineno:,} (bad data); u undoes")
+
+    def action_undo(self) -> None:
+        self._back("nothing to undo yet")
+
+    def action_history_back(self) -> None:
+        self._back("this is the oldest answer")
+
+    def _back(self, none_left: str) -> None:
+        moved = False
+
+        def call() -> None:
+            nonlocal moved
+            moved = self.session.back()
+
+        self._do(call)
+        if not moved:
+            self.say(none_left)
+
+    def action_history_forward(self) -> None:
+        self._do(self.session.forward)
+
+    def action_jump(self, number: int) -> None:
+        """Show record `number` (1-based), with its answer if it has one."""
+        self._do(lambda: self.session.jump(number - 1))
+
+    def action_details(self) -> None:
+        self.details_scroll.display = not self.details_scroll.display
+        self._show_details()
+
+    def action_filter(self) -> None:
+        from tuilabel.ui.screens.label_filter import LabelFilterScreen
+
+        def picked(index: int | None) -> None:
+            if index is not None:
+                self.pick_label(index)
+
+        self.app.push_screen(LabelFilterScreen(self.labels, self.label_app.label_keys), picked)
+
+    def action_zoom_in(self) -> None:
+        if self.image_pane is not None:
+            self.image_pane.view.zoom_in()
+
+    def action_zoom_out(self) -> None:
+        if self.image_pane is not None:
+            self.image_pane.view.zoom_out()
+
+    def action_fit(self) -> None:
+        if self.image_pane is not None:
+            self.image_pane.view.fit()
+
+    def action_move_mode(self) -> None:
+        if self.image_pane is None:
+            return
+        self.move_mode = not self.move_mode
+        if self.move_mode and self.image_pane.view.zoom <= 1.0:
+            self.image_pane.view.zoom_in()
+
+    def action_pan(self, dx: int, dy: int) -> None:
+        if self.image_pane is not None:
+            self.image_pane.view.pan(dx, dy)
+
+    def action_help(self) -> None:
+        self.label_app.action_show_keys_help()
+
+    def action_instructions(self) -> None:
+        self.label_app.show_instructions()
+
+    def action_stats(self) -> None:
+        self.label_app.show_stats()
+
+    def action_stop(self) -> None:
+        self.app.exit()
+
+    @on(LabelList.Picked)
+    def _clicked(self, event: LabelList.Picked) -> None:
+        self.pick_label(event.index)
