@@ -448,15 +448,74 @@ def test_long_text_wraps_and_scrolls(tmp_path):
             width = view.scrollable_content_region.width
             assert width < full and all(len(line) <= width for line in view.lines)
             assert " ".join(view.lines) == long  # every word, in order, nothing cut
-            assert view.virtual_size.height == len(view.lines) > view.size.height
-            view.scroll_end(animate=False)
+            # one more row than the text: "more below" sits there until the end is reached
+            assert view.virtual_size.height == len(view.lines) + 1 and len(view.lines) > view.size.height
+            await pilot.press("end")
             await pilot.pause()
-            bottom = "".join(seg.text for seg in view.render_line(view.size.height - 1))
-            assert bottom.split()[-1] == "word399"
+            rows = ["".join(seg.text for seg in view.render_line(y)) for y in range(view.size.height)]
+            assert rows[-2].split()[-1] == "word399" and "more below" not in "".join(rows)
             await pilot.press("1")
             await pilot.pause()
             assert view.scroll_offset.y == 0 and view.lines == ["short again"]
             assert not view.show_vertical_scrollbar and view.scrollable_content_region.width == full
+
+    run(go())
+    session.close()
+
+
+def row_texts(view: RecordText) -> list[str]:
+    return ["".join(seg.text for seg in view.render_line(y)) for y in range(view.size.height)]
+
+
+def test_long_text_scrolls_by_keyboard_with_more_below(tmp_path):
+    """Without a mouse (SSH) every line of a long record can be read: PageDown/PageUp by pages
+    that keep one line of context, arrows by lines, Home/End; "more below" until the end; the
+    key bar offers PgDn only while the text overflows, and `?` lists the keys."""
+    long = " ".join(f"w{i}" for i in range(1500))
+    manifest = write_manifest(tmp_path / "m.manifest", [{"source": long}, {"source": "short"}])
+    session = open_session(tmp_path, manifest, ["a", "b"], "text-classification")
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            view = app.query_one(RecordText)
+            bar = screen(app).key_bar
+            height = view.size.height
+            assert view.overflowing and "more below" in row_texts(view)[-1]
+            assert "pgdn More" in bar.text.plain
+            last_seen = row_texts(view)[height - 2]
+            await pilot.press("pagedown")
+            assert view.scroll_offset.y == height - 2
+            assert row_texts(view)[0] == last_seen  # one line of context kept
+            await pilot.press("down", "down")
+            assert view.scroll_offset.y == height
+            await pilot.press("up")
+            assert view.scroll_offset.y == height - 1
+            await pilot.press("pageup", "pageup")
+            assert view.scroll_offset.y == 0
+            await pilot.press("end")
+            rows = row_texts(view)
+            assert rows[-2].split()[-1] == "w1499" and "more below" not in "".join(rows)
+            await pilot.press("home")
+            assert view.scroll_offset.y == 0
+            seen = set()
+            for _ in range(200):  # PageDown alone reaches every word
+                seen.update(w for row in row_texts(view) for w in row.split() if w.startswith("w"))
+                if not view.more_below:
+                    break
+                await pilot.press("pagedown")
+            assert seen == {f"w{i}" for i in range(1500)}
+            assert session.current.index == 0  # scrolling labels nothing
+            await pilot.press("1")
+            await pilot.pause()
+            assert not view.overflowing and "pgdn" not in bar.text.plain
+            await pilot.press("pagedown", "end")  # nothing to scroll: nothing happens
+            assert view.scroll_offset.y == 0
+            await pilot.press("question_mark")
+            ids = {binding_id for _, _, _, binding_id in app.screen.rows}
+            assert {"page-down", "page-up", "text-start", "text-end", "pan-up", "pan-down"} <= ids
+            assert "zoom-in" not in ids
 
     run(go())
     session.close()
@@ -793,6 +852,271 @@ def test_stats_screen_shows_job_numbers(tmp_path):
             await pilot.press("enter")
             await settle(pilot, 0.1)
             assert isinstance(app.screen, StatsScreen) and app.screen.stats.timing.answers == 4
+
+    run(go())
+    session.close()
+
+
+# -- issue 7: a labeler's first hour ------------------------------------------------------------
+
+
+async def wait_total(pilot, session: Session) -> None:
+    for _ in range(100):
+        if not session.progress().counting:
+            break
+        await pilot.pause(0.02)
+    await pilot.pause()
+
+
+def test_progress_total_leaves_out_bad_lines_from_the_start(tmp_path):
+    """13 lines, 3 of them not records (blank, broken JSON, no source): 0/10 at once, not 0/13
+    shrinking to 10 as labeling reaches them."""
+    good = [orjson.dumps({"source": f"text {i}"}) for i in range(10)]
+    lines = good[:3] + [b""] + good[3:6] + [b"{broken"] + good[6:] + [orjson.dumps({"other": 1})]
+    manifest = tmp_path / "m.manifest"
+    manifest.write_bytes(b"\n".join(lines) + b"\n")
+    session = open_session(tmp_path, manifest, ["a", "b"], "text-classification")
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_total(pilot, session)
+            assert session.progress().total == 10
+            assert "0/10" in screen(app).progress_row.text.plain
+            await pilot.press(*"1" * 9)
+            assert session.progress().total == 10 and "9/10" in screen(app).progress_row.text.plain
+            await pilot.press("1")
+            await settle(pilot)
+            assert session.state is State.DONE and session.progress().done == 10
+            from tuilabel.ui.screens.summary import SummaryScreen
+
+            assert isinstance(app.screen, SummaryScreen)
+            facts = rendered_text(app.screen.query_one("#summary-facts").content)
+            assert "bad-lines.txt" in facts and app.screen.bad_lines == session.folder.bad_lines_report
+
+    run(go())
+    session.close()
+
+
+def test_skip_says_so_and_skipping_the_last_record_says_it_is_the_last(tmp_path):
+    session = text_session(tmp_path, n=2)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("space")
+            assert session.current.index == 1
+            assert screen(app).message_text == "skipped record 1: it comes back after the others"
+            await pilot.press("1")
+            assert session.current.index == 0 and screen(app).message_text == ""
+            await pilot.press("space")
+            assert session.current.index == 0
+            assert "only one left without an answer" in screen(app).message_text
+
+    run(go())
+    session.close()
+
+
+@pytest.mark.parametrize("keymap, words", [
+    ({"skip": "1"}, ['skip = "1"', "label-1"]),
+    ({"decline": "space"}, ['decline = "space"', "skip"]),
+    ({"skipp": "s"}, ["skipp", "no such binding id"]),
+    ({"skip": ""}, ["skip", "empty key"]),
+])
+def test_key_settings_that_conflict_or_are_unknown_are_refused(tmp_path, keymap, words):
+    from tuilabel.core.errors import UserError
+
+    session = text_session(tmp_path)
+    try:
+        with pytest.raises(UserError) as info:
+            make_app(session, keymap=keymap)
+        message = str(info.value)
+        assert "\n" not in message and "[keys]" in message and "config.toml" in message
+        assert all(word in message for word in words)
+    finally:
+        session.close()
+
+
+def test_help_shows_the_keys_setting_literally(tmp_path):
+    session = text_session(tmp_path)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("question_mark")
+            await pilot.pause()
+            shown = " ".join(str(static.render()) for static in app.screen.query("Static"))
+            assert '[keys] then id = "key"' in shown
+
+    run(go())
+    session.close()
+
+
+def test_escape_leaves_review_mode_where_labeling_left_off(tmp_path):
+    session = text_session(tmp_path, n=5)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("1", "2", "u", "u")
+            assert session.state is State.REVIEWING and session.current.index == 0
+            assert "esc Back to labeling" in screen(app).key_bar.text.plain
+            await pilot.press("escape")
+            assert session.state is State.LABELING and session.current.index == 2
+            assert session.label_counts == [1, 1, 0]  # the reviewed answers stand
+
+    run(go())
+    session.close()
+
+
+def test_thirty_labels_prefix_shows_its_labels_and_scrolls_to_them(tmp_path):
+    labels = [f"class-{i:02d}" for i in range(1, 31)]
+    session = text_session(tmp_path, labels=labels)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            sc = screen(app)
+            lst = sc.label_list
+            height = lst.scrollable_content_region.height
+            assert height < 30 and lst.scroll_offset.y == 0
+            await pilot.press("h")
+            assert sc.page == 2
+            top = lst.scroll_offset.y
+            assert top <= 20 and 29 < top + height  # labels 21-30 all in view
+            bar = sc.key_bar.text.plain
+            assert bar == "1-0 Labels 21-30, shown in the list  esc Cancel"
+            assert "labels 21-30" in sc.status.text.plain
+            dimmed = lst.get_component_rich_style("label-list--other-page").color
+            colours = {index: list(lst.render_line(index - top))[0].style.color for index in range(top, 30)}
+            assert all((colour == dimmed) == (index < 20) for index, colour in colours.items())
+            assert top < 20  # a dimmed row was in view
+
+            await pilot.press("5")
+            assert session.label_counts[24] == 1 and sc.page == 0
+            await pilot.press("h", "escape")
+            assert sc.page == 0 and "Skip" in sc.key_bar.text.plain
+            await pilot.press("g", "0")
+            assert session.label_counts[19] == 1
+            await pilot.resize_terminal(200, 60)  # room for every name of the page
+            await pilot.press("h")
+            bar = sc.key_bar.text.plain
+            assert "1 class-21" in bar and "0 class-30" in bar and "esc Cancel" in bar
+
+    run(go())
+    session.close()
+
+
+def test_label_pane_width_follows_the_labels(tmp_path):
+    async def width_for(labels, size=(120, 30)) -> int:
+        sub = tmp_path / str(len(labels[0]))
+        sub.mkdir()
+        session = text_session(sub, labels=labels)
+        try:
+            app = make_app(session)
+            async with app.run_test(size=size) as pilot:
+                await pilot.pause()
+                lst = screen(app).label_list
+                assert all(lst.row_text(i).plain.rstrip().split()[-1] == "0" for i in range(len(labels)))
+                return lst.size.width
+        finally:
+            session.close()
+
+    short = run(width_for(["a", "b"]))
+    long = run(width_for(["a much longer label name", "another quite long label"]))
+    assert short < 34 < long  # not a fixed ~33 columns
+
+
+@pytest.mark.parametrize("size", [(40, 12), (60, 16), (80, 24), (200, 60)])
+def test_layout_at_standard_sizes(tmp_path, size):
+    """The short instructions are read whole, the key bar ends with whole hints and keeps
+    `q Quit`, and the record pane keeps room to read."""
+    short = "Overall sentiment of the review: 1 positive, 2 negative, 3 neutral, 4 mixed."
+    manifest = write_manifest(tmp_path / "m.manifest", [{"source": "A review. " * 40}])
+    session = open_session(tmp_path, manifest, ["positive", "negative", "neutral", "mixed"],
+                           "text-classification", Instructions(short=short))
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            sc = screen(app)
+            assert not sc.too_small
+            assert " ".join(sc.header.plain.split()).endswith(short)
+            assert sc.header.compact == (size[1] < 16)
+            bar = sc.key_bar.text.plain
+            assert bar.endswith(("q Quit", "^p Palette")) and "q Quit" in bar
+            assert len(bar) <= sc.key_bar.content_size.width
+            assert sc.record_text.size.width >= size[0] // 2 - 2
+            assert sc.record_text.size.height >= 4
+            assert max(len(line) for line in sc.record_text.lines) <= 100  # readable lines at 200 wide
+
+    run(go())
+    session.close()
+
+
+def test_window_too_small_says_so_and_keys_wait(tmp_path):
+    session = text_session(tmp_path)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=(39, 11)) as pilot:
+            await pilot.pause()
+            sc = screen(app)
+            assert sc.too_small and sc.too_small_note.display
+            assert "window too small: 39×11" in str(sc.too_small_note.render())
+            assert "need ≥ 40×12" in str(sc.too_small_note.render())
+            await pilot.press("1", "space", "x")
+            assert session.current.index == 0 and session.label_counts == [0, 0, 0]
+            await pilot.resize_terminal(40, 12)
+            await pilot.pause()
+            assert not sc.too_small and not sc.too_small_note.display
+            await pilot.press("1")
+            assert session.label_counts == [1, 0, 0]
+
+    run(go())
+    session.close()
+
+
+def test_image_task_key_bar_keeps_quit_at_80x24(tmp_path):
+    session = image_session(tmp_path)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            bar = screen(app).key_bar.text.plain
+            assert "q Quit" in bar and "? Help" in bar and "z Zoom" in bar
+            assert "palette" not in bar.lower() or bar.endswith("Palette")
+
+    run(go())
+    session.close()
+
+
+def test_palette_offers_jump_before_a_number_is_typed(tmp_path):
+    session = text_session(tmp_path, n=10)
+
+    async def go():
+        from textual.command import CommandPalette
+
+        from tuilabel.ui.screens.jump import JumpScreen
+
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("ctrl+p")
+            await settle(pilot, 0.3)
+            assert isinstance(app.screen, CommandPalette)
+            shown = [str(option.prompt) for option in app.screen.query_one("CommandList").options]
+            assert any("Jump to record… (type a number)" in text for text in shown)
+            await pilot.press(*"jump")
+            await settle(pilot, 0.3)
+            await pilot.press("enter")
+            await settle(pilot, 0.1)
+            assert isinstance(app.screen, JumpScreen)
+            await pilot.press("7", "enter")
+            await pilot.pause()
+            assert session.current.index == 6 and isinstance(app.screen, LabelScreen)
 
     run(go())
     session.close()

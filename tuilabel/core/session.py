@@ -21,7 +21,7 @@ from tuilabel.core.errors import UserError
 from tuilabel.core.gt.job import JobFolder, JobSpec, label_category_file
 from tuilabel.core.store.journal import BAD, BLANK, NONE, Entry, Journal, line_sha1
 from tuilabel.core.store.lock import JobLock
-from tuilabel.core.data.manifest import BadRecord, Manifest, Record
+from tuilabel.core.data.manifest import BadRecord, Manifest, Record, is_blank, parse_record
 
 DECLINE_REASON = "Declined by the worker: bad or unusable data"
 
@@ -66,6 +66,10 @@ class Session:
         self.current_answer: Entry | None = None  # the standing answer when reviewing
         self.messages: list[str] = []  # one line each, for the user: recovery, bad lines, input changes
         self.bad_lines = 0
+        # Lines that are not records (bad or blank) in the whole input, counted after the
+        # index so the total is right before labeling reaches them (None: not yet).
+        self._unusable: int | None = None
+        self._unusable_counted = False
         self._frontier: tuple[int, int] = (0, 0)  # (index, offset) where the pass continues
         self._skipped: set[int] = set()
         self._review_pos = -1  # position in `recent()` while reviewing
@@ -89,7 +93,7 @@ class Session:
             recovery = self.journal.open()
             self.messages.extend(recovery.messages)
             self._check_input()
-            self.manifest.start_indexing()
+            self.manifest.start_indexing(self._index_progress)
             self._resume()
         except BaseException:
             self.journal.close()
@@ -337,6 +341,12 @@ class Session:
         if pos < len(recent):
             self._review(recent, pos)
             return
+        self.leave_review()
+
+    def leave_review(self) -> None:
+        """Back to labeling where it left off (the reviewed answers stand); Esc in the app."""
+        if self.state is not State.REVIEWING:
+            return
         self._review_pos = -1
         self.state = State.LABELING
         self._advance()  # from the frontier, where labeling left off
@@ -420,10 +430,35 @@ class Session:
 
     # -- progress --------------------------------------------------------------------------------
 
+    def _index_progress(self, lines: int, done: bool) -> None:
+        """Index thread: once every line is indexed, count the unusable ones (a parse per line
+        in C; a million lines take about a second, off the key path)."""
+        if not done:
+            return
+        unusable = 0
+        try:
+            if self.manifest.index_error is None:
+                for _, _, _, raw in self.manifest.iter_lines():
+                    if self._closed:
+                        return
+                    if is_blank(raw):
+                        unusable += 1
+                        continue
+                    try:
+                        parse_record(raw)
+                    except BadRecord:
+                        unusable += 1
+                self._unusable = unusable
+        except (OSError, ValueError):  # the input closed or vanished meanwhile
+            pass
+        finally:
+            self._unusable_counted = True
+
     def progress(self) -> Progress:
-        counting = not self.manifest.index_done
+        counting = not (self.manifest.index_done and self._unusable_counted)
         bad = self.journal.bad
-        total = None if counting else self.manifest.line_count - bad - self.journal.blank
+        unusable = self._unusable if self._unusable is not None else bad + self.journal.blank
+        total = None if counting else self.manifest.line_count - unusable
         done = self.journal.answered + self.journal.declined
         elapsed = self.clock() - self._started_mono
         per_hour = self._session_answers / elapsed * 3600 if elapsed > 1 and self._session_answers else 0.0

@@ -12,14 +12,16 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+from textual.actions import parse as parse_action
 from textual.app import App
 from textual.screen import Screen
 
 from tuilabel.core.errors import UserError
 from tuilabel.core.session import Session, State
+from tuilabel.core.user_config import config_dir
 from tuilabel.ui.commands import JobCommands
 from tuilabel.ui.graphics import resolve_graphics
-from tuilabel.ui.keys import label_binding_id, label_keys
+from tuilabel.ui.keys import VIEW_KEYS, label_binding_id, label_keys, validate_keymap
 from tuilabel.ui.safe_text import visible
 from tuilabel.ui.screens.label import LabelScreen
 from tuilabel.ui.themes import DEFAULT_THEME, label_variable, label_variable_defaults, load_themes
@@ -114,9 +116,12 @@ class LabelApp(App):
         except UserError as exc:
             output = session.folder.output_manifest
             message = str(exc)
+        progress = session.progress()
+        report = session.folder.bad_lines_report
         screen = SummaryScreen(
             job=session.spec.name, labels=list(session.spec.labels), colours=self.label_colours,
-            counts=list(session.label_counts), progress=session.progress(), output=output, message=message,
+            counts=list(session.label_counts), progress=progress, output=output,
+            bad_lines=report if progress.bad and report.exists() else None, message=message,
         )
 
         def left(what: str | None) -> None:
@@ -134,13 +139,18 @@ class LabelApp(App):
         from tuilabel.ui.screens.help import HelpScreen
 
         screen = self.label_screen
-        ours = {binding.id for binding in LabelScreen.BINDINGS}  # type: ignore[union-attr]
+        view_keys = VIEW_KEYS[self.session.spec.task_type.media]
         rows: dict[str, tuple[list[str], str, bool]] = {}
-        for key, active in screen.active_bindings.items():
-            binding = active.binding
-            if binding.id not in ours or binding.id.startswith("label-"):
-                continue  # widgets' own keys (scrolling) and the labels, listed separately
-            entry = rows.setdefault(binding.id or binding.action, ([], binding.description, active.enabled))
+        bindings = screen._bindings.copy()
+        bindings.apply_keymap(self._keymap)  # as Textual does for each key press
+        for key, binding in bindings:
+            if binding.id is None or binding.id.startswith("label-"):
+                continue  # the labels are listed separately
+            _, action, params = parse_action(binding.action)
+            state = screen.check_action(action, params)
+            if state is False and binding.id not in view_keys:
+                continue  # not part of this job (zoom in a text job, submit for one label)
+            entry = rows.setdefault(binding.id, ([], binding.description, bool(state)))
             entry[0].append(self.get_key_display(binding))
         table = [(" ".join(keys), desc, enabled, binding_id) for binding_id, (keys, desc, enabled) in rows.items()]
         labels = [(key, name, label_binding_id(i)) for i, (key, name) in enumerate(zip(self.label_keys, self.session.spec.labels))]
@@ -169,6 +179,17 @@ class LabelApp(App):
     def jump_to(self, number: int) -> None:
         self.label_screen.action_jump(number)
 
+    def ask_jump(self) -> None:
+        """The palette's "Jump to record…": ask for the number."""
+        from tuilabel.ui.screens.jump import JumpScreen
+
+        def chosen(number: int | None) -> None:
+            if number is not None:
+                self.jump_to(number)
+
+        manifest = self.session.manifest
+        self.push_screen(JumpScreen(manifest.line_count if manifest.index_done else None), chosen)
+
 def make_app(session: Session, *, theme: str | None = None, graphics: str = "auto",
              keymap: dict[str, str] | None = None, first_start: bool = False,
              clock: Callable[[], float] = time.monotonic,
@@ -178,5 +199,7 @@ def make_app(session: Session, *, theme: str | None = None, graphics: str = "aut
     `upload_status` (polled every 2 s) returns a line to show while uploads lag, else None."""
     if graphics not in GRAPHICS:
         raise UserError(f"--graphics must be one of {', '.join(GRAPHICS)}, not {graphics!r}")
+    if keymap:
+        validate_keymap(keymap, str(config_dir() / "config.toml"))
     return LabelApp(session, theme=theme, graphics=graphics, keymap=keymap,
                     first_start=first_start, clock=clock, upload_status=upload_status)

@@ -3,6 +3,11 @@
 Keys live here (not on the App) so that dialogs (help, filter, instructions) do not label
 records when a digit is typed in them. Widgets are created once in `compose` and kept as
 attributes; a key updates only the rows and lines whose content changed.
+
+The layout follows the window: the label pane is as wide as its labels need (at most
+`LABELS_SHARE` of the width), a low window drops the title row (`COMPACT_HEIGHT`), and below
+`MIN_SIZE` the screen says how much room it needs instead of drawing a broken layout (keys
+other than quit and help do nothing then: nobody labels what they cannot see).
 """
 
 from __future__ import annotations
@@ -15,15 +20,17 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual import events
+from textual.widgets import Static
 
 from tuilabel.core.data.manifest import Record
 from tuilabel.core.errors import UserError
-from tuilabel.core.session import Session, State
+from tuilabel.core.session import Progress, Session, State
 from tuilabel.ui.format import duration
-from tuilabel.ui.keys import label_bindings
+from tuilabel.ui.keys import KEY_BAR_PRIORITY, label_bindings
 from tuilabel.ui.safe_text import one_line, record_text
 from tuilabel.ui.widgets.image_pane import ImagePane
+from tuilabel.ui.widgets.key_bar import Hint, KeyBar
 from tuilabel.ui.widgets.label_list import LabelList
 from tuilabel.ui.widgets.lines import JobHeader, ProgressRow, TextLine
 from tuilabel.ui.widgets.record_text import RecordText
@@ -31,9 +38,17 @@ from tuilabel.ui.widgets.record_text import RecordText
 if TYPE_CHECKING:
     from tuilabel.ui.app import LabelApp
 
+MIN_SIZE = (40, 12)
+COMPACT_HEIGHT = 16  # below this the title row goes (the short instructions stay)
+LABELS_SHARE = 0.45
+MIN_LABELS_WIDTH = 14
+
 
 class LabelScreen(Screen):
     BINDINGS = label_bindings()
+    # Nothing takes focus: a focused scroll container's own arrows, PageDown, Home and End
+    # would shadow the screen's keys.
+    AUTO_FOCUS = None
 
     page = var(0, init=False, bindings=True)
     """A pending prefix key for labels 11+ (`g` = 1 … `k` = 4); 0 = none."""
@@ -58,6 +73,8 @@ class LabelScreen(Screen):
         """The message line's text ("" when empty)."""
         self.image_pane: ImagePane | None = None
         self.record_text: RecordText | None = None
+        self.too_small = False
+        """The window is below MIN_SIZE: only a message is shown."""
 
     @property
     def label_app(self) -> LabelApp:
@@ -70,18 +87,21 @@ class LabelScreen(Screen):
         spec = self.spec
         short = spec.instructions.short or ("Pick every label that applies, then enter." if self.task_type.multi
                                             else "Pick the label that fits best.")
-        yield JobHeader(
+        self.header = JobHeader(
             Text.assemble((one_line(spec.name), "bold"), "  ·  ", self.task_type.description,
                           "  ·  ", (f"{len(self.labels)} labels", "dim")),
             Text(one_line(short)),
             id="header",
         )
+        yield self.header
         self.status = TextLine(id="status")
         self.details = Static(Text(""), id="details")
-        self.details_scroll = VerticalScroll(self.details, id="details-scroll")
+        self.details_scroll = VerticalScroll(self.details, id="details-scroll", can_focus=False)
         self.label_list = LabelList(self.labels, app.label_keys, app.label_colours, self.task_type.multi, id="labels")
         self.progress_row = ProgressRow(id="progress")
         self.message = TextLine(id="message")
+        self.key_bar = KeyBar(id="key-bar")
+        self.too_small_note = Static("", id="too-small")
         with Horizontal(id="main"):
             with Vertical(id="record-pane"):
                 yield self.status
@@ -95,21 +115,44 @@ class LabelScreen(Screen):
             yield self.label_list
         yield self.progress_row
         yield self.message
-        yield Footer(compact=True)
+        yield self.key_bar
+        yield self.too_small_note
 
     def on_mount(self) -> None:
         self.details_scroll.display = False
+        self.too_small_note.display = False
+        self._fit_layout(self.app.size.width, self.app.size.height)
         self.refresh_view()
-        if not self.session.manifest.index_done:
+        if self.session.progress().counting:
             # The total appears when the background index finishes, without waiting for a key.
             self._count_timer = self.set_interval(0.25, self._poll_count)
 
     def _poll_count(self) -> None:
         if self.session.current is None:
             return
-        self._show_progress()
-        if self.session.manifest.index_done:
+        if not self._show_progress().counting:
             self._count_timer.stop()
+
+    # -- layout -----------------------------------------------------------------------------
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_layout(event.size.width, event.size.height)
+
+    def _fit_layout(self, width: int, height: int) -> None:
+        too_small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
+        if too_small:
+            self.too_small_note.update(Text(
+                f"window too small: {width}×{height}\nneed ≥ {MIN_SIZE[0]}×{MIN_SIZE[1]}\n\n"
+                "q quits (every answer is saved)"))
+        if too_small != self.too_small:
+            self.too_small = too_small
+            self.set_class(too_small, "-too-small")
+            self.too_small_note.display = too_small
+            self.refresh_bindings()
+        self.header.set_compact(height < COMPACT_HEIGHT)
+        # Bars beside the counts only where the record keeps room (a wide window).
+        labels_width = min(self.label_list.natural_width(with_bar=width >= 100), int(width * LABELS_SHARE))
+        self.label_list.styles.width = max(MIN_LABELS_WIDTH, labels_width)
 
     # -- availability ---------------------------------------------------------------------
 
@@ -117,6 +160,8 @@ class LabelScreen(Screen):
         session = self.session
         image = self.task_type.media == "image"
         n = len(self.labels)
+        if self.too_small and action not in ("stop", "help"):
+            return False
         if action == "pick":
             index = self.page * 10 + int(parameters[0])  # type: ignore[call-overload]
             return index < n
@@ -127,20 +172,72 @@ class LabelScreen(Screen):
         if action in ("zoom_in", "zoom_out", "fit", "move_mode"):
             return image
         if action == "pan":
-            return image and self.move_mode
+            if image:
+                return self.move_mode
+            return parameters[1] != 0 and self._text_overflows()
+        if action == "scroll_text":
+            return self._text_overflows()
         if action == "cancel":
-            return bool(self.page or self.move_mode)
+            return bool(self.page or self.move_mode) or session.state is State.REVIEWING
         if action in ("skip", "decline") and session.current is None:
             return None
         if action == "history_forward":
             return session.state is State.REVIEWING or None
         return True
 
-    def watch_page(self) -> None:
+    def _text_overflows(self) -> bool:
+        return self.record_text is not None and self.record_text.overflowing
+
+    def watch_page(self, page: int) -> None:
         self._show_status()
+        # Bring the page's labels into view (with 30 labels, `h` shows 21-30), and back.
+        self.label_list.show_page(page or None)
 
     def watch_move_mode(self) -> None:
         self._show_status()
+
+    def refresh_bindings(self) -> None:
+        super().refresh_bindings()
+        if self.is_mounted:
+            self._show_keys()
+
+    @on(RecordText.OverflowChanged)
+    def _overflow_changed(self) -> None:
+        self.refresh_bindings()
+
+    def _show_keys(self) -> None:
+        """The key bar: the keys that apply now; while a prefix is pending, what it offers."""
+        if self.page:
+            keys = self.label_app.label_keys
+            lo, hi = self.page * 10, min(self.page * 10 + 10, len(self.labels))
+            hints = [Hint(keys[i][-1], one_line(self.labels[i]), 2) for i in range(lo, hi)]
+            hints.append(Hint("esc", "Cancel", 0))
+            if sum(len(h.key) + len(h.description) + 3 for h in hints) > self.key_bar.content_size.width:
+                # Not room for every name: the list shows them (the other labels dimmed).
+                digits = f"{keys[lo][-1]}-{keys[hi - 1][-1]}" if hi - lo > 1 else keys[lo][-1]
+                hints = [Hint(digits, f"Labels {lo + 1}-{hi}, shown in the list", 1), hints[-1]]
+            self.key_bar.show(hints)
+            return
+        hints: list[Hint] = []
+        seen: set[str] = set()
+        reviewing = self.session.state is State.REVIEWING
+        for active in self.active_bindings.values():
+            binding = active.binding
+            shown = binding.show or (reviewing and binding.id in ("cancel", "history-forward"))
+            if active.node is not self or not shown or not active.enabled or binding.id in seen:
+                continue
+            seen.add(binding.id or "")
+            description = binding.description
+            if reviewing and binding.id == "skip":
+                description = "Keep"
+            elif binding.id == "cancel":
+                description = "Back to labeling" if reviewing and not (self.page or self.move_mode) else "Cancel"
+            hints.append(Hint(self.app.get_key_display(binding), description, KEY_BAR_PRIORITY.get(binding.id or "", 5)))
+        if reviewing:
+            keys = self.label_app.label_keys
+            hints.insert(0, Hint(f"{keys[0]}-{keys[-1]}" if len(keys) > 1 else keys[0], "Relabel", 1))
+        hints.append(Hint("^p", "Palette", 10))
+        self.key_bar.show(hints)
 
     # -- what is shown ----------------------------------------------------------------------
 
@@ -170,6 +267,7 @@ class LabelScreen(Screen):
         self._show_labels()
         self._show_progress()
         self._show_messages()
+        self.refresh_bindings()
 
     def _show_status(self) -> None:
         session = self.session
@@ -183,14 +281,14 @@ class LabelScreen(Screen):
             else:
                 what = ", ".join(self.labels[i] for i in sorted(self.answer_labels)) or "?"
             text = Text.assemble(("REVIEWING", "bold reverse"), f" record {record.lineno:,}: ",
-                                 (one_line(what), "bold"), "  · pick relabels, space keeps, ] next")
+                                 (one_line(what), "bold"))
         else:
             text = Text.assemble(("record ", "dim"), f"{record.lineno:,}")
             if self.task_type.multi:
                 text.append(f"  ·  {len(self.toggled)} picked, enter submits", "dim")
         if self.page:
             lo = self.page * 10 + 1
-            text.append(f"  ·  labels {lo}-{min(lo + 9, len(self.labels))}: press a digit (esc cancels)", "bold")
+            text.append(f"  ·  labels {lo}-{min(lo + 9, len(self.labels))}: a digit picks", "bold")
         if self.move_mode:
             text.append("  ·  MOVE: arrows pan, m/esc ends", "bold")
         self.status.update(text)
@@ -207,7 +305,7 @@ class LabelScreen(Screen):
             marks.append("+".join(mark))
         self.label_list.update_rows(self.session.label_counts, marks, self.session.journal.answered)
 
-    def _show_progress(self) -> None:
+    def _show_progress(self) -> Progress:
         progress = self.session.progress()
         total = "counting…" if progress.total is None else f"{progress.total:,}"
         parts = [f"{progress.done:,}/{total}"]
@@ -219,6 +317,7 @@ class LabelScreen(Screen):
                 parts.append("ETA " + duration(progress.eta_seconds))
         total_n = None if progress.total is None else max(progress.total, 1)
         self.progress_row.show(progress.done, total_n, " · ".join(parts))
+        return progress
 
     def _show_messages(self) -> None:
         messages = self.session.messages
@@ -282,8 +381,12 @@ class LabelScreen(Screen):
         self.page = page
 
     def action_cancel(self) -> None:
-        self.page = 0
-        self.move_mode = False
+        """Esc: drop a pending prefix or move mode; else leave review mode."""
+        if self.page or self.move_mode:
+            self.page = 0
+            self.move_mode = False
+        else:
+            self._do(self.session.leave_review)
 
     def action_submit(self) -> None:
         if not self.toggled:
@@ -292,7 +395,15 @@ class LabelScreen(Screen):
         self._do(lambda: self.session.answer(sorted(self.toggled)))
 
     def action_skip(self) -> None:
+        record, reviewing = self.session.current, self.session.state is State.REVIEWING
         self._do(self.session.skip)
+        now = self.session.current
+        if record is None or reviewing or self.message_text or now is None:
+            return
+        if now.index == record.index:
+            self.say(f"record {record.lineno:,} is the only one left without an answer: label it, or x declines it")
+        else:
+            self.say(f"skipped record {record.lineno:,}: it comes back after the others")
 
     def action_decline(self) -> None:
         record = self.session.current
@@ -359,6 +470,19 @@ class LabelScreen(Screen):
     def action_pan(self, dx: int, dy: int) -> None:
         if self.image_pane is not None:
             self.image_pane.view.pan(dx, dy)
+        elif self.record_text is not None:
+            self.record_text.scroll_lines(dy)
+
+    def action_scroll_text(self, where: str) -> None:
+        text = self.record_text
+        if text is None:
+            return
+        if where == "home":
+            text.scroll_text_home()
+        elif where == "end":
+            text.scroll_text_end()
+        else:
+            text.scroll_page(1 if where == "page-down" else -1)
 
     def action_help(self) -> None:
         self.label_app.action_show_keys_help()

@@ -36,7 +36,7 @@ class SummaryScreen(Screen[str]):
     ]
 
     def __init__(self, *, job: str, labels: list[str], colours: list[str], counts: list[int],
-                 progress: Progress, output: Path, message: str = "") -> None:
+                 progress: Progress, output: Path, bad_lines: Path | None = None, message: str = "") -> None:
         super().__init__(id="summary-screen")
         self.job = job
         self.labels = labels
@@ -44,6 +44,7 @@ class SummaryScreen(Screen[str]):
         self.counts = counts
         self.progress = progress
         self.output = output
+        self.bad_lines = bad_lines  # the report of unusable input lines, when there are any
         self.message = message
 
     def compose(self) -> ComposeResult:
@@ -63,6 +64,8 @@ class SummaryScreen(Screen[str]):
             ("Records done: ", "bold"), f"{total:,}",
             ("   Declined: ", "bold"), f"{progress.declined:,}",
             *((("   Unusable lines: ", "bold"), f"{progress.bad:,}") if progress.bad else ()),
+            *(("\n", ("Unusable lines listed in: ", "bold"), one_line(str(shown_path(self.bad_lines))))
+              if self.bad_lines is not None else ()),
             "\n",
             ("Time this session: ", "bold"), duration(progress.elapsed),
             ("   Pace: ", "bold"), pace,

@@ -112,6 +112,7 @@ class TextLine(TextLines):
 
 
 BAR_WIDTH = 30
+MIN_BAR_WIDTH = 8
 
 
 class ProgressRow(TextLine):
@@ -150,6 +151,10 @@ class ProgressRow(TextLine):
             style = self._parts[name] = Style(color=self.get_component_rich_style(name).color)
         return style
 
+    def on_resize(self) -> None:
+        if self._shown is not None:
+            self.show(*self._shown, force=True)
+
     def show(self, done: int, total: int | None, stats: str, force: bool = False) -> None:
         """`total` None: still counting (an empty bar and `--%`)."""
         state = (done, total, stats)
@@ -157,26 +162,32 @@ class ProgressRow(TextLine):
             return
         self._shown = state
         text = Text(no_wrap=True, overflow="ellipsis", end="")
+        # The numbers matter more than the bar: a narrow window gets a shorter bar.
+        width = self.content_size.width if self.is_mounted else BAR_WIDTH * 3
+        bar_width = max(MIN_BAR_WIDTH, min(BAR_WIDTH, width - 6 - len(stats)))
         if total:
             fraction = max(0.0, min(1.0, done / total))
-            halves = round(fraction * BAR_WIDTH * 2)
+            halves = round(fraction * bar_width * 2)
             full, half = divmod(halves, 2)
             colour = self._part("progress--complete" if done >= total else "progress--bar")
             text.append("━" * full, colour)
             if half:
                 text.append("╸", colour)
-            text.append("━" * (BAR_WIDTH - full - half), self._part("progress--track"))
+            text.append("━" * (bar_width - full - half), self._part("progress--track"))
             text.append(f"{round(fraction * 100)}%".rjust(5))
         else:
-            text.append("━" * BAR_WIDTH, self._part("progress--track"))
+            text.append("━" * bar_width, self._part("progress--track"))
             text.append("--%".rjust(5))
         text.append(" " + stats, self._part("progress--stats"))
         self.update(text)
 
 
 class JobHeader(TextLines):
-    """The job's title row (on the primary tint) and its short instructions, one widget."""
+    """The job's title row (on the primary tint) and its short instructions, wrapped to the
+    width so they are always read whole (up to `MAX_SHORT_ROWS`; `i` shows everything). A low
+    window (`compact`) drops the title row, not the instructions."""
 
+    MAX_SHORT_ROWS = 3
     COMPONENT_CLASSES = {"header--title", "header--short"}
 
     DEFAULT_CSS = """
@@ -189,3 +200,33 @@ class JobHeader(TextLines):
 
     def __init__(self, title: Text, short: Text, **kw) -> None:
         super().__init__([title, short], ["header--title", "header--short"], margin=1, **kw)
+        self.title_text, self.short_text = title, short
+        self.compact = False
+        self._laid_out: tuple[int, bool] | None = None
+
+    def set_compact(self, compact: bool) -> None:
+        if compact != self.compact:
+            self.compact = compact
+            self._relayout()
+
+    def on_resize(self) -> None:
+        self._relayout()
+
+    def _relayout(self) -> None:
+        width = self.size.width - 2 * self.margin
+        if width <= 0 or self._laid_out == (width, self.compact):
+            return
+        self._laid_out = (width, self.compact)
+        short = list(self.short_text.wrap(self.app.console, width, overflow="fold"))
+        if len(short) > self.MAX_SHORT_ROWS:
+            short = short[: self.MAX_SHORT_ROWS]
+            short[-1].truncate(max(1, width - 2))
+            short[-1].append(" …")  # the rest is under `i`
+        texts = ([] if self.compact else [self.title_text]) + short
+        classes = ([] if self.compact else ["header--title"]) + ["header--short"] * len(short)
+        self._texts, self._line_classes = texts, classes
+        self._strips, self._styles = [None] * len(texts), None
+        # A style change, not refresh(layout=True): this runs inside a resize, where a layout
+        # request can be absorbed by the one under way.
+        self.styles.height = len(texts)
+        self.refresh()

@@ -1,0 +1,84 @@
+"""The bottom row: the keys that apply now, as many as fit, the most needed first.
+
+    space Skip  x Decline  ⌫ Undo  / Find  ? Help  q Quit
+
+Textual's Footer cuts its last items at the window's edge (at 80 columns `q Quit` was never
+seen); here each hint has a priority and the lowest-priority hints are dropped whole until
+the rest fit, shown in their own order. Drawn through the Line API like the other rows.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from rich.style import Style
+from rich.text import Text
+
+from tuilabel.ui.widgets.lines import TextLine
+
+GAP = "  "
+
+
+class Hint(NamedTuple):
+    key: str
+    description: str
+    priority: int = 5  # lower is kept longer
+
+
+class KeyBar(TextLine):
+    COMPONENT_CLASSES = {"key-bar--key"}
+
+    DEFAULT_CSS = """
+    KeyBar {
+        height: 1;
+        padding: 0 1;
+        background: $footer-background;
+        color: $footer-description-foreground;
+        & > .key-bar--key { color: $footer-key-foreground; text-style: bold; }
+    }
+    """
+
+    def __init__(self, **kw) -> None:
+        super().__init__("", **kw)
+        self.hints: list[Hint] = []
+        self._key_style: Style | None = None
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._key_style = None
+        self._fit()
+
+    def show(self, hints: list[Hint]) -> None:
+        if hints != self.hints:
+            self.hints = hints
+            self._fit()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    @property
+    def shown(self) -> list[Hint]:
+        """The hints that fit the current width, in their order."""
+        width = self.content_size.width if self.is_mounted else 1_000
+        order = sorted(range(len(self.hints)), key=lambda i: self.hints[i].priority)
+        kept: set[int] = set()
+        used = 0
+        for i in order:
+            hint = self.hints[i]
+            cost = len(hint.key) + 1 + len(hint.description) + (len(GAP) if kept else 0)
+            if used + cost > width:
+                continue
+            kept.add(i)
+            used += cost
+        return [hint for i, hint in enumerate(self.hints) if i in kept]
+
+    def _fit(self) -> None:
+        if self._key_style is None and self.is_mounted:
+            self._key_style = self.get_component_rich_style("key-bar--key")
+        text = Text(end="", no_wrap=True)
+        for n, hint in enumerate(self.shown):
+            if n:
+                text.append(GAP)
+            text.append(hint.key, self._key_style or "bold")
+            text.append(" " + hint.description)
+        self.update(text)
