@@ -1120,3 +1120,22 @@ def test_palette_offers_jump_before_a_number_is_typed(tmp_path):
 
     run(go())
     session.close()
+
+
+def test_label_command_refuses_a_conflicting_key_setting_before_making_the_job(tmp_path):
+    """The real command: one line naming the setting, exit 2, and no job folder left behind."""
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "cfg" / "tuilabel"
+    config.mkdir(parents=True)
+    (config / "config.toml").write_text('[keys]\nskip = "1"\n')
+    manifest = write_manifest(tmp_path / "reviews.jsonl", [{"source": "a"}, {"source": "b"}])
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+    result = subprocess.run([sys.executable, "-m", "tuilabel", "label", str(manifest), "--labels", "a,b"],
+                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and 'skip = "1"' in lines[0] and "label-1" in lines[0] and "config.toml" in lines[0]
+    assert not (tmp_path / "reviews").exists()

@@ -59,6 +59,11 @@ def run_job(request, args: argparse.Namespace) -> int:
     from tuilabel.core.user_config import load_user_config
 
     config = load_user_config()
+    if config.keys:  # refused before the job folder is made, not after
+        from tuilabel.core.user_config import config_dir
+        from tuilabel.ui.keys import validate_keymap
+
+        validate_keymap(config.keys, str(config_dir() / "config.toml"))
     if request.worker is None and config.worker:
         request.worker = config.worker
     prepared = prepare(request)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 
@@ -46,39 +47,43 @@ class KeyBar(TextLine):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._key_style = None
-        self._fit()
+        self._fitted_width = -1  # rebuilt with the new key colour at the next draw
 
     def show(self, hints: list[Hint]) -> None:
         if hints != self.hints:
             self.hints = hints
-            self._fit()
+            self.update(self._build(self._fitted_width))
 
-    def on_resize(self) -> None:
-        self._fit()
+    def fit_width(self, width: int) -> None:
+        self._texts[0], self._strips[0] = self._build(width), None
 
     @property
     def shown(self) -> list[Hint]:
         """The hints that fit the current width, in their order."""
-        width = self.content_size.width if self.is_mounted else 1_000
+        return self._fitting(self.content_size.width)
+
+    def _fitting(self, width: int) -> list[Hint]:
+        if width < 0:
+            width = 1_000
         order = sorted(range(len(self.hints)), key=lambda i: self.hints[i].priority)
         kept: set[int] = set()
         used = 0
         for i in order:
             hint = self.hints[i]
-            cost = len(hint.key) + 1 + len(hint.description) + (len(GAP) if kept else 0)
+            cost = cell_len(hint.key) + 1 + cell_len(hint.description) + (len(GAP) if kept else 0)
             if used + cost > width:
                 continue
             kept.add(i)
             used += cost
         return [hint for i, hint in enumerate(self.hints) if i in kept]
 
-    def _fit(self) -> None:
+    def _build(self, width: int) -> Text:
         if self._key_style is None and self.is_mounted:
             self._key_style = self.get_component_rich_style("key-bar--key")
         text = Text(end="", no_wrap=True)
-        for n, hint in enumerate(self.shown):
+        for n, hint in enumerate(self._fitting(width)):
             if n:
                 text.append(GAP)
             text.append(hint.key, self._key_style or "bold")
             text.append(" " + hint.description)
-        self.update(text)
+        return text

@@ -33,6 +33,7 @@ class TextLines(Widget, can_focus=False):
         self.margin = margin
         self._strips: list[Strip | None] = [None] * len(lines)
         self._styles: list[Style] | None = None  # per row; component styles walk the ancestors
+        self._fitted_width = -1
 
     def get_content_height(self, container, viewport, width: int) -> int:
         return len(self._texts)
@@ -71,8 +72,15 @@ class TextLines(Widget, can_focus=False):
                             for name in self._line_classes]
         return self._styles
 
+    def fit_width(self, width: int) -> None:
+        """Called before drawing at a new width (the first draw included): rows laid out by
+        width are rebuilt here, with `_texts` set directly (this runs while painting)."""
+
     def render_line(self, y: int) -> Strip:
         width = self.content_size.width
+        if width != self._fitted_width:
+            self._fitted_width = width
+            self.fit_width(width)
         styles = self._row_styles()
         if not 0 <= y < len(self._texts):
             return Strip.blank(width, self.rich_style)
@@ -151,9 +159,9 @@ class ProgressRow(TextLine):
             style = self._parts[name] = Style(color=self.get_component_rich_style(name).color)
         return style
 
-    def on_resize(self) -> None:
+    def fit_width(self, width: int) -> None:
         if self._shown is not None:
-            self.show(*self._shown, force=True)
+            self._texts[0], self._strips[0] = self._build(*self._shown, width), None
 
     def show(self, done: int, total: int | None, stats: str, force: bool = False) -> None:
         """`total` None: still counting (an empty bar and `--%`)."""
@@ -161,9 +169,13 @@ class ProgressRow(TextLine):
         if state == self._shown and not force:
             return
         self._shown = state
+        self.update(self._build(done, total, stats, self._fitted_width))
+
+    def _build(self, done: int, total: int | None, stats: str, width: int) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis", end="")
         # The numbers matter more than the bar: a narrow window gets a shorter bar.
-        width = self.content_size.width if self.is_mounted else BAR_WIDTH * 3
+        if width < 0:
+            width = BAR_WIDTH * 3
         bar_width = max(MIN_BAR_WIDTH, min(BAR_WIDTH, width - 6 - len(stats)))
         if total:
             fraction = max(0.0, min(1.0, done / total))
@@ -179,7 +191,7 @@ class ProgressRow(TextLine):
             text.append("━" * bar_width, self._part("progress--track"))
             text.append("--%".rjust(5))
         text.append(" " + stats, self._part("progress--stats"))
-        self.update(text)
+        return text
 
 
 class JobHeader(TextLines):
