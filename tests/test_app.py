@@ -605,6 +605,8 @@ def test_image_preview_zoom_move_fit(tmp_path):
             await pilot.press("m", "right", "right")
             await settle(pilot)
             assert screen(app).move_mode and view.center[0] > center[0]
+            bar = screen(app).key_bar.text.plain
+            assert "←→↑↓ Pan" in bar and "esc End move" in bar  # what move mode offers
             await pilot.press("o", "f")
             await settle(pilot)
             assert view.zoom == 1.0 and view.picture.zoom == 1.0

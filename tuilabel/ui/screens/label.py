@@ -221,9 +221,14 @@ class LabelScreen(Screen):
         hints: list[Hint] = []
         seen: set[str] = set()
         reviewing = self.session.state is State.REVIEWING
+        pan_keys = ""
         for active in self.active_bindings.values():
             binding = active.binding
-            shown = binding.show or (reviewing and binding.id in ("cancel", "history-forward"))
+            if self.move_mode and (binding.id or "").startswith("pan-") and active.node is self:
+                pan_keys += self.app.get_key_display(binding) if binding.id not in seen else ""
+                seen.add(binding.id or "")
+                continue
+            shown = binding.show or ((reviewing or self.move_mode) and binding.id in ("cancel", "history-forward"))
             if active.node is not self or not shown or not active.enabled or binding.id in seen:
                 continue
             seen.add(binding.id or "")
@@ -231,8 +236,11 @@ class LabelScreen(Screen):
             if reviewing and binding.id == "skip":
                 description = "Keep"
             elif binding.id == "cancel":
-                description = "Back to labeling" if reviewing and not (self.page or self.move_mode) else "Cancel"
+                description = ("Back to labeling" if reviewing and not (self.page or self.move_mode)
+                               else "End move" if self.move_mode else "Cancel")
             hints.append(Hint(self.app.get_key_display(binding), description, KEY_BAR_PRIORITY.get(binding.id or "", 5)))
+        if pan_keys:
+            hints.insert(0, Hint(pan_keys, "Pan", 1))
         if reviewing:
             keys = self.label_app.label_keys
             hints.insert(0, Hint(f"{keys[0]}-{keys[-1]}" if len(keys) > 1 else keys[0], "Relabel", 1))
@@ -290,7 +298,7 @@ class LabelScreen(Screen):
             lo = self.page * 10 + 1
             text.append(f"  ·  labels {lo}-{min(lo + 9, len(self.labels))}: a digit picks", "bold")
         if self.move_mode:
-            text.append("  ·  MOVE: arrows pan, m/esc ends", "bold")
+            text.append("  ·  MOVE", "bold")
         self.status.update(text)
         self.status.set_class(session.state is State.REVIEWING, "-reviewing")
 
