@@ -82,6 +82,8 @@ class Session:
         self._closed = False
         # Called after every committed answer (e.g. the S3 mirror marks files to upload).
         self.on_commit: list[Callable[[], None]] = []
+        # Called once the total is known (from the index thread): the app shows it at once.
+        self.on_total: list[Callable[[], None]] = []
 
     # -- open / close --------------------------------------------------------------------------
 
@@ -453,6 +455,8 @@ class Session:
             pass
         finally:
             self._unusable_counted = True
+            for hook in self.on_total:
+                hook()
 
     def progress(self) -> Progress:
         counting = not (self.manifest.index_done and self._unusable_counted)

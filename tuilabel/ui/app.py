@@ -63,7 +63,6 @@ class LabelApp(App):
         if self.keymap:
             self.set_keymap(self.keymap)
         self.label_keys = label_keys(len(session.spec.labels), self.keymap)
-        self.label_colours = self._colours()
         self.label_screen = LabelScreen(session)
 
     # -- theme ---------------------------------------------------------------------------------
@@ -71,15 +70,11 @@ class LabelApp(App):
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return label_variable_defaults()
 
-    def _colours(self) -> list[str]:
+    @property
+    def label_colours(self) -> list[str]:
+        """One colour per label from the current theme ($label-1 …)."""
         variables = {**label_variable_defaults(), **self.current_theme.variables}
         return [variables[label_variable(i)] for i in range(len(self.session.spec.labels))]
-
-    def watch_theme(self, theme: str) -> None:
-        if hasattr(self, "label_screen"):
-            self.label_colours = self._colours()
-            if self.label_screen.is_mounted:
-                self.label_screen.label_list.set_colours(self.label_colours)
 
     # -- lifecycle -------------------------------------------------------------------------------
 

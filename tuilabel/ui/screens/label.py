@@ -18,6 +18,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.reactive import var
 from textual.screen import Screen
 from textual import events
@@ -122,16 +123,29 @@ class LabelScreen(Screen):
         self.details_scroll.display = False
         self.too_small_note.display = False
         self._fit_layout(self.app.size.width, self.app.size.height)
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+        # The total appears when the background count finishes, without waiting for a key
+        # (the hook runs in the index thread; post_message is thread-safe).
+        self.session.on_total.append(self._post_total)
         self.refresh_view()
-        if self.session.progress().counting:
-            # The total appears when the background index finishes, without waiting for a key.
-            self._count_timer = self.set_interval(0.25, self._poll_count)
 
-    def _poll_count(self) -> None:
-        if self.session.current is None:
-            return
-        if not self._show_progress().counting:
-            self._count_timer.stop()
+    def on_unmount(self) -> None:
+        if self._post_total in self.session.on_total:
+            self.session.on_total.remove(self._post_total)
+
+    class TotalCounted(Message):
+        """The session knows its total now."""
+
+    def _post_total(self) -> None:
+        self.post_message(self.TotalCounted())
+
+    @on(TotalCounted)
+    def _total_counted(self) -> None:
+        if self.session.current is not None:
+            self._show_progress()
+
+    def _theme_changed(self, theme: object) -> None:
+        self.label_list.set_colours(self.label_app.label_colours)
 
     # -- layout -----------------------------------------------------------------------------
 
