@@ -32,13 +32,27 @@ def write_manifest(path: Path, objects: list[dict]) -> Path:
     return path
 
 
+_OPENED: list[Session] = []
+
+
+@pytest.fixture(autouse=True)
+def close_sessions():
+    """Every session a test opened is closed, also when an assert failed midway (the lock and
+    the index thread must not outlive the test); Session.close() is idempotent."""
+    yield
+    while _OPENED:
+        _OPENED.pop().close()
+
+
 def open_session(tmp: Path, manifest: Path, labels, task: str, instructions: Instructions | None = None) -> Session:
     spec = JobSpec(
         name="job", label_attribute="label", task=task, labels=tuple(labels),
         input=str(manifest), output=str(tmp), worker="tester",
         instructions=instructions or Instructions(short="Pick the best label."),
     )
-    return Session(spec, JobFolder(tmp / "job"), Manifest(manifest)).open()
+    session = Session(spec, JobFolder(tmp / "job"), Manifest(manifest)).open()
+    _OPENED.append(session)
+    return session
 
 
 def text_session(tmp: Path, n: int = 5, labels=("pos", "neg", "mixed"), task="text-classification") -> Session:
@@ -111,7 +125,6 @@ def test_number_keys_label_and_advance(tmp_path):
     lines = output_lines(session)
     assert [line["label"] for line in lines] == [1, 0, 2]
     assert lines[0]["label-metadata"]["class-name"] == "neg"
-    session.close()
 
 
 def test_click_label_picks_it(tmp_path):
@@ -135,7 +148,6 @@ def test_click_label_picks_it(tmp_path):
             assert session.label_counts == [0, 0, 1]
 
     run(go())
-    session.close()
 
 
 def test_skip_and_decline(tmp_path):
@@ -157,7 +169,6 @@ def test_skip_and_decline(tmp_path):
     lines = output_lines(session)
     declined = [line for line in lines if "failure-reason" in line.get("label-metadata", {})]
     assert len(declined) == 1 and declined[0]["source"] == "review number 1"
-    session.close()
 
 
 def test_undo_shows_previous_answer_ready_to_relabel(tmp_path):
@@ -187,7 +198,6 @@ def test_undo_shows_previous_answer_ready_to_relabel(tmp_path):
             assert session.current.index == 1 and scr.answer_labels == {2}
 
     run(go())
-    session.close()
 
 
 def test_history_back_and_forward(tmp_path):
@@ -211,7 +221,6 @@ def test_history_back_and_forward(tmp_path):
             assert session.label_counts == [2, 0, 1]
 
     run(go())
-    session.close()
 
 
 def test_many_labels_prefix_key_picks_label_17(tmp_path):
@@ -236,7 +245,6 @@ def test_many_labels_prefix_key_picks_label_17(tmp_path):
             assert session.current.index == 3
 
     run(go())
-    session.close()
 
 
 def test_filter_picks_first_match(tmp_path):
@@ -257,7 +265,6 @@ def test_filter_picks_first_match(tmp_path):
             assert isinstance(app.screen, LabelScreen)
 
     run(go())
-    session.close()
 
 
 # -- multi-label ------------------------------------------------------------------------------
@@ -290,7 +297,6 @@ def test_multilabel_toggle_and_submit(tmp_path):
     lines = output_lines(session)
     assert lines[-1]["label"] == [0, 1, 2]
     assert set(lines[-1]["label-metadata"]["class-map"].values()) == {"a", "b", "c"}
-    session.close()
 
 
 # -- screens ----------------------------------------------------------------------------------
@@ -326,7 +332,6 @@ def test_help_lists_every_key_from_bindings(tmp_path):
             assert session.current.index == 1
 
     run(go())
-    session.close()
 
 
 def test_instructions_screen_and_first_start(tmp_path):
@@ -351,7 +356,6 @@ def test_instructions_screen_and_first_start(tmp_path):
             assert isinstance(app.screen, InstructionsScreen)
 
     run(go())
-    session.close()
 
 
 def test_completion_summary_writes_output(tmp_path):
@@ -378,7 +382,6 @@ def test_completion_summary_writes_output(tmp_path):
     run(go())
     lines = output_lines(session)
     assert [line["source"] for line in lines] == ["review number 0", "review number 1", "review number 2"]
-    session.close()
 
 
 def test_quit_and_resume_at_the_right_record(tmp_path):
@@ -425,7 +428,6 @@ def test_literal_markup_and_escapes(tmp_path):
             await pilot.press("1")
 
     run(go())
-    session.close()
     assert visible("a\x1bb\x9bc\td") == "a␛b<U+009B>c    d"
 
 
@@ -460,7 +462,6 @@ def test_long_text_wraps_and_scrolls(tmp_path):
             assert not view.show_vertical_scrollbar and view.scrollable_content_region.width == full
 
     run(go())
-    session.close()
 
 
 def row_texts(view: RecordText) -> list[str]:
@@ -518,7 +519,6 @@ def test_long_text_scrolls_by_keyboard_with_more_below(tmp_path):
             assert "zoom-in" not in ids
 
     run(go())
-    session.close()
 
 
 def test_details_toggle_shows_other_fields(tmp_path):
@@ -534,7 +534,6 @@ def test_details_toggle_shows_other_fields(tmp_path):
             assert "id: 0" in str(app.query_one("#details").render())
 
     run(go())
-    session.close()
 
 
 def test_command_palette_jump_and_export(tmp_path):
@@ -555,7 +554,6 @@ def test_command_palette_jump_and_export(tmp_path):
 
     run(go())
     assert len(output_lines(session)) == 2
-    session.close()
 
 
 def test_theme_switching_and_user_theme(tmp_path, monkeypatch):
@@ -581,7 +579,6 @@ def test_theme_switching_and_user_theme(tmp_path, monkeypatch):
             assert {"tuilabel-dark", "tuilabel-high-contrast", "tuilabel-colorblind"} <= set(app.available_themes)
 
     run(go())
-    session.close()
 
 
 # -- images -----------------------------------------------------------------------------------
@@ -618,7 +615,6 @@ def test_image_preview_zoom_move_fit(tmp_path):
             assert (session.current.source_ref, view.view_request()) in screen(app).image_pane.pictures
 
     run(go())
-    session.close()
 
 
 def test_prefetch_renders_next_records(tmp_path):
@@ -633,7 +629,6 @@ def test_prefetch_renders_next_records(tmp_path):
                 assert (str(FASHION / f"{n:03d}.jpg"), request) in screen(app).image_pane.pictures
 
     run(go())
-    session.close()
 
 
 def test_broken_and_missing_images_show_message_and_can_be_declined(tmp_path):
@@ -656,7 +651,6 @@ def test_broken_and_missing_images_show_message_and_can_be_declined(tmp_path):
             assert session.current.index == 5
 
     run(go())
-    session.close()
 
 
 def test_make_app_rejects_unknown_graphics(tmp_path):
@@ -665,7 +659,6 @@ def test_make_app_rejects_unknown_graphics(tmp_path):
     session = text_session(tmp_path)
     with pytest.raises(UserError, match="--graphics"):
         make_app(session, graphics="vt340")
-    session.close()
 
 
 def test_total_appears_when_the_index_finishes(tmp_path):
@@ -685,7 +678,6 @@ def test_total_appears_when_the_index_finishes(tmp_path):
             assert "0/200,000" in app.query_one(ProgressRow).text.plain
 
     run(go())
-    session.close()
 
 
 def test_keymap_remaps_label_keys_and_list_shows_them(tmp_path):
@@ -705,7 +697,6 @@ def test_keymap_remaps_label_keys_and_list_shows_them(tmp_path):
             assert session.label_counts[11] == 1
 
     run(go())
-    session.close()
 
 
 # -- graphics protocols -------------------------------------------------------------------------
@@ -762,7 +753,6 @@ def test_graphics_protocol_shows_the_real_image(tmp_path, monkeypatch, mode):
             assert view.display and not gfx.display and "truncated" in view.message.lower()
 
     run(go())
-    session.close()
     if mode == "kitty":
         assert "\x1b_G" in written.getvalue()  # the kitty graphics protocol was spoken
 
@@ -781,7 +771,6 @@ def test_halfblock_and_auto_in_tmux_use_imageview(tmp_path, monkeypatch, mode):
             assert app.query_one(ImageView).picture is not None
 
     run(go())
-    session.close()
 
 
 def test_thumbnail_first_frame_is_refined_in_the_background(tmp_path):
@@ -820,7 +809,6 @@ def test_thumbnail_first_frame_is_refined_in_the_background(tmp_path):
             assert view.picture is not None and not view.picture.from_thumbnail
 
     run(go())
-    session.close()
 
 
 # -- stats screen -------------------------------------------------------------------------------
@@ -856,7 +844,6 @@ def test_stats_screen_shows_job_numbers(tmp_path):
             assert isinstance(app.screen, StatsScreen) and app.screen.stats.timing.answers == 4
 
     run(go())
-    session.close()
 
 
 # -- issue 7: a labeler's first hour ------------------------------------------------------------
@@ -897,7 +884,6 @@ def test_progress_total_leaves_out_bad_lines_from_the_start(tmp_path):
             assert "bad-lines.txt" in facts and app.screen.bad_lines == session.folder.bad_lines_report
 
     run(go())
-    session.close()
 
 
 def test_skip_says_so_and_skipping_the_last_record_says_it_is_the_last(tmp_path):
@@ -916,7 +902,6 @@ def test_skip_says_so_and_skipping_the_last_record_says_it_is_the_last(tmp_path)
             assert "only one left without an answer" in screen(app).message_text
 
     run(go())
-    session.close()
 
 
 @pytest.mark.parametrize("keymap, words", [
@@ -929,14 +914,11 @@ def test_key_settings_that_conflict_or_are_unknown_are_refused(tmp_path, keymap,
     from tuilabel.core.errors import UserError
 
     session = text_session(tmp_path)
-    try:
-        with pytest.raises(UserError) as info:
-            make_app(session, keymap=keymap)
-        message = str(info.value)
-        assert "\n" not in message and "[keys]" in message and "config.toml" in message
-        assert all(word in message for word in words)
-    finally:
-        session.close()
+    with pytest.raises(UserError) as info:
+        make_app(session, keymap=keymap)
+    message = str(info.value)
+    assert "\n" not in message and "[keys]" in message and "config.toml" in message
+    assert all(word in message for word in words)
 
 
 def test_help_shows_the_keys_setting_literally(tmp_path):
@@ -951,7 +933,6 @@ def test_help_shows_the_keys_setting_literally(tmp_path):
             assert '[keys] then id = "key"' in shown
 
     run(go())
-    session.close()
 
 
 def test_escape_leaves_review_mode_where_labeling_left_off(tmp_path):
@@ -968,7 +949,6 @@ def test_escape_leaves_review_mode_where_labeling_left_off(tmp_path):
             assert session.label_counts == [1, 1, 0]  # the reviewed answers stand
 
     run(go())
-    session.close()
 
 
 def test_thirty_labels_prefix_shows_its_labels_and_scrolls_to_them(tmp_path):
@@ -1007,7 +987,6 @@ def test_thirty_labels_prefix_shows_its_labels_and_scrolls_to_them(tmp_path):
             assert "1 class-21" in bar and "0 class-30" in bar and "esc Cancel" in bar
 
     run(go())
-    session.close()
 
 
 def test_label_pane_width_follows_the_labels(tmp_path):
@@ -1015,15 +994,12 @@ def test_label_pane_width_follows_the_labels(tmp_path):
         sub = tmp_path / str(len(labels[0]))
         sub.mkdir()
         session = text_session(sub, labels=labels)
-        try:
-            app = make_app(session)
-            async with app.run_test(size=size) as pilot:
-                await pilot.pause()
-                lst = screen(app).label_list
-                assert all(lst.row_text(i).plain.rstrip().split()[-1] == "0" for i in range(len(labels)))
-                return lst.size.width
-        finally:
-            session.close()
+        app = make_app(session)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            lst = screen(app).label_list
+            assert all(lst.row_text(i).plain.rstrip().split()[-1] == "0" for i in range(len(labels)))
+            return lst.size.width
 
     short = run(width_for(["a", "b"]))
     long = run(width_for(["a much longer label name", "another quite long label"]))
@@ -1055,7 +1031,6 @@ def test_layout_at_standard_sizes(tmp_path, size):
             assert max(len(line) for line in sc.record_text.lines) <= 100  # readable lines at 200 wide
 
     run(go())
-    session.close()
 
 
 def test_window_too_small_says_so_and_keys_wait(tmp_path):
@@ -1078,7 +1053,6 @@ def test_window_too_small_says_so_and_keys_wait(tmp_path):
             assert session.label_counts == [1, 0, 0]
 
     run(go())
-    session.close()
 
 
 def test_image_task_key_bar_keeps_quit_at_80x24(tmp_path):
@@ -1093,7 +1067,6 @@ def test_image_task_key_bar_keeps_quit_at_80x24(tmp_path):
             assert "palette" not in bar.lower() or bar.endswith("Palette")
 
     run(go())
-    session.close()
 
 
 def test_palette_offers_jump_before_a_number_is_typed(tmp_path):
@@ -1121,7 +1094,6 @@ def test_palette_offers_jump_before_a_number_is_typed(tmp_path):
             assert session.current.index == 6 and isinstance(app.screen, LabelScreen)
 
     run(go())
-    session.close()
 
 
 def test_label_command_refuses_a_conflicting_key_setting_before_making_the_job(tmp_path):
