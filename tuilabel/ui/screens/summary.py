@@ -54,9 +54,11 @@ class SummaryScreen(Screen[str]):
         table.add_column(justify="right", no_wrap=True)
         progress = self.progress
         top = max([*self.counts, progress.declined, 1])
+        # A narrow window shortens the bars, not the names and counts.
+        width = max(6, min(BAR_WIDTH, self.app.size.width - 26))
         for name, colour, count in zip(self.labels, self.colours, self.counts):
-            table.add_row(Text(one_line(name)), Text(bar(count / top, BAR_WIDTH) or "·", style=colour), f"{count:,}")
-        table.add_row(Text("declined", style="italic"), Text(bar(progress.declined / top, BAR_WIDTH) or "·", style="dim"),
+            table.add_row(Text(one_line(name)), Text(bar(count / top, width) or "·", style=colour), f"{count:,}")
+        table.add_row(Text("declined", style="italic"), Text(bar(progress.declined / top, width) or "·", style="dim"),
                       f"{progress.declined:,}")
         total = sum(self.counts) + progress.declined
         pace = f"{progress.per_hour:,.0f} labels/hour" if progress.per_hour else "—"
