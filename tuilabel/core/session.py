@@ -130,11 +130,14 @@ class Session:
         if canonical.is_canonical(folder.canonical_state, folder.output_manifest, sizes):
             self.output_canonical = True
             return False
+        own = folder.journal(self.spec.worker).parent.name
         with IdleWorkers(folder.locks(), skip=folder.lock(self.spec.worker)) as idle:
             alone = not idle.busy
             since = canonical.appended_since(folder.canonical_state, folder.output_manifest)
+            # Answers from before the last canonical rewrite are in it (or superseded there).
+            grown = since == 0 or canonical.read(folder.canonical_state).get("journals", {}).get(own, 0) != self.journal.size
             try:
-                self.messages.extend(self.journal.repair_output(alone, since))
+                self.messages.extend(self.journal.repair_output(alone, since, grown))
             except OSError as exc:
                 raise explain_os_error(exc, folder.output_manifest, "repair") from None
         return alone and any(sizes.values())

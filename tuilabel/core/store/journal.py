@@ -366,7 +366,7 @@ class Journal:
     def _load_history(self) -> None:
         self.history = [e for e in map(parse_entry, self._tail_lines(HISTORY_MAX)) if e is not None]
 
-    def repair_output(self, alone: bool, since: int) -> list[str]:
+    def repair_output(self, alone: bool, since: int, grown: bool = True) -> list[str]:
         """Make sure output.manifest holds this journal's last answer, on a whole line.
 
         The journal is written (and fsynced) first; a kill between the two writes leaves the
@@ -374,7 +374,8 @@ class Journal:
         last canonical rewrite begin; the last answer is looked for there (other workers may
         have appended after it). `alone`: no other session appends to the file, so a torn
         line may be cut; otherwise it is ended with a newline (never truncate a file that
-        another live process appends to).
+        another live process appends to). `grown`: this journal has answers the last canonical
+        rewrite did not include (otherwise there is nothing of ours to restore).
         """
         messages = []
         out_size = os.fstat(self._out_fd).st_size
@@ -391,7 +392,7 @@ class Journal:
                 append_durably(self._out_fd, b"\n")
                 out_size += 1
                 messages.append(f"ended a torn last line in {self.output_manifest} (another worker is appending)")
-        if not self.history:
+        if not self.history or not grown:
             return messages
         expected = gt_bytes(self.history[-1].to_line()) + b"\n"
         since = min(since, out_size)
