@@ -109,6 +109,18 @@ def gt_bytes(line: bytes) -> bytes:
     return line[start:end]
 
 
+def _salvage(line: bytes) -> tuple[Entry | None, int]:
+    """A damaged line may end with a whole answer (its own newline was the damage): that
+    answer and where it starts, or (None, len(line))."""
+    k = line.find(b'{"i":', 1)
+    while k > 0:
+        entry = parse_entry(line[k:])
+        if entry is not None:
+            return entry, k
+        k = line.find(b'{"i":', k + 1)
+    return None, len(line)
+
+
 @dataclass
 class Recovery:
     """What opening found and fixed; each message is one line for the user."""
@@ -255,7 +267,7 @@ class Journal:
         if self.size <= start:
             return
         good_end = start
-        corrupt: list[tuple[int, bytes]] = []
+        corrupt: list[tuple[int, bytes, int]] = []  # (offset, line, where a whole answer in it starts)
         with open(self.path, "rb") as fh:
             fh.seek(start)
             pos = start
@@ -264,16 +276,20 @@ class Journal:
                     break  # torn: only bytes after the last newline were never committed
                 entry = parse_entry(line)
                 if entry is None:
-                    corrupt.append((pos, line))
-                else:
+                    entry, keep = _salvage(line)
+                    corrupt.append((pos, line, keep))
+                    pos += keep
+                    line = line[keep:]
+                if entry is not None:
                     self._apply(entry, pos)
                     rec.replayed += 1
                 pos += len(line)
                 good_end = pos
         if corrupt:
             self._set_aside_corrupt(start, good_end, corrupt, rec)
-            good_end -= sum(len(line) for _, line in corrupt)
-            self.size -= sum(len(line) for _, line in corrupt)
+            removed = sum(keep for _, _, keep in corrupt)
+            good_end -= removed
+            self.size -= removed
         if good_end < self.size:
             torn = self.size - good_end
             rec.messages.append(
@@ -287,10 +303,10 @@ class Journal:
                 raise explain_os_error(exc, self.path, "repair") from None
             self.size = good_end
 
-    def _set_aside_corrupt(self, start: int, end: int, corrupt: list[tuple[int, bytes]], rec: Recovery) -> None:
-        """Rewrite the journal without its corrupt lines (atomically), after saving them."""
-        set_aside(self.corrupt_path, self.path, corrupt)
-        bad = {pos for pos, _ in corrupt}
+    def _set_aside_corrupt(self, start: int, end: int, corrupt: list[tuple[int, bytes, int]], rec: Recovery) -> None:
+        """Rewrite the journal without its corrupt bytes (atomically), after saving them."""
+        set_aside(self.corrupt_path, self.path, [(pos, line[:keep]) for pos, line, keep in corrupt])
+        bad = {pos: keep for pos, _, keep in corrupt}
 
         def write(out) -> None:
             with open(self.path, "rb") as fh:
@@ -301,17 +317,15 @@ class Journal:
                     remaining -= len(block)
                 pos = start
                 for line in fh:
-                    if pos >= end:
-                        out.write(line)  # the torn tail: cut below like any other
-                    elif pos not in bad:
-                        out.write(line)
+                    # (the torn tail is copied too, and cut below like any other)
+                    out.write(line[bad.get(pos, 0):] if pos < end else line)
                     pos += len(line)
 
         atomic_write(self.path, write)
         os.close(self._fd)
         self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
         rec.corrupt = len(corrupt)
-        where = ", ".join(f"byte {pos}" for pos, _ in corrupt[:3]) + (" …" if len(corrupt) > 3 else "")
+        where = ", ".join(f"byte {pos}" for pos, _, _ in corrupt[:3]) + (" …" if len(corrupt) > 3 else "")
         rec.messages.append(
             f"{len(corrupt)} damaged line(s) in {self.path} ({where}) could not be read; moved to "
             f"{self.corrupt_path}; every other answer is kept"
