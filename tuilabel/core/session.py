@@ -195,12 +195,17 @@ class Session:
             self._pending_output[0].unlink(missing_ok=True)
             self._pending_output = None
 
-    def _join_background(self, stop: bool = True) -> None:
-        if stop:
-            self._stop.set()
+    def wait_background(self, timeout: float | None = None) -> None:
+        """Let the background work (input hash, output rewrite) finish; after `timeout`
+        seconds the hash is abandoned (the next start takes it again)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        self._stop.set()
         for thread in self._threads:
             thread.join()
         self._threads = []
+        self._stop.clear()
 
     def _write_job_files(self) -> None:
         folder = self.folder
@@ -293,7 +298,7 @@ class Session:
             return
         self._closed = True
         try:
-            self._join_background()
+            self.wait_background(timeout=5.0)
             self._drop_pending_output()  # the canonical rewrite below supersedes it
             self._save_checkpoint()
             self._make_canonical()
@@ -596,7 +601,7 @@ class Session:
     def finish(self) -> Path:
         """Write the canonical output.manifest (input order, latest answer wins); refused
         with a UserError while another worker's session appends to it."""
-        self._join_background(stop=False)
+        self.wait_background()
         self._drop_pending_output()
         if not self._make_canonical():
             raise UserError(self.input_refused or self.messages[-1])
