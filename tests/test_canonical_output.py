@@ -53,6 +53,32 @@ def test_quit_after_relabels_leaves_one_line_per_record(tmp_path):
     assert folder.output_manifest.read_bytes() == before
 
 
+def test_answers_out_of_input_order_are_put_in_order_on_quit(tmp_path):
+    manifest = write_text_manifest(tmp_path / "in.manifest", 20)
+    output = tmp_path / "out"
+    folder = folder_for(output)
+    session = open_session(manifest, output)
+    for label in (0, 1, 2):
+        session.answer(label)
+    session.close()
+    inode = folder.output_manifest.stat().st_ino
+    session = open_session(manifest, output)
+    session.answer(3)  # record 3: after every earlier answer, in input order
+    session.close()
+    # Labeling on in input order, alone: canonical as it stands, not rewritten.
+    assert folder.output_manifest.stat().st_ino == inode
+    assert folder.output_manifest.read_bytes().splitlines() == canonical_lines(folder)
+    session = open_session(manifest, output)
+    session.jump(10)
+    session.answer(1)
+    session.jump(5)
+    session.answer(2)  # before record 10 in the input, after it in the file
+    session.close()
+    lines = folder.output_manifest.read_bytes().splitlines()
+    assert lines == canonical_lines(folder)
+    assert [orjson.loads(line)["id"] for line in lines] == [0, 1, 2, 3, 5, 10]
+
+
 def test_start_after_a_crash_rewrites_the_output_before_labeling_goes_on(tmp_path):
     manifest = write_text_manifest(tmp_path / "in.manifest", 400)
     output = tmp_path / "out"
@@ -76,8 +102,8 @@ def test_start_after_a_crash_rewrites_the_output_before_labeling_goes_on(tmp_pat
 
     session = open_session(manifest, output)
     try:
-        session.wait_background()
-        session.answer(2)  # the next answer puts the rewritten file in place, then appends
+        session.wait_background()  # the rewrite is in place
+        session.answer(2)  # and answers append to it
         assert any("rewrote" in m and "canonically" in m for m in session.messages), session.messages
         journal = journal_entries(folder.journal("w1"))
         lines = folder.output_manifest.read_bytes().splitlines()
@@ -89,8 +115,8 @@ def test_start_after_a_crash_rewrites_the_output_before_labeling_goes_on(tmp_pat
 
 
 def test_a_kill_before_the_rewrite_is_in_place_loses_nothing(tmp_path):
-    """The background rewrite waits beside output.manifest for the next answer; a crash then
-    leaves the old file (with every answer) and a stale temp file that the next start removes."""
+    """A process killed while its background rewrite was being written leaves the old file
+    (with every answer) and a temp file beside it, which the next start removes."""
     manifest = write_text_manifest(tmp_path / "in.manifest", 50)
     output = tmp_path / "out"
     folder = folder_for(output)
@@ -101,17 +127,15 @@ def test_a_kill_before_the_rewrite_is_in_place_loses_nothing(tmp_path):
     session.answer(3)
     session.journal.close()
     session.lock.release()  # as if killed: no close
+    before = folder.output_manifest.read_bytes()
+    stale = folder.output_manifest.with_name(".output.manifest.99999.pending.tmp")
+    stale.write_bytes(before[: len(before) // 2])  # the rewrite, cut off by the kill
     session = open_session(manifest, output)
-    session.wait_background()
-    pending = list(folder.output_manifest.parent.glob(".output.manifest.*.tmp"))
-    assert len(pending) == 1
-    session.journal.close()
-    session.lock.release()  # killed again, before any answer
-    out = folder.output_manifest.read_bytes().splitlines()
-    assert set(canonical_lines(folder)) <= set(out)
-    session = open_session(manifest, output)
-    session.close()
-    assert not pending[0].exists()
+    try:
+        assert not stale.exists()
+        assert set(canonical_lines(folder)) <= set(folder.output_manifest.read_bytes().splitlines())
+    finally:
+        session.close()
     assert folder.output_manifest.read_bytes().splitlines() == canonical_lines(folder)
 
 

@@ -86,8 +86,8 @@ class Session:
         self._input_hash: dict | None = None  # {"length": n, "sha256": hex} once computed
         self.input_refused: str | None = None  # set when the full hash shows a rewritten input
         self.output_canonical = False  # output.manifest is canonical (after close: as it stands)
-        # (file, journal size, journal sizes) of a canonical output.manifest made in the background.
-        self._pending_output: tuple[Path, int, dict[str, int]] | None = None
+        # output.manifest was canonical at open (or made so since) and only this session appends.
+        self._canonical_base = False
         # Called after every committed answer (e.g. the S3 mirror marks files to upload).
         self.on_commit: list[Callable[[], None]] = []
 
@@ -128,7 +128,7 @@ class Session:
         sizes = {path.parent.name: path.stat().st_size for path in folder.journals()}
         sizes[folder.journal(self.spec.worker).parent.name] = self.journal.size
         if canonical.is_canonical(folder.canonical_state, folder.output_manifest, sizes):
-            self.output_canonical = True
+            self.output_canonical = self._canonical_base = True
             return False
         own = folder.journal(self.spec.worker).parent.name
         with IdleWorkers(folder.locks(), skip=folder.lock(self.spec.worker)) as idle:
@@ -144,56 +144,42 @@ class Session:
 
     def _rewrite_output(self) -> None:
         """After a session that ended without quitting, output.manifest is made canonical in
-        the background (a 1M-answer job takes about 1.5 s), into a file beside it; the next
-        answer puts it in place (see _adopt_output). The key path never waits for the rewrite."""
-        from tuilabel.core.gt.export import write_canonical
+        the background (a 1M-answer job takes a few seconds), into a file beside it, which is
+        then put in place with the answers committed meanwhile appended. A key press waits
+        only if it comes during that last short step (the journal's append lock)."""
+        from tuilabel.core.gt.export import journal_sizes, write_canonical
 
-        covered = self.journal.size  # whole lines only: the main thread appends whole lines
-        pending = self.folder.output_manifest.with_name(f".{self.folder.output_manifest.name}.{os.getpid()}.pending.tmp")
-        try:
-            result = write_canonical(self.folder, self.manifest, self.spec.label_attribute, self.spec.worker, covered, pending)
-        except (UserError, OSError, ValueError) as exc:
-            self.messages.append(f"could not rewrite {self.folder.output_manifest} canonically: {exc}")
-            return
-        if result.export is not None:
-            self._pending_output = (pending, covered, result.sizes)
-
-    def _adopt_output(self) -> None:
-        """Put the background rewrite in place, with the answers committed since it began
-        appended. Any kill before the rename leaves the old file, which has every answer. If
-        another worker labeled meanwhile, the rewrite is stale and dropped."""
-        from tuilabel.core.gt.export import journal_sizes
-
-        pending, covered, sizes = self._pending_output
-        self._pending_output = None
         folder = self.folder
+        covered = self.journal.size  # whole lines only: the main thread appends whole lines
+        pending = folder.output_manifest.with_name(f".{folder.output_manifest.name}.{os.getpid()}.pending.tmp")
         own = folder.journal(self.spec.worker)
         try:
+            result = write_canonical(folder, self.manifest, self.spec.label_attribute, self.spec.worker, covered, pending)
+            if result.export is None:
+                return
             with OutputGate(folder.output_gate), IdleWorkers(folder.locks(), skip=folder.lock(self.spec.worker)) as idle:
-                if idle.busy or journal_sizes(folder, own, covered) != sizes:
-                    pending.unlink(missing_ok=True)
-                    return
-                fd = os.open(pending, os.O_WRONLY | os.O_APPEND)
-                try:
-                    append_durably(fd, self.journal.output_lines_since(covered))
-                finally:
-                    os.close(fd)
-                os.replace(pending, folder.output_manifest)
-                fsync_dir(pending.parent)
-                self.journal.reopen_output()
-                canonical.mark(folder.canonical_state, folder.output_manifest, journal_sizes(folder, own, self.journal.size))
-        except OSError as exc:
-            pending.unlink(missing_ok=True)
-            self.messages.append(str(explain_os_error(exc, folder.output_manifest, "rewrite")))
+                if idle.busy or journal_sizes(folder, own, covered) != result.sizes:
+                    return  # another worker labeled meanwhile: the rewrite is stale
+                with self.journal.lock:
+                    # Any kill before the rename leaves the old file, which has every answer.
+                    fd = os.open(pending, os.O_WRONLY | os.O_APPEND)
+                    try:
+                        append_durably(fd, self.journal.output_lines_since(covered))
+                    finally:
+                        os.close(fd)
+                    os.replace(pending, folder.output_manifest)
+                    fsync_dir(pending.parent)
+                    self.journal.reopen_output()
+                    canonical.mark(folder.canonical_state, folder.output_manifest, journal_sizes(folder, own, self.journal.size))
+                    self._canonical_base = True
+        except (UserError, OSError, ValueError) as exc:
+            self.messages.append(f"could not rewrite {folder.output_manifest} canonically: {exc}")
             return
+        finally:
+            pending.unlink(missing_ok=True)
         self.messages.append(
             f"rewrote {folder.output_manifest} canonically (the last session ended without a normal quit)"
         )
-
-    def _drop_pending_output(self) -> None:
-        if self._pending_output is not None:
-            self._pending_output[0].unlink(missing_ok=True)
-            self._pending_output = None
 
     def wait_background(self, timeout: float | None = None) -> None:
         """Let the background work (input hash, output rewrite) finish; after `timeout`
@@ -299,7 +285,6 @@ class Session:
         self._closed = True
         try:
             self.wait_background(timeout=5.0)
-            self._drop_pending_output()  # the canonical rewrite below supersedes it
             self._save_checkpoint()
             self._make_canonical()
         except UserError as exc:
@@ -385,8 +370,6 @@ class Session:
             raise UserError("there is no record to answer")
         if self.input_refused:
             raise UserError(self.input_refused)
-        if self._pending_output is not None:
-            self._adopt_output()
         now = datetime.now(timezone.utc)
         if kind == "a":
             obj = gt_lines.answer_object(record.data, self.spec, value, now)  # type: ignore[arg-type]
@@ -588,6 +571,9 @@ class Session:
 
         if self.input_refused:
             return False  # the input is not the one the answers' line numbers refer to
+        if self._canonical_base and self.journal.appended_in_order and self._mark_appended_canonical():
+            self.output_canonical = True
+            return True
         result = write_canonical(self.folder, self.manifest, self.spec.label_attribute, self.spec.worker)
         if result.export is None:
             self.output_canonical = False
@@ -598,11 +584,24 @@ class Session:
             self.messages.append(problem)
         return True
 
+    def _mark_appended_canonical(self) -> bool:
+        """A canonical output plus answers appended in input order, by the only worker with
+        answers, is canonical as it stands: no rewrite (a 1M-line job quits at once)."""
+        from tuilabel.core.gt.export import journal_sizes
+
+        folder = self.folder
+        own = folder.journal(self.spec.worker)
+        with OutputGate(folder.output_gate), IdleWorkers(folder.locks(), skip=folder.lock(self.spec.worker)) as idle:
+            sizes = journal_sizes(folder, own, self.journal.size)
+            if idle.busy or any(size for name, size in sizes.items() if name != own.parent.name):
+                return False
+            canonical.mark(folder.canonical_state, folder.output_manifest, sizes)
+        return True
+
     def finish(self) -> Path:
         """Write the canonical output.manifest (input order, latest answer wins); refused
         with a UserError while another worker's session appends to it."""
         self.wait_background()
-        self._drop_pending_output()
         if not self._make_canonical():
             raise UserError(self.input_refused or self.messages[-1])
         self.journal.reopen_output()
