@@ -29,12 +29,18 @@ def canonical_lines(folder) -> list[bytes]:
     return [gt_bytes(latest[i].to_line()) for i in sorted(latest)]
 
 
-def test_quit_after_relabels_leaves_one_line_per_record(tmp_path):
-    manifest = write_text_manifest(tmp_path / "in.manifest", 10)
+def answered(tmp_path: Path, records: int, labels: tuple[int, ...]):
+    """A session on a new job with `labels` answered in order (still open)."""
+    manifest = write_text_manifest(tmp_path / "in.manifest", records)
     output = tmp_path / "out"
     session = open_session(manifest, output)
-    for label in (0, 1, 2, 3):
+    for label in labels:
         session.answer(label)
+    return manifest, output, session
+
+
+def test_quit_after_relabels_leaves_one_line_per_record(tmp_path):
+    manifest, output, session = answered(tmp_path, 10, (0, 1, 2, 3))
     session.back()
     session.back()
     session.answer(0)  # relabel record 2
@@ -54,13 +60,9 @@ def test_quit_after_relabels_leaves_one_line_per_record(tmp_path):
 
 
 def test_answers_out_of_input_order_are_put_in_order_on_quit(tmp_path):
-    manifest = write_text_manifest(tmp_path / "in.manifest", 20)
-    output = tmp_path / "out"
-    folder = folder_for(output)
-    session = open_session(manifest, output)
-    for label in (0, 1, 2):
-        session.answer(label)
+    manifest, output, session = answered(tmp_path, 20, (0, 1, 2))
     session.close()
+    folder = session.folder
     inode = folder.output_manifest.stat().st_ino
     session = open_session(manifest, output)
     session.answer(3)  # record 3: after every earlier answer, in input order
@@ -117,12 +119,8 @@ def test_start_after_a_crash_rewrites_the_output_before_labeling_goes_on(tmp_pat
 def test_a_kill_before_the_rewrite_is_in_place_loses_nothing(tmp_path):
     """A process killed while its background rewrite was being written leaves the old file
     (with every answer) and a temp file beside it, which the next start removes."""
-    manifest = write_text_manifest(tmp_path / "in.manifest", 50)
-    output = tmp_path / "out"
-    folder = folder_for(output)
-    session = open_session(manifest, output)
-    for label in (0, 1, 2):
-        session.answer(label)
+    manifest, output, session = answered(tmp_path, 50, (0, 1, 2))
+    folder = session.folder
     session.back()
     session.answer(3)
     session.journal.close()

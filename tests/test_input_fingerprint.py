@@ -25,6 +25,19 @@ def big_job(tmp_path, answers: int = 5):
     return manifest, output
 
 
+def reopen_and_answer(manifest, output, label: int) -> list[str]:
+    """Open again, let the background comparison finish, answer (it must be accepted), close.
+    Returns the session's messages."""
+    session = open_session(manifest, output)
+    try:
+        session.wait_background()
+        assert not session.input_refused
+        session.answer(label)
+    finally:
+        session.close()
+    return session.messages
+
+
 def saved_input(output) -> dict:
     return orjson.loads(folder_for(output).checkpoint("w1").read_bytes())["input"]
 
@@ -57,26 +70,14 @@ def test_same_size_edit_in_the_middle_is_refused(tmp_path):
     assert len(entries) == 5, "an answer was taken against the rewritten input"
     # With the old file back, labeling resumes.
     manifest.write_bytes(data)
-    session = open_session(manifest, output)
-    try:
-        session.wait_background()
-        assert not session.input_refused
-        session.answer(1)
-    finally:
-        session.close()
+    reopen_and_answer(manifest, output, 1)
 
 
 def test_appended_lines_are_accepted_and_the_hash_follows(tmp_path):
     manifest, output = big_job(tmp_path)
     write_text_manifest(manifest, 10, start=8000, mode="ab")
-    session = open_session(manifest, output)
-    try:
-        session.wait_background()
-        assert not session.input_refused
-        assert any("grew since the last session" in m for m in session.messages)
-        session.answer(2)
-    finally:
-        session.close()
+    messages = reopen_and_answer(manifest, output, 2)
+    assert any("grew since the last session" in m for m in messages)
     assert saved_input(output)["sha256"] == hashlib.sha256(manifest.read_bytes()).hexdigest()
     assert saved_input(output)["size"] == manifest.stat().st_size
 
@@ -97,10 +98,4 @@ def test_grown_input_with_an_edit_before_the_old_end_is_refused(tmp_path):
 def test_touched_but_unchanged_input_is_accepted(tmp_path):
     manifest, output = big_job(tmp_path)
     os.utime(manifest, (1e9, 1e9))
-    session = open_session(manifest, output)
-    try:
-        session.wait_background()
-        assert not session.input_refused
-        session.answer(3)
-    finally:
-        session.close()
+    reopen_and_answer(manifest, output, 3)
