@@ -96,9 +96,8 @@ def canonical_note(folder, canonical: bool) -> str:
     if canonical:
         return f"Output (canonical: one line per record, latest answer wins, input order): {folder.output_manifest}"
     return (
-        f"Output: {folder.output_manifest} (another worker is labeling: every answer in order, relabels "
-        "repeated, until the last worker quits); the answers' record of truth is each worker's "
-        f"journal in {folder.private / 'workers'}"
+        f"Output: {folder.output_manifest} (not canonical now: every answer in the order given, see the "
+        f"notes above); the record of truth is each worker's journal in {folder.private / 'workers'}"
     )
 
 

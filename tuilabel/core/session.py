@@ -219,10 +219,10 @@ class Session:
             "length": saved["size"], fingerprint.ALGORITHM: saved[fingerprint.ALGORITHM]
         }
         now = (self.manifest.size, self.manifest.mtime_ns)
-        if now == (saved["size"], saved["mtime_ns"]):
+        if now == (saved["size"], saved.get("mtime_ns")):
             return None  # untouched since the hash was taken
         old = self.manifest.fingerprint(saved["size"])
-        if saved["size"] <= self.manifest.size and old.head_sha1 == saved["head_sha1"] and old.tail_sha1 == saved["tail_sha1"]:
+        if saved["size"] <= self.manifest.size and (old.head_sha1, old.tail_sha1) == (saved.get("head_sha1"), saved.get("tail_sha1")):
             if self.manifest.size > saved["size"]:
                 self.messages.append(
                     f"the input {self.manifest.display} grew since the last session "
@@ -579,7 +579,8 @@ class Session:
             self.output_canonical = False
             self.messages.append(busy_message(self.folder, result.busy))
             return False
-        self.output_canonical = True
+        self.output_canonical = self._canonical_base = True
+        self.journal.appended_in_order = True  # in order from here on: see _mark_appended_canonical
         for problem in result.export.skipped:
             self.messages.append(problem)
         return True
