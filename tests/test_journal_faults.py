@@ -240,3 +240,29 @@ def test_checkpoint_from_another_job_is_not_used(tmp_path):
         assert session.current.index == 10 and session.journal.answered == 10
     finally:
         session.close()
+
+
+def test_damage_behind_the_checkpoint_is_set_aside_after_the_next_rewrite(tmp_path):
+    """The start does not re-read the journal behind a good checkpoint; the next canonical
+    rewrite meets the damaged line, and the start after it sets the line aside."""
+    manifest, output, folder = answered_job(tmp_path)
+    journal = folder.journal("w1")
+    data = bytearray(journal.read_bytes())
+    fifth = line_spans(bytes(data))[5]
+    data[data.index(b'"gt":', fifth[0]) + 4] ^= 0x40
+    journal.write_bytes(bytes(data))
+    session = open_session(manifest, output)
+    assert not any("damaged" in m for m in session.messages)
+    session.answer(1)
+    session.back()
+    session.answer(2)  # a relabel: the quit rewrites output.manifest from the journals
+    session.close()
+    assert any(f"{journal}:6: damaged journal line skipped" in m for m in session.messages), session.messages
+    session = open_session(manifest, output)
+    try:
+        assert any("damaged line" in m for m in session.messages), session.messages
+        assert session.current.index == 5, "the record whose answer was damaged comes back"
+    finally:
+        session.close()
+    assert folder.corrupt_lines.exists()
+    assert len(journal.read_bytes().splitlines()) == N_ANSWERS + 2 - 1

@@ -583,6 +583,12 @@ class Session:
         self.journal.appended_in_order = True  # in order from here on: see _mark_appended_canonical
         for problem in result.export.skipped:
             self.messages.append(problem)
+        own = str(self.journal.path)
+        if any(problem.startswith(own + ":") for problem in result.export.skipped):
+            # Damage behind the checkpoint, which the start did not re-read: without the
+            # checkpoint the next start replays the whole journal and sets the lines aside.
+            self.journal.checkpoint_path.unlink(missing_ok=True)
+            self.messages.append(f"the next start re-reads all of {own} to set its damaged lines aside")
         return True
 
     def _mark_appended_canonical(self) -> bool:
