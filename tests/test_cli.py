@@ -106,7 +106,7 @@ def test_started_job_refuses_other_labels_or_task(tmp_path):
     s.close()
     with pytest.raises(UserError, match="cannot change"):
         prepare(JobRequest(source=str(m), labels="a,c"))
-    with pytest.raises(UserError, match="is a text-classification job"):
+    with pytest.raises(UserError, match="task text-classification -> text-classification-multilabel"):
         prepare(JobRequest(source=str(m), task="text-classification-multilabel"))
     job = prepare(JobRequest(source=str(m)))  # same command again: resumes with its labels
     assert job.spec.labels == ("a", "b") and not job.new

@@ -32,9 +32,10 @@ def _folder_for(job: str):
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from tuilabel.core.errors import UserError
-    from tuilabel.core.gt.export import write_flat, write_gt
-    from tuilabel.core.store.lock import JobLock
+    from tuilabel.core.gt.export import refuse_if_busy, write_canonical, write_flat, write_gt
     from tuilabel.core.data.manifest import Manifest
 
     folder = _folder_for(args.job)
@@ -42,45 +43,26 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "gt":
         dest = Path(args.output) if args.output else folder.output_manifest
         in_place = dest.resolve() == folder.output_manifest.resolve()
-        locks = []
-        if in_place:
-            # Rewriting output.manifest under a running session would cut its appends off.
-            for journal in folder.journals():
-                locks.append(JobLock(journal.parent / "lock", f"job {spec.name!r} (worker {journal.parent.name})").acquire())
-        try:
-            manifest_path = folder.input_cache if "://" in spec.input else Path(spec.input)
-            if not manifest_path.is_file():
-                raise UserError(f"the job's input {spec.input} is gone; cannot order the output")
-            with Manifest(manifest_path, display=spec.input) as manifest:
-                result = write_gt(folder, manifest, dest, spec.label_attribute)
+        manifest_path = folder.input_cache if "://" in spec.input else Path(spec.input)
+        if not manifest_path.is_file():
+            raise UserError(f"the job's input {spec.input} is gone; cannot order the output")
+        with Manifest(manifest_path, display=spec.input) as manifest:
             if in_place:
-                _mark_canonical(folder, spec)
-        finally:
-            for lock in locks:
-                lock.release()
+                # Never replace output.manifest under a running session: it appends to it.
+                result = refuse_if_busy(folder, write_canonical(folder, manifest, spec.label_attribute))
+            else:
+                result = write_gt(folder, manifest, dest, spec.label_attribute)
+        for problem in result.skipped:
+            print(f"note: {problem}", file=sys.stderr)
         print(
             f"wrote {dest}: {result.written:,} lines ({result.declined:,} declined)"
             + (f"; {result.unanswered:,} input lines without an answer left out" if result.unanswered else "")
         )
         return 0
     dest = Path(args.output) if args.output else folder.root / f"{spec.name}.{args.format}"
-    rows = write_flat(folder, dest, args.format, spec.label_attribute, spec.labels)
+    skipped: list[str] = []
+    rows = write_flat(folder, dest, args.format, spec.label_attribute, spec.labels, skipped)
+    for problem in skipped:
+        print(f"note: {problem}", file=sys.stderr)
     print(f"wrote {dest}: {rows:,} records")
     return 0
-
-
-def _mark_canonical(folder, spec) -> None:
-    """Tell each worker's checkpoint that output.manifest now holds its journal canonically."""
-    from tuilabel.core.store.journal import Journal
-
-    for journal_path in folder.journals():
-        worker_dir = journal_path.parent
-        journal = Journal(journal_path, worker_dir / "checkpoint.json", folder.output_manifest, spec.label_attribute, len(spec.labels))
-        journal.open(repair_output=False)  # output.manifest was just written canonically
-        journal.canonical_journal_size = journal.size
-        cursor = journal.checkpoint.get("cursor")
-        extra = {"cursor": cursor} if cursor else {}
-        if journal.checkpoint.get("input"):
-            extra["input"] = journal.checkpoint["input"]
-        journal.save_checkpoint(**extra)
-        journal.close()

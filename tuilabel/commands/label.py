@@ -88,11 +88,22 @@ def run_job(request, args: argparse.Namespace) -> int:
     state = "finished" if session.state is State.DONE else "stopped; run the same command to resume"
     print(
         f"{prepared.spec.name}: {progress.done:,} of {progress.total if progress.total is not None else '?'} "
-        f"records done ({progress.declined:,} declined), {state}. Output: {prepared.folder.output_manifest}"
+        f"records done ({progress.declined:,} declined), {state}."
     )
+    print(canonical_note(prepared.folder, session.output_canonical))
     if prepared.output_s3:
         print(f"S3: {prepared.output_s3}" + (f" ({len(left)} files still to upload; they go up on the next start)" if left else " (up to date)"))
     return 0
+
+
+def canonical_note(folder, canonical: bool) -> str:
+    """Which file holds the answers, in one line, after a session."""
+    if canonical:
+        return f"Output (canonical: one line per record, latest answer wins, input order): {folder.output_manifest}"
+    return (
+        f"Output: {folder.output_manifest} (not canonical now: every answer in the order given, see the "
+        f"notes above); the record of truth is each worker's journal in {folder.private / 'workers'}"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,6 +8,8 @@ changes anything itself. Every answer is committed to disk before the next recor
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -16,11 +18,12 @@ from pathlib import Path
 from typing import Callable
 
 from tuilabel.core.gt import lines as gt_lines
-from tuilabel.core.store.durable import atomic_write, ensure_dir, explain_os_error
+from tuilabel.core.store.durable import append_durably, atomic_write, ensure_dir, explain_os_error, fsync_dir
 from tuilabel.core.errors import UserError
 from tuilabel.core.gt.job import JobFolder, JobSpec, label_category_file
+from tuilabel.core.store import canonical, fingerprint
 from tuilabel.core.store.journal import BAD, BLANK, NONE, Entry, Journal, line_sha1
-from tuilabel.core.store.lock import JobLock
+from tuilabel.core.store.lock import IdleWorkers, JobLock, OutputGate
 from tuilabel.core.data.manifest import BadRecord, Manifest, Record, is_blank, parse_record
 
 DECLINE_REASON = "Declined by the worker: bad or unusable data"
@@ -47,8 +50,9 @@ class Progress:
 
 
 class Session:
-    def __init__(self, spec: JobSpec, folder: JobFolder, manifest: Manifest):
+    def __init__(self, spec: JobSpec, folder: JobFolder, manifest: Manifest, replace_spec: bool = False):
         self.spec = spec
+        self.replace_spec = replace_spec  # job.json changes (moved input, labels before any answer)
         self.folder = folder
         self.manifest = manifest
         self.journal = Journal(
@@ -57,6 +61,8 @@ class Session:
             folder.output_manifest,
             spec.label_attribute,
             len(spec.labels),
+            corrupt_path=folder.corrupt_lines,
+            identity=f"{spec.name}/{spec.worker}",
         )
         self.lock = JobLock(
             folder.lock(spec.worker), f"job {spec.name!r} for worker {spec.worker!r}"
@@ -80,6 +86,14 @@ class Session:
         self._session_answers = 0
         self._bad_report = None
         self._closed = False
+        # Background work started by open(): the whole-input hash, a canonical rewrite.
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._input_hash: dict | None = None  # {"length": n, "sha256": hex} once computed
+        self.input_refused: str | None = None  # set when the full hash shows a rewritten input
+        self.output_canonical = False  # output.manifest is canonical (after close: as it stands)
+        # output.manifest was canonical at open (or made so since) and only this session appends.
+        self._canonical_base = False
         # Called after every committed answer (e.g. the S3 mirror marks files to upload).
         self.on_commit: list[Callable[[], None]] = []
         # Called once the total is known (from the index thread): the app shows it at once.
@@ -89,12 +103,15 @@ class Session:
 
     def open(self) -> "Session":
         ensure_dir(self.folder.root)
-        self.lock.acquire()
         try:
-            self._write_job_files()
-            recovery = self.journal.open()
-            self.messages.extend(recovery.messages)
-            self._check_input()
+            # Opens take turns with canonical rewrites of output.manifest (see OutputGate).
+            with OutputGate(self.folder.output_gate):
+                self.lock.acquire()
+                self._write_job_files()
+                recovery = self.journal.open()
+                self.messages.extend(recovery.messages)
+                verify = self._check_input()
+                rewrite = self._settle_output()
             self.manifest.start_indexing(self._index_progress)
             self._resume()
         except BaseException:
@@ -102,11 +119,91 @@ class Session:
             self.manifest.close()
             self.lock.release()
             raise
+        self._background(self._hash_input, verify)
+        if rewrite:
+            self._background(self._rewrite_output)
         return self
+
+    def _background(self, target: Callable, *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, name=f"session-{target.__name__}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _settle_output(self) -> bool:
+        """Make output.manifest whole after the last session; True if it should be rewritten
+        canonically (it is not, and no other worker's session is appending to it)."""
+        folder = self.folder
+        sizes = {path.parent.name: path.stat().st_size for path in folder.journals()}
+        sizes[folder.journal(self.spec.worker).parent.name] = self.journal.size
+        if canonical.is_canonical(folder.canonical_state, folder.output_manifest, sizes):
+            self.output_canonical = self._canonical_base = True
+            return False
+        own = folder.journal(self.spec.worker).parent.name
+        with IdleWorkers(folder.locks(), skip=folder.lock(self.spec.worker)) as idle:
+            alone = not idle.busy
+            since = canonical.appended_since(folder.canonical_state, folder.output_manifest)
+            # Answers from before the last canonical rewrite are in it (or superseded there).
+            grown = since == 0 or canonical.read(folder.canonical_state).get("journals", {}).get(own, 0) != self.journal.size
+            try:
+                self.messages.extend(self.journal.repair_output(alone, since, grown))
+            except OSError as exc:
+                raise explain_os_error(exc, folder.output_manifest, "repair") from None
+        return alone and any(sizes.values())
+
+    def _rewrite_output(self) -> None:
+        """After a session that ended without quitting, output.manifest is made canonical in
+        the background (a 1M-answer job takes a few seconds), into a file beside it, which is
+        then put in place with the answers committed meanwhile appended. A key press waits
+        only if it comes during that last short step (the journal's append lock)."""
+        from tuilabel.core.gt.export import journal_sizes, write_canonical
+
+        folder = self.folder
+        covered = self.journal.size  # whole lines only: the main thread appends whole lines
+        pending = folder.output_manifest.with_name(f".{folder.output_manifest.name}.{os.getpid()}.pending.tmp")
+        own = folder.journal(self.spec.worker)
+        try:
+            result = write_canonical(folder, self.manifest, self.spec.label_attribute, self.spec.worker, covered, pending)
+            if result.export is None:
+                return
+            with OutputGate(folder.output_gate), IdleWorkers(folder.locks(), skip=folder.lock(self.spec.worker)) as idle:
+                if idle.busy or journal_sizes(folder, own, covered) != result.sizes:
+                    return  # another worker labeled meanwhile: the rewrite is stale
+                with self.journal.lock:
+                    # Any kill before the rename leaves the old file, which has every answer.
+                    fd = os.open(pending, os.O_WRONLY | os.O_APPEND)
+                    try:
+                        append_durably(fd, self.journal.output_lines_since(covered))
+                    finally:
+                        os.close(fd)
+                    os.replace(pending, folder.output_manifest)
+                    fsync_dir(pending.parent)
+                    self.journal.reopen_output()
+                    canonical.mark(folder.canonical_state, folder.output_manifest, journal_sizes(folder, own, self.journal.size))
+                    self._canonical_base = True
+        except (UserError, OSError, ValueError) as exc:
+            self.messages.append(f"could not rewrite {folder.output_manifest} canonically: {exc}")
+            return
+        finally:
+            pending.unlink(missing_ok=True)
+        self.messages.append(
+            f"rewrote {folder.output_manifest} canonically (the last session ended without a normal quit)"
+        )
+
+    def wait_background(self, timeout: float | None = None) -> None:
+        """Let the background work (input hash, output rewrite) finish; after `timeout`
+        seconds the hash is abandoned (the next start takes it again)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
+        self._stop.clear()
 
     def _write_job_files(self) -> None:
         folder = self.folder
-        if not folder.spec_file.exists():
+        if self.replace_spec or not folder.spec_file.exists():
             atomic_write(folder.spec_file, self.spec.to_json())
         label_file = label_category_file(list(self.spec.labels))
         try:
@@ -116,28 +213,56 @@ class Session:
         if not same:
             atomic_write(folder.label_file, label_file)
 
-    def _check_input(self) -> None:
-        """Say so when the input changed since the checkpoint; refuse if it was rewritten."""
+    def _check_input(self) -> dict | None:
+        """Say so when the input changed since the checkpoint; refuse if it was rewritten.
+
+        Size, time and the first and last 64 KiB are compared here; the whole input is
+        compared by the background hash (the saved one is returned for it) when the file was
+        touched since, so a same-size edit in the middle is refused too.
+        """
         saved = self.journal.checkpoint.get("input")
-        if not saved:
-            return
+        if not isinstance(saved, dict) or "size" not in saved:
+            return None
+        self._input_hash = saved.get(fingerprint.ALGORITHM) and {
+            "length": saved["size"], fingerprint.ALGORITHM: saved[fingerprint.ALGORITHM]
+        }
         now = (self.manifest.size, self.manifest.mtime_ns)
-        if now == (saved["size"], saved["mtime_ns"]):
-            return
+        if now == (saved["size"], saved.get("mtime_ns")):
+            return None  # untouched since the hash was taken
         old = self.manifest.fingerprint(saved["size"])
-        if saved["size"] <= self.manifest.size and old.head_sha1 == saved["head_sha1"] and old.tail_sha1 == saved["tail_sha1"]:
+        if saved["size"] <= self.manifest.size and (old.head_sha1, old.tail_sha1) == (saved.get("head_sha1"), saved.get("tail_sha1")):
             if self.manifest.size > saved["size"]:
                 self.messages.append(
                     f"the input {self.manifest.display} grew since the last session "
                     f"({saved['size']:,} -> {self.manifest.size:,} bytes); new records are added to the job"
                 )
-            return
-        raise UserError(
+            self._input_hash = None  # taken again, for the file as it is now
+            return saved if fingerprint.ALGORITHM in saved else None
+        raise UserError(self._changed_input_message(saved["size"], "content differs"))
+
+    def _changed_input_message(self, old_size: int, what: str) -> str:
+        return (
             f"the input {self.manifest.display} changed since the last session of job "
-            f"{self.spec.name!r} (size {saved['size']:,} -> {self.manifest.size:,} bytes, content "
-            "differs); answers are tied to line numbers, so label the new file as a new job "
-            "(--name or --output)"
+            f"{self.spec.name!r} (size {old_size:,} -> {self.manifest.size:,} bytes, {what}); "
+            "answers are tied to line numbers: put the old file back, or label the new one as a "
+            "new job (--name or --output)"
         )
+
+    def _hash_input(self, saved: dict | None) -> None:
+        """The whole-input hash, in the background; compared with `saved` when given."""
+        if self._input_hash is not None and saved is None:
+            return  # the checkpoint's hash still describes the file
+        lengths = [self.manifest.size] + ([saved["size"]] if saved else [])
+        got = fingerprint.digests(self.manifest.path, lengths, self.manifest.mtime_ns, self._stop)
+        if got is None:
+            return
+        if saved and got[saved["size"]] != saved[fingerprint.ALGORITHM]:
+            self.input_refused = self._changed_input_message(
+                saved["size"], "same first and last 64 KiB but other bytes in between"
+            )
+            self.messages.append(self.input_refused)
+            return
+        self._input_hash = {"length": self.manifest.size, fingerprint.ALGORITHM: got[self.manifest.size]}
 
     def _resume(self) -> None:
         cursor = self.journal.checkpoint.get("cursor")
@@ -161,12 +286,15 @@ class Session:
             self._advance()
 
     def close(self) -> None:
-        """Stop and resume later: everything is already on disk; save the resume point."""
+        """Stop and resume later: everything is already on disk; save the resume point and
+        leave output.manifest canonical (unless another worker's session appends to it)."""
         if self._closed:
             return
         self._closed = True
         try:
+            self.wait_background(timeout=5.0)
             self._save_checkpoint()
+            self._make_canonical()
         except UserError as exc:
             self.messages.append(str(exc))
         finally:
@@ -248,6 +376,8 @@ class Session:
         record = self.current
         if record is None:
             raise UserError("there is no record to answer")
+        if self.input_refused:
+            raise UserError(self.input_refused)
         now = datetime.now(timezone.utc)
         if kind == "a":
             obj = gt_lines.answer_object(record.data, self.spec, value, now)  # type: ignore[arg-type]
@@ -499,19 +629,65 @@ class Session:
     def _save_checkpoint(self) -> None:
         index, offset = self._resume_point()
         raw, _ = self.manifest.read_line(offset)
+        fingerprint_now = self.manifest.fingerprint().to_json()
+        digest = self._input_hash
+        if digest and digest["length"] == self.manifest.size:
+            fingerprint_now[fingerprint.ALGORITHM] = digest[fingerprint.ALGORITHM]
         self.journal.save_checkpoint(
             cursor={"index": index, "offset": offset, "sha1": line_sha1(raw)},
-            input=self.manifest.fingerprint().to_json(),
+            input=fingerprint_now,
         )
 
     # -- end of job ------------------------------------------------------------------------------
 
-    def finish(self) -> Path:
-        """Write the canonical output.manifest (input order, latest answer wins)."""
-        from tuilabel.core.gt.export import write_gt
+    def _make_canonical(self) -> bool:
+        """output.manifest rewritten canonically now, unless another worker's session is
+        appending to it (then it is left as it is, and a message says so)."""
+        from tuilabel.core.gt.export import busy_message, write_canonical
 
-        write_gt(self.folder, self.manifest, self.folder.output_manifest, self.spec.label_attribute)
-        self.journal.output_replaced()
+        if self.input_refused:
+            return False  # the input is not the one the answers' line numbers refer to
+        if self._canonical_base and self.journal.appended_in_order and self._mark_appended_canonical():
+            self.output_canonical = True
+            return True
+        result = write_canonical(self.folder, self.manifest, self.spec.label_attribute, self.spec.worker)
+        if result.export is None:
+            self.output_canonical = False
+            self.messages.append(busy_message(self.folder, result.busy))
+            return False
+        self.output_canonical = self._canonical_base = True
+        self.journal.appended_in_order = True  # in order from here on: see _mark_appended_canonical
+        for problem in result.export.skipped:
+            self.messages.append(problem)
+        own = str(self.journal.path)
+        if any(problem.startswith(own + ":") for problem in result.export.skipped):
+            # Damage behind the checkpoint, which the start did not re-read: without the
+            # checkpoint the next start replays the whole journal and sets the lines aside.
+            self.journal.checkpoint_path.unlink(missing_ok=True)
+            self.messages.append(f"the next start re-reads all of {own} to set its damaged lines aside")
+        return True
+
+    def _mark_appended_canonical(self) -> bool:
+        """A canonical output plus answers appended in input order, by the only worker with
+        answers, is canonical as it stands: no rewrite (a 1M-line job quits at once)."""
+        from tuilabel.core.gt.export import journal_sizes
+
+        folder = self.folder
+        own = folder.journal(self.spec.worker)
+        with OutputGate(folder.output_gate), IdleWorkers(folder.locks(), skip=folder.lock(self.spec.worker)) as idle:
+            sizes = journal_sizes(folder, own, self.journal.size)
+            if idle.busy or any(size for name, size in sizes.items() if name != own.parent.name):
+                return False
+            canonical.mark(folder.canonical_state, folder.output_manifest, sizes)
+        return True
+
+    def finish(self) -> Path:
+        """Write the canonical output.manifest (input order, latest answer wins); refused
+        with a UserError while another worker's session appends to it."""
+        self.wait_background()
+        if not self._make_canonical():
+            raise UserError(self.input_refused or self.messages[-1])
+        self.journal.reopen_output()
         self._save_checkpoint()
         for hook in self.on_commit:
             hook()

@@ -165,6 +165,9 @@ class JobSpec:
     output: str  # the folder that holds <job-name>/
     worker: str
     instructions: Instructions = field(default_factory=Instructions)
+    # The input relative to the job folder, when both are local: a moved job (with its
+    # manifest beside it) still finds its input.
+    input_from_job: str = ""
 
     @property
     def task_type(self) -> TaskType:
@@ -188,7 +191,8 @@ class JobSpec:
             bad=Example(**(ins.get("bad") or {})),
         )
         obj["labels"] = tuple(obj["labels"])
-        return cls(**obj)
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in obj.items() if k in known})
 
 
 def default_worker() -> str:
@@ -214,6 +218,10 @@ class JobFolder:
         self.input_cache = self.private / "input.manifest"  # local copy of an s3:// manifest
         self.reports = self.private / "reports"
         self.bad_lines_report = self.reports / "bad-lines.txt"
+        # Damaged journal lines, set aside (never deleted), each under a file:offset header.
+        self.corrupt_lines = self.reports / "journal-lines.corrupt"
+        self.output_gate = self.private / "output.lock"  # see store.lock.OutputGate
+        self.canonical_state = self.private / "canonical.json"  # see store.canonical
 
     def worker_dir(self, worker: str) -> Path:
         return self.private / "workers" / worker_folder_name(worker)
@@ -230,6 +238,13 @@ class JobFolder:
     def journals(self) -> list[Path]:
         return sorted((self.private / "workers").glob("*/journal.jsonl"))
 
+    def locks(self) -> list[Path]:
+        return sorted((self.private / "workers").glob("*/lock"))
+
+    def answers_exist(self) -> bool:
+        """True once any worker has committed an answer (or a decline)."""
+        return any(path.stat().st_size > 0 for path in self.journals())
+
     def exists(self) -> bool:
         try:
             return self.spec_file.is_file()
@@ -239,28 +254,20 @@ class JobFolder:
     def load_spec(self) -> JobSpec:
         try:
             return JobSpec.from_json(self.spec_file.read_bytes())
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
             raise UserError(f"{self.spec_file}: not a readable tuilabel job ({exc})") from None
 
 
-def compare_specs(existing: JobSpec, wanted: JobSpec) -> None:
-    """Refuse to mix answers from different label sets or task types in one job."""
+def spec_changes(existing: JobSpec, wanted: JobSpec) -> list[str]:
+    """What `wanted` changes about a job's answers: task, labels, label attribute."""
+    changes = []
     if existing.task != wanted.task:
-        raise UserError(
-            f"job {existing.name!r} at {existing.output} is a {existing.task} job; you asked for "
-            f"{wanted.task}. Use another --name or --output for a new job."
-        )
+        changes.append(f"task {existing.task} -> {wanted.task}")
     if tuple(existing.labels) != tuple(wanted.labels):
-        raise UserError(
-            f"job {existing.name!r} has labels {', '.join(existing.labels)}; you gave "
-            f"{', '.join(wanted.labels)}. Labels of a started job cannot change (answers are "
-            "label indexes); use another --name or --output for a new job."
-        )
+        changes.append(f"labels {', '.join(existing.labels)} -> {', '.join(wanted.labels)}")
     if existing.label_attribute != wanted.label_attribute:
-        raise UserError(
-            f"job {existing.name!r} writes label attribute {existing.label_attribute!r}; you gave "
-            f"{wanted.label_attribute!r}."
-        )
+        changes.append(f"label attribute {existing.label_attribute} -> {wanted.label_attribute}")
+    return changes
 
 
 # -- the job file ---------------------------------------------------------------------------
