@@ -11,6 +11,7 @@ import pytest
 
 from tuilabel.core.data import s3, sources
 from tuilabel.core.errors import UserError
+from tuilabel.core.gt.limits import MAX_IMAGE_BYTES
 from tuilabel.core.data.sources import SourceError, fetch
 
 
@@ -89,7 +90,7 @@ def test_over_limit_local(folder):
 def test_over_gt_limit_message(folder):
     big = folder / "huge.png"
     with open(big, "wb") as f:  # sparse: no 40 MB write
-        f.truncate(sources.GT_IMAGE_LIMIT + 1)
+        f.truncate(MAX_IMAGE_BYTES + 1)
     with pytest.raises(SourceError) as info:
         fetch("huge.png", folder)
     assert str(info.value) == (

@@ -54,7 +54,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         metavar="J",
         help="near-duplicate texts: word-bigram Jaccard similarity at least J (default 0.8)",
     )
-    parser.add_argument("--jobs", type=int, default=None, metavar="N", help="image decoding threads (default 2 x CPUs, max 16)")
+    parser.add_argument("--jobs", type=int, default=None, metavar="N", help="image decoding threads, 1..64 (default 2 x CPUs, at most 16)")
     parser.add_argument("--limit", type=int, default=20, metavar="N", help="rows per table in the report (default 20, 0 = all)")
     parser.add_argument("--strict", action="store_true", help="exit 1 on warnings (near-duplicates, imbalance) too")
     parser.set_defaults(run=run)

@@ -24,8 +24,8 @@ from urllib.request import url2pathname
 
 from tuilabel.core.data import s3
 from tuilabel.core.errors import UserError
+from tuilabel.core.gt.limits import MAX_IMAGE_BYTES
 
-GT_IMAGE_LIMIT = 40 * 1024 * 1024  # Ground Truth's 40 MB per image
 HTTP_TIMEOUT = 10.0  # seconds
 
 
@@ -100,12 +100,12 @@ def _mb(size: int) -> str:
 
 
 def _limit_text(max_bytes: int) -> str:
-    if max_bytes == GT_IMAGE_LIMIT:
+    if max_bytes == MAX_IMAGE_BYTES:
         return "GT's 40 MB image limit"
     return f"the {_mb(max_bytes)} limit"
 
 
-def fetch(ref: str, base: str | os.PathLike = ".", max_bytes: int | None = GT_IMAGE_LIMIT) -> bytes:
+def fetch(ref: str, base: str | os.PathLike = ".", max_bytes: int | None = MAX_IMAGE_BYTES) -> bytes:
     """The bytes `ref` points to. Raises SourceError with one line naming the ref and the
     resolved location. Objects over `max_bytes` are refused without reading them whole."""
     where = resolve(ref, base)

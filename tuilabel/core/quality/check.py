@@ -37,18 +37,10 @@ import orjson
 
 from tuilabel.core.data import s3
 from tuilabel.core.errors import UserError
-from tuilabel.core.data.manifest import (
-    MAX_ATTRIBUTE_CHARS,
-    MAX_LINE_CHARS,
-    BadRecord,
-    Manifest,
-    is_blank,
-    parse_record,
-)
+from tuilabel.core.data.manifest import BadRecord, Manifest, is_blank, parse_record
+from tuilabel.core.gt.limits import MAX_ATTRIBUTE_CHARS, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_LINE_CHARS
 from tuilabel.core.quality.near_duplicates import ImageGrouper, TextGrouper, dhash, normalize_text
 
-GT_MAX_BYTES = 40 * 1024 * 1024
-GT_MAX_PIXELS = 100_000_000
 ERROR_CATEGORIES = ("invalid", "missing", "unreadable", "over-limit", "duplicate")
 WARNING_CATEGORIES = ("near-duplicate", "few-samples", "biased")
 _EXPECTED_FORMAT = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}
@@ -146,9 +138,9 @@ def inspect_image(ref: str, base: str) -> tuple:
                 size = os.stat(where).st_size
             except OSError:
                 size = 0  # fetch gives the precise message
-            if size > GT_MAX_BYTES:
+            if size > MAX_IMAGE_BYTES:
                 return ("over-limit", f"{size / 1048576:.1f} MB, over GT's 40 MB image limit")
-        data = fetch(ref, base, GT_MAX_BYTES)
+        data = fetch(ref, base, MAX_IMAGE_BYTES)
     except SourceError as exc:
         text = str(exc)
         if "over GT's 40 MB" in text:
@@ -159,7 +151,7 @@ def inspect_image(ref: str, base: str) -> tuple:
         with Image.open(io.BytesIO(data)) as im:
             width, height = im.size
             fmt = im.format
-            if width * height > GT_MAX_PIXELS:
+            if width * height > MAX_IMAGE_PIXELS:
                 return (
                     "over-limit",
                     f"{width}x{height} is {width * height / 1e6:.1f} megapixels, over GT's 100",
