@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from tuilabel.core.data import s3
 from tuilabel.core.store.durable import explain_os_error
 from tuilabel.core.errors import UserError
+from tuilabel.core.locations import data_home
 from tuilabel.core.gt.job import (
     Instructions,
     JobFolder,
@@ -107,10 +108,6 @@ class PreparedJob:
         if self.folder.bad_lines_report.exists():
             mirror.touch(self.folder.bad_lines_report)
         return mirror.close(timeout=timeout)
-
-
-def data_home() -> Path:
-    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "tuilabel"
 
 
 def _s3_parent(uri: str) -> str:

@@ -29,6 +29,7 @@ from tuilabel.core.store.journal import NONE
 from tuilabel.core.data.manifest import BadRecord, Record
 from tuilabel.core.preview import HalfBlockPicture, PreviewCache, PreviewError, PreviewImage, load_source
 from tuilabel.core.session import Session, State
+from tuilabel.core.user_config import GRAPHICS_MODES
 from tuilabel.ui.commands import JobCommands
 from tuilabel.ui.graphics import graphics_picture, resolve_graphics, widget_class
 from tuilabel.ui.safe_text import one_line, record_text, visible
@@ -44,7 +45,6 @@ DIGITS = "1234567890"
 # Prefix keys for labels beyond 10: `g`+digit = 11-20, `h` = 21-30, `j` = 31-40, `k` = 41-50.
 PAGE_KEYS = "ghjk"
 PREFETCH = 3
-GRAPHICS = ("auto", "kitty", "sixel", "halfblock")
 
 
 def _bindings() -> list[Binding]:
@@ -818,7 +818,7 @@ def make_app(session: Session, *, theme: str | None = None, graphics: str = "aut
     """The labeling app for an opened session (the caller closes the session after run()).
 
     `upload_status` (polled every 2 s) returns a line to show while uploads lag, else None."""
-    if graphics not in GRAPHICS:
-        raise UserError(f"--graphics must be one of {', '.join(GRAPHICS)}, not {graphics!r}")
+    if graphics not in GRAPHICS_MODES:
+        raise UserError(f"--graphics must be one of {', '.join(GRAPHICS_MODES)}, not {graphics!r}")
     return LabelApp(session, theme=theme, graphics=graphics, keymap=keymap,
                     first_start=first_start, clock=clock, upload_status=upload_status)

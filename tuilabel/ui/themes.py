@@ -5,12 +5,12 @@ into `textual.theme.Theme`. A theme file holds Theme's fields plus a `[variables
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from textual.theme import Theme
 
 from tuilabel.core.errors import UserError
+from tuilabel.core.locations import user_themes_dir
 from tuilabel.core.toml_file import read_toml
 from tuilabel.resources import themes_dir
 
@@ -23,11 +23,6 @@ _FIELDS = {
     "primary", "secondary", "warning", "error", "success", "accent", "foreground",
     "background", "surface", "panel", "boost", "dark", "luminosity_spread", "text_alpha",
 }
-
-
-def user_themes_dir() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "tuilabel" / "themes"
 
 
 def label_variable(n: int) -> str:
