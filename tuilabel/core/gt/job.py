@@ -100,6 +100,8 @@ def read_labels(value: str, base: Path | None = None) -> tuple[list[str], str]:
     except OSError as exc:  # e.g. a folder on the way that we may not read
         raise explain_os_error(exc, path, "read label file") from None
     if not is_file:
+        if not value.strip():
+            raise UserError("--labels is empty; give at least 2, e.g. --labels yes,no (or a label file)")
         if looks_like_file and "," not in value:
             raise UserError(f"label file {value} does not exist")
         return [part.strip() for part in value.split(",")], "--labels"
@@ -180,6 +182,8 @@ class JobSpec:
     @classmethod
     def from_json(cls, data: bytes) -> "JobSpec":
         obj = orjson.loads(data)
+        if not isinstance(obj, dict):
+            raise ValueError("not a JSON object")
         ins = obj.get("instructions") or {}
         obj["instructions"] = Instructions(
             short=ins.get("short", ""),
@@ -239,7 +243,7 @@ class JobFolder:
     def load_spec(self) -> JobSpec:
         try:
             return JobSpec.from_json(self.spec_file.read_bytes())
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
             raise UserError(f"{self.spec_file}: not a readable tuilabel job ({exc})") from None
 
 
@@ -273,7 +277,7 @@ JOB_FILE_TEMPLATE = """\
 name = "{name}"
 
 # The input manifest: JSON Lines of {{"source-ref": "..."}} (images) or {{"source": "..."}} (text).
-# A path, file://, s3://bucket/key or http(s)://.
+# A path, file:// or s3://bucket/key.
 input = "{input}"
 
 # image-classification | image-classification-multilabel
