@@ -82,9 +82,11 @@ def run(args: argparse.Namespace) -> int:
     import orjson
     from rich.console import Console
 
+    from tuilabel.core.data.sources import local_path
     from tuilabel.core.quality.check import check
 
     _validate(args)
+    args.source = local_path(args.source)
     err = Console(stderr=True)
     kwargs = dict(
         image_distance=args.image_distance,

@@ -55,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
     from tuilabel.core.store.lock import JobLock
     from tuilabel.core.data.manifest import Manifest
 
-    folder = _folder_for(args.job)
+    from tuilabel.core.data.sources import local_path
+
+    folder = _folder_for(local_path(args.job))
     spec = folder.load_spec()
     if args.format == "gt":
         dest = Path(args.output) if args.output else folder.output_manifest

@@ -31,6 +31,7 @@ from tuilabel.core.gt.job import (
     suggest_name,
 )
 from tuilabel.core.data.manifest import BadRecord, Manifest, is_blank, parse_record
+from tuilabel.core.data.sources import local_path
 from tuilabel.core.session import Session
 from tuilabel.core.gt.tasks import TASK_TYPES, task_for
 
@@ -147,7 +148,7 @@ def find_job_folder(source: str) -> JobFolder | None:
 
 
 def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
-    source = req.source
+    source = local_path(req.source)
     file_values: dict = {}
     base = Path.cwd()
     existing_folder = None if "://" in source else find_job_folder(source)
@@ -170,12 +171,9 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
     else:
         file_values = {"input": source}
 
-    input_loc = str(file_values["input"])
+    input_loc = local_path(str(file_values["input"]))
     if not s3.is_s3_uri(input_loc) and "://" not in input_loc:
         input_path = (base / Path(input_loc).expanduser()).resolve()
-        input_loc = str(input_path)
-    elif input_loc.startswith("file://"):
-        input_path = Path(input_loc[len("file://") :]).resolve()
         input_loc = str(input_path)
     elif s3.is_s3_uri(input_loc):
         input_path = None

@@ -28,6 +28,7 @@ from typing import Callable, Iterator
 import orjson
 
 from tuilabel.core.data import s3
+from tuilabel.core.data.sources import local_path
 from tuilabel.core.store.durable import atomic_write
 from tuilabel.core.errors import UserError
 
@@ -267,7 +268,8 @@ def scan(
     now: datetime | None = None,
 ) -> ScanResult:
     """Scan `source` (folder or s3:// prefix) and write its input manifest."""
-    location = resolve_output(source, output, now)
+    source = local_path(source)
+    location = resolve_output(source, local_path(output) if output else None, now)
     data, images, text_lines, text_files = build_manifest(
         source, location, recursive=recursive, progress=progress
     )
