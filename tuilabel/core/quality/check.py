@@ -11,7 +11,9 @@ Categories (each finding names its line):
   truncated, corrupt, not JPEG/PNG, content that does not match the extension),
   `over-limit` (GT's 40 MB, 100 megapixels incl. decompression bombs, 20,000 characters per
   attribute, 100,000 per line), `duplicate` (same image bytes, or same text after folding
-  whitespace and case: every member of a group but the first);
+  whitespace and case: every member of a group but the first), `mixed` (more than one data
+  type in one manifest: one finding, at the first record of the smaller type; `write_clean`
+  keeps both types, since which to keep is the user's choice);
 - warnings: `near-duplicate` (near_duplicates.py), and label balance (few samples, biased).
 
 `write_clean` writes the input's lines minus the error records (the first of each duplicate
@@ -41,7 +43,7 @@ from tuilabel.core.data.manifest import BadRecord, Manifest, is_blank, parse_rec
 from tuilabel.core.gt.limits import MAX_ATTRIBUTE_CHARS, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_LINE_CHARS
 from tuilabel.core.quality.near_duplicates import ImageGrouper, TextGrouper, dhash, normalize_text
 
-ERROR_CATEGORIES = ("invalid", "missing", "unreadable", "over-limit", "duplicate")
+ERROR_CATEGORIES = ("invalid", "missing", "unreadable", "over-limit", "duplicate", "mixed")
 WARNING_CATEGORIES = ("near-duplicate", "few-samples", "biased")
 _EXPECTED_FORMAT = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}
 
@@ -201,6 +203,38 @@ def _classify_bad(raw: bytes, reason: str) -> tuple[str, str]:
     return "invalid", reason
 
 
+# --- one data type per job ------------------------------------------------------------------
+
+_MEDIA = {"image": "images (source-ref)", "text": "texts (source)", "text-ref": "text files (source-ref to .txt)"}
+
+
+@dataclass
+class MediaMix:
+    """The data types seen. A GT job takes one: images, texts inline in `source`, or texts by
+    `source-ref` to .txt objects; a manifest mixing them fails on every record of the others."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    first: dict[str, int] = field(default_factory=dict)  # kind -> its first line index
+
+    def add(self, index: int, record: dict) -> None:
+        ref = record.get("source-ref")
+        kind = "text" if ref is None else "text-ref" if ref.lower().endswith(".txt") else "image"
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        self.first.setdefault(kind, index)
+
+    def finding(self) -> Finding | None:
+        if len(self.counts) < 2:
+            return None
+        kinds = sorted(self.counts, key=lambda k: (-self.counts[k], self.first[k]))
+        parts = ", ".join(f"{self.counts[k]:,} {_MEDIA[k]} from line {self.first[k] + 1}" for k in kinds)
+        return Finding(
+            "mixed",
+            self.first[kinds[-1]] + 1,  # the smaller type (the later one on a tie)
+            None,
+            f"mixes {parts}; a GT job takes one data type: split it (`tuilabel scan --type` lists one)",
+        )
+
+
 # --- sources ------------------------------------------------------------------------------
 
 
@@ -338,6 +372,7 @@ def check(
             image_first: dict[bytes, int] = {}
             dup_members: dict[int, list[int]] = {}  # first index -> later indexes
             image_refs: dict[int, str] = {}
+            mix = MediaMix()
 
             def image_done(index: int, ref: str, result: tuple) -> None:
                 if result[0] != "ok":
@@ -378,6 +413,7 @@ def check(
                         continue
                     report.records += 1
                     acc.add(data)
+                    mix.add(index, data)
                     ref = data.get("source-ref")
                     if ref is not None:
                         report.images += 1
@@ -426,6 +462,9 @@ def check(
                         Group(kind, [m + 1 for m in members], [image_refs.get(m) for m in members], detail)
                     )
                     near_drop.extend(members[1:])
+            mixed = mix.finding()
+            if mixed is not None:
+                report.findings.append(mixed)
             report.findings.sort(key=lambda f: (f.line, f.category))
 
             # Balance: labels in the manifest itself, or the job's answers.
