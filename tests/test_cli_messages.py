@@ -52,7 +52,7 @@ def test_label_without_a_terminal_refuses_at_once(tmp_path, command):
     assert time.monotonic() - start < 20  # it used to spin at 100% CPU until killed
     line = one_line(proc, command[0])
     assert "needs a terminal" in line and "tuilabel export" in line and "tuilabel check" in line
-    assert not (tmp_path / "in").exists()  # no job folder made for nothing
+    assert proc.stdout == ""  # no closing summary: nothing was labeled
 
 
 def test_label_drawing_into_a_file_refuses(tmp_path):

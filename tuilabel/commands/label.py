@@ -64,9 +64,9 @@ def run_job(request, args: argparse.Namespace) -> int:
     if request.worker is None and config.worker:
         request.worker = config.worker
     prepared = prepare(request)
-    require_terminal()  # after the checks above, so a bad flag is still named first
     session, mirror = prepared.start()
     try:
+        require_terminal()  # after every check of the job, so a real problem is named first
         from tuilabel.ui.app import make_app
 
         app = make_app(

@@ -50,6 +50,10 @@ def theme_from_file(path: Path) -> Theme:
     if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
         raise ValueError(f"theme {path}: [variables] must map names to colour strings")
     fields = {k: v for k, v in data.items() if k in _FIELDS}
+    if "boost" in fields:
+        # Textual applies `boost` only to dark themes without `panel` (design.py); as a variable
+        # it holds in every theme, and it tints the hovered label row.
+        variables = {"boost": fields["boost"], **variables}
     try:
         return Theme(name=str(name), variables={**label_variable_defaults(), **variables}, **fields)
     except Exception as exc:  # Theme validates colours lazily; keep the message one line
