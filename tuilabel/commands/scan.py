@@ -1,5 +1,5 @@
 """`tuilabel scan SOURCE`: Ground Truth's automated data setup — write an input manifest
-listing the images (and .txt lines) in a folder or S3 prefix."""
+listing the images, or the lines of the .txt files, in a folder or S3 prefix."""
 
 from __future__ import annotations
 

@@ -51,7 +51,7 @@ def load_user_config(path: Path | None = None) -> UserConfig:
         if value is None:
             continue
         if not isinstance(value, str):
-            raise UserError(f'{path}: {name} must be a string, e.g. {name} = "{(choices or ("…",))[0]}"')
+            raise UserError(f"{path}: {name} must be a string in quotes, not {type(value).__name__} {value!r}")
         if choices is not None and value not in choices:
             raise UserError(f"{path}: {name} = {value!r} is not one of {', '.join(choices)}")
     keys = data.get("keys", {})
