@@ -191,7 +191,7 @@ def test_local_errors(tmp_path):
         scan(str(tmp_path / "file.jpg"))
     (tmp_path / "empty" / "sub").mkdir(parents=True)
     (tmp_path / "empty" / "x.gif").write_bytes(b"x")
-    with pytest.raises(UserError, match=r"no \.jpg, \.jpeg, \.png or \.txt files in"):
+    with pytest.raises(UserError, match=r"no \.jpg, \.jpeg, \.png or \.txt files in .*empty; it has 1 \.gif$"):
         scan(str(tmp_path / "empty"))
     (tmp_path / "blank").mkdir()
     (tmp_path / "blank" / "t.txt").write_bytes(b"\n \n")

@@ -177,6 +177,8 @@ def _choose(listing: Listing, media: str | None, recursive: bool) -> tuple[str |
     where = listing.where
     if not listing.found:
         what = "" if recursive or s3.is_s3_uri(where) else " (not looking in subfolders: --no-recursive)"
+        if listing.others:
+            what += f"; it has {left_out_text(_most_first(listing.others))}"
         raise UserError(f"no .jpg, .jpeg, .png or .txt files {'under' if s3.is_s3_uri(where) else 'in'} {where}{what}")
     left_out = listing.others
     if media is not None:
@@ -198,7 +200,7 @@ def _choose(listing: Listing, media: str | None, recursive: bool) -> tuple[str |
 
 
 def _most_first(counts: Counter) -> dict[str, int]:
-    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], not kv[0], kv[0])))  # no extension last
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], not kv[0], kv[0])))  # ties: no extension last
 
 
 def left_out_text(left_out: dict[str, int]) -> str:
