@@ -54,7 +54,6 @@ def run(args: argparse.Namespace) -> int:
     from tuilabel.core.gt.export import write_flat, write_gt
     from tuilabel.core.store.lock import JobLock
     from tuilabel.core.data.manifest import Manifest
-
     from tuilabel.core.data.sources import local_path
 
     folder = _folder_for(local_path(args.job))
