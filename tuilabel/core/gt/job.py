@@ -15,13 +15,13 @@ import orjson
 
 from tuilabel.core.store.durable import explain_os_error
 from tuilabel.core.errors import UserError
+from tuilabel.core.gt.limits import MAX_LABEL_CHARS
 from tuilabel.core.gt.tasks import TASK_TYPES, TaskType
 from tuilabel.core.toml_file import read_toml
 
 JOB_NAME_RULE = "1-63 characters, letters, digits and single or repeated hyphens, starting and ending with a letter or digit ([a-zA-Z0-9](-*[a-zA-Z0-9])*)"
 _JOB_NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _ATTR_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,126}")
-MAX_LABEL_CHARS = 256
 LABEL_FILE_VERSION = "2018-11-28"
 
 

@@ -40,7 +40,7 @@ import orjson
 from tuilabel.core.data import s3
 from tuilabel.core.errors import UserError
 from tuilabel.core.data.manifest import BadRecord, Manifest, is_blank, parse_record
-from tuilabel.core.gt.limits import MAX_ATTRIBUTE_CHARS, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_LINE_CHARS
+from tuilabel.core.gt.limits import IMAGE_FORMATS, MAX_ATTRIBUTE_CHARS, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_LINE_CHARS
 from tuilabel.core.quality.near_duplicates import ImageGrouper, TextGrouper, dhash, normalize_text
 
 ERROR_CATEGORIES = ("invalid", "missing", "unreadable", "over-limit", "duplicate", "mixed")
@@ -158,7 +158,7 @@ def inspect_image(ref: str, base: str) -> tuple:
                     "over-limit",
                     f"{width}x{height} is {width * height / 1e6:.1f} megapixels, over GT's 100",
                 )
-            if fmt not in ("JPEG", "PNG"):
+            if fmt not in IMAGE_FORMATS:
                 return ("unreadable", f"{fmt} image; GT takes JPEG and PNG only")
             ext = os.path.splitext(ref.split("?", 1)[0])[1].lower()
             expected = _EXPECTED_FORMAT.get(ext)
