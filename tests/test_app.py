@@ -133,7 +133,7 @@ def test_click_label_picks_it(tmp_path):
     async def go():
         app = make_app(session)
         async with app.run_test(size=SIZE) as pilot:
-            app.theme = "textual-dark"  # its $boost is visible (tuilabel-dark's is transparent)
+            app.theme = "tuilabel-light"  # a shipped theme, not the default: its own $boost tints
             await pilot.pause()
             labels = app.query_one(LabelList)
             await pilot.hover(LabelList, offset=(8, 1))  # x 0 is the list's left border

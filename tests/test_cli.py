@@ -134,7 +134,7 @@ def test_export_formats_via_cli(tmp_path):
     assert csv_lines[0].startswith("line,source,status,label")
     assert csv_lines[2].startswith("2,text 1,declined,,,")
     assert tl("export", tmp_path / "in", "--format", "jsonl").returncode == 0
-    rows = [orjson.loads(x) for x in (tmp_path / "in" / "in.jsonl").read_bytes().splitlines()]
+    rows = [orjson.loads(x) for x in (tmp_path / "in" / "in-answers.jsonl").read_bytes().splitlines()]
     assert [r["label"] for r in rows] == ["b", None, "b"] and rows[0]["worker"] == "w1"
     # A later session appends after the canonical file, and the next start does not duplicate.
     s = open_session(m, name="in", labels=("a", "b"))

@@ -18,8 +18,16 @@ from tuilabel.core.errors import UserError
 COMMANDS = ("label", "demo", "init", "scan", "export", "check", "stats")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with the one line that matters on a usage error, not the whole usage block
+    (subcommand parsers are made of the same class)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\nsee {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="tuilabel",
         description="Amazon SageMaker Ground Truth labeling jobs in a terminal.",
     )

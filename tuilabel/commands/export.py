@@ -12,7 +12,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("export", help=HELP, description=HELP + ". Atomic: a temp file, then a rename.")
     parser.add_argument("job", metavar="JOB", help="job folder (<output>/<job-name>) or job file")
     parser.add_argument("--format", choices=("gt", "csv", "jsonl"), default="gt", help="default: gt")
-    parser.add_argument("-o", "--output", metavar="FILE", help="where to write (default: the job's manifests/output/output.manifest for gt, <job>/<name>.csv|jsonl otherwise)")
+    parser.add_argument("-o", "--output", metavar="FILE", help="where to write (default: the job's manifests/output/output.manifest for gt, <job>/<name>-answers.csv|jsonl otherwise)")
     parser.set_defaults(run=run)
 
 
@@ -28,7 +28,25 @@ def _folder_for(job: str):
         if prepared.folder.exists():
             return prepared.folder
         raise UserError(f"job file {job} has no job folder yet ({prepared.folder.root}); label first")
+    if Path(job).expanduser().is_file():
+        raise UserError(_manifest_hint(job))
     raise UserError(f"{job} is not a tuilabel job folder (no tuilabel/job.json inside)")
+
+
+def _manifest_hint(manifest: str) -> str:
+    """An input manifest was named: say where its job folder is (`label` puts it beside the
+    manifest, named after it), or that there is none yet."""
+    from tuilabel.core.errors import UserError
+    from tuilabel.core.job_setup import JobRequest, prepare
+
+    what = f"{manifest} is an input manifest, not a job"
+    try:
+        folder = prepare(JobRequest(source=manifest), fetch_input=False).folder
+    except UserError:  # no job to resume (no labels known): nothing was labeled from it here
+        folder = None
+    if folder is None or not folder.exists():
+        return f"{what}, and it has no job folder beside it; label it first (tuilabel label {manifest})"
+    return f"{what}; export its job folder: tuilabel export {folder.root}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,8 +55,9 @@ def run(args: argparse.Namespace) -> int:
     from tuilabel.core.errors import UserError
     from tuilabel.core.gt.export import refuse_if_busy, write_canonical, write_flat, write_gt
     from tuilabel.core.data.manifest import Manifest
+    from tuilabel.core.data.sources import local_path
 
-    folder = _folder_for(args.job)
+    folder = _folder_for(local_path(args.job))
     spec = folder.load_spec()
     if args.format == "gt":
         dest = Path(args.output) if args.output else folder.output_manifest
@@ -55,14 +74,15 @@ def run(args: argparse.Namespace) -> int:
         for problem in result.skipped:
             print(f"note: {problem}", file=sys.stderr)
         print(
-            f"wrote {dest}: {result.written:,} lines ({result.declined:,} declined)"
+            f"wrote {dest.absolute()}: {result.written:,} lines ({result.declined:,} declined)"
             + (f"; {result.unanswered:,} input lines without an answer left out" if result.unanswered else "")
         )
         return 0
-    dest = Path(args.output) if args.output else folder.root / f"{spec.name}.{args.format}"
+    # Not <name>.jsonl: the job is named after its input, so that would look like the input.
+    dest = Path(args.output) if args.output else folder.root / f"{spec.name}-answers.{args.format}"
     skipped: list[str] = []
     rows = write_flat(folder, dest, args.format, spec.label_attribute, spec.labels, skipped)
     for problem in skipped:
         print(f"note: {problem}", file=sys.stderr)
-    print(f"wrote {dest}: {rows:,} records")
+    print(f"wrote {dest.absolute()}: {rows:,} records")
     return 0

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from tuilabel.core.gt.tasks import TASK_TYPES
+from tuilabel.core.user_config import GRAPHICS_MODES
 
 HELP = "open the labeling app on a manifest, a job file or a job folder (resumes a started job)"
 
@@ -25,7 +26,7 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
 def add_app_options(parser: argparse.ArgumentParser) -> None:
     app = parser.add_argument_group("app")
     app.add_argument("--theme", help="theme name (tuilabel-dark, tuilabel-light, tuilabel-high-contrast, tuilabel-colorblind, or one of yours)")
-    app.add_argument("--graphics", choices=("auto", "kitty", "sixel", "halfblock"), help="image drawing (default: auto; half-block over SSH and tmux)")
+    app.add_argument("--graphics", choices=GRAPHICS_MODES, help="image drawing (default: auto; half-block over SSH and tmux)")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -54,21 +55,23 @@ def request_from(args: argparse.Namespace, source: str):
 
 def run_job(request, args: argparse.Namespace) -> int:
     """Prepare, open, label, close: the whole life of one labeling session."""
+    from tuilabel.commands import require_terminal
     from tuilabel.core.job_setup import prepare
     from tuilabel.core.session import State
     from tuilabel.core.user_config import load_user_config
 
     config = load_user_config()
     if config.keys:  # refused before the job folder is made, not after
-        from tuilabel.core.user_config import config_dir
+        from tuilabel.core.locations import config_file
         from tuilabel.ui.keys import validate_keymap
 
-        validate_keymap(config.keys, str(config_dir() / "config.toml"))
+        validate_keymap(config.keys, str(config_file()))
     if request.worker is None and config.worker:
         request.worker = config.worker
     prepared = prepare(request)
     session, mirror = prepared.start()
     try:
+        require_terminal()  # after every check of the job, so a real problem is named first
         from tuilabel.ui.app import make_app
 
         app = make_app(

@@ -28,9 +28,10 @@ def run(args: argparse.Namespace) -> int:
 
     import orjson
 
+    from tuilabel.core.data.sources import local_path
     from tuilabel.core.quality.stats import compute
 
-    stats = compute(args.source)
+    stats = compute(local_path(args.source))
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(stats.to_json(), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
         return 0

@@ -20,6 +20,7 @@ import orjson
 from tuilabel.core.data import s3
 from tuilabel.core.store.durable import explain_os_error
 from tuilabel.core.errors import UserError
+from tuilabel.core.locations import data_home
 from tuilabel.core.gt.job import (
     Instructions,
     JobFolder,
@@ -36,6 +37,7 @@ from tuilabel.core.gt.job import (
 )
 from tuilabel.core.store.lock import IdleWorkers
 from tuilabel.core.data.manifest import BadRecord, Manifest, is_blank, parse_record
+from tuilabel.core.data.sources import local_path
 from tuilabel.core.session import Session
 from tuilabel.core.gt.tasks import TASK_TYPES, task_for
 
@@ -114,10 +116,6 @@ class PreparedJob:
         if self.folder.bad_lines_report.exists():
             mirror.touch(self.folder.bad_lines_report)
         return mirror.close(timeout=timeout)
-
-
-def data_home() -> Path:
-    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "tuilabel"
 
 
 def _s3_parent(uri: str) -> str:
@@ -208,7 +206,7 @@ def _others_labeling(folder: JobFolder, worker: str) -> list[str]:
 
 
 def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
-    source = req.source
+    source = local_path(req.source)
     file_values: dict = {}
     base = Path.cwd()
     existing_folder = None if "://" in source else find_job_folder(source)
@@ -237,12 +235,9 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
     else:
         file_values = {"input": source}
 
-    input_loc = str(file_values["input"])
+    input_loc = local_path(str(file_values["input"]))
     if not s3.is_s3_uri(input_loc) and "://" not in input_loc:
         input_path = (base / Path(input_loc).expanduser()).resolve()
-        input_loc = str(input_path)
-    elif input_loc.startswith("file://"):
-        input_path = Path(input_loc[len("file://") :]).resolve()
         input_loc = str(input_path)
     elif s3.is_s3_uri(input_loc):
         input_path = None

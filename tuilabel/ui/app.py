@@ -18,7 +18,8 @@ from textual.screen import Screen
 
 from tuilabel.core.errors import UserError
 from tuilabel.core.session import Session, State
-from tuilabel.core.user_config import config_dir
+from tuilabel.core.locations import config_file
+from tuilabel.core.user_config import GRAPHICS_MODES
 from tuilabel.ui.commands import JobCommands
 from tuilabel.ui.graphics import resolve_graphics
 from tuilabel.ui.keys import VIEW_KEYS, label_binding_id, label_keys, validate_keymap
@@ -26,7 +27,6 @@ from tuilabel.ui.safe_text import visible
 from tuilabel.ui.screens.label import LabelScreen
 from tuilabel.ui.themes import DEFAULT_THEME, label_variable, label_variable_defaults, load_themes
 
-GRAPHICS = ("auto", "kitty", "sixel", "halfblock")
 
 
 class LabelApp(App):
@@ -192,9 +192,9 @@ def make_app(session: Session, *, theme: str | None = None, graphics: str = "aut
     """The labeling app for an opened session (the caller closes the session after run()).
 
     `upload_status` (polled every 2 s) returns a line to show while uploads lag, else None."""
-    if graphics not in GRAPHICS:
-        raise UserError(f"--graphics must be one of {', '.join(GRAPHICS)}, not {graphics!r}")
+    if graphics not in GRAPHICS_MODES:
+        raise UserError(f"--graphics must be one of {', '.join(GRAPHICS_MODES)}, not {graphics!r}")
     if keymap:
-        validate_keymap(keymap, str(config_dir() / "config.toml"))
+        validate_keymap(keymap, str(config_file()))
     return LabelApp(session, theme=theme, graphics=graphics, keymap=keymap,
                     first_start=first_start, clock=clock, upload_status=upload_status)

@@ -37,7 +37,6 @@ from tuilabel.core.preview import MAX_ZOOM, PreviewError, PreviewImage
 
 KNOWN_TERMS = ("xterm-kitty", "xterm-ghostty", "wezterm", "foot", "foot-extra", "mlterm", "contour", "yaft-256color")
 KNOWN_PROGRAMS = ("WezTerm", "ghostty", "iTerm.app", "mlterm", "contour", "kitty")
-MODES = ("kitty", "sixel", "halfblock")
 
 
 def auto_allowed(env: Mapping[str, str] | None = None) -> tuple[bool, str]:

@@ -15,13 +15,13 @@ import orjson
 
 from tuilabel.core.store.durable import explain_os_error
 from tuilabel.core.errors import UserError
+from tuilabel.core.gt.limits import MAX_LABEL_CHARS
 from tuilabel.core.gt.tasks import TASK_TYPES, TaskType
 from tuilabel.core.toml_file import read_toml
 
 JOB_NAME_RULE = "1-63 characters, letters, digits and single or repeated hyphens, starting and ending with a letter or digit ([a-zA-Z0-9](-*[a-zA-Z0-9])*)"
 _JOB_NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _ATTR_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,126}")
-MAX_LABEL_CHARS = 256
 LABEL_FILE_VERSION = "2018-11-28"
 
 
@@ -100,6 +100,8 @@ def read_labels(value: str, base: Path | None = None) -> tuple[list[str], str]:
     except OSError as exc:  # e.g. a folder on the way that we may not read
         raise explain_os_error(exc, path, "read label file") from None
     if not is_file:
+        if not value.strip():
+            raise UserError("--labels is empty; give at least 2, e.g. --labels yes,no (or a label file)")
         if looks_like_file and "," not in value:
             raise UserError(f"label file {value} does not exist")
         return [part.strip() for part in value.split(",")], "--labels"
@@ -183,6 +185,8 @@ class JobSpec:
     @classmethod
     def from_json(cls, data: bytes) -> "JobSpec":
         obj = orjson.loads(data)
+        if not isinstance(obj, dict):
+            raise ValueError("not a JSON object")
         ins = obj.get("instructions") or {}
         obj["instructions"] = Instructions(
             short=ins.get("short", ""),
@@ -280,7 +284,7 @@ JOB_FILE_TEMPLATE = """\
 name = "{name}"
 
 # The input manifest: JSON Lines of {{"source-ref": "..."}} (images) or {{"source": "..."}} (text).
-# A path, file://, s3://bucket/key or http(s)://.
+# A path, file:// or s3://bucket/key.
 input = "{input}"
 
 # image-classification | image-classification-multilabel
