@@ -1055,6 +1055,23 @@ def test_window_too_small_says_so_and_keys_wait(tmp_path):
     run(go())
 
 
+def test_clicking_a_key_bar_hint_does_what_its_key_does(tmp_path):
+    session = text_session(tmp_path, n=3)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            bar = screen(app).key_bar
+            x = bar.text.plain.index("x Decline")
+            await pilot.click(bar, offset=(x + 1 + 2, 0))  # padding 1, inside "Decline"
+            assert session.progress().declined == 1 and session.current.index == 1
+            await pilot.click(bar, offset=(bar.text.plain.index("  x Decline") + 1, 0))  # the gap: nothing
+            assert session.progress().declined == 1
+
+    run(go())
+
+
 def test_image_task_key_bar_keeps_quit_at_80x24(tmp_path):
     session = image_session(tmp_path)
 
