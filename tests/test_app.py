@@ -1130,3 +1130,18 @@ def test_label_command_refuses_a_conflicting_key_setting_before_making_the_job(t
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and 'skip = "1"' in lines[0] and "label-1" in lines[0] and "config.toml" in lines[0]
     assert not (tmp_path / "reviews").exists()
+
+
+def test_upcoming_refs_skips_answered_and_bad_lines(tmp_path):
+    """The prefetch look-ahead (core): the next records without an answer, past bad lines."""
+    lines = [orjson.dumps({"source-ref": f"{i}.jpg"}) for i in range(8)]
+    lines[2] = b"{broken"
+    manifest = tmp_path / "m.manifest"
+    manifest.write_bytes(b"\n".join(lines) + b"\n")
+    session = open_session(tmp_path, manifest, FASHION_LABELS, "image-classification")
+    assert session.upcoming_refs(3) == ["1.jpg", "3.jpg", "4.jpg"]
+    session.jump(3)
+    session.answer(0)  # record 4 answered; the session moves on to record 5
+    session.jump(0)
+    assert session.upcoming_refs(3) == ["1.jpg", "4.jpg", "5.jpg"]
+    assert session.upcoming_refs(0) == []
