@@ -326,6 +326,7 @@ def test_help_lists_every_key_from_bindings(tmp_path):
             assert session.label_counts == [0, 0, 0]
             await pilot.press("escape")
             assert isinstance(app.screen, LabelScreen)
+            assert "s Skip" in screen(app).key_bar.text.plain  # the key bar shows the user's key
             await pilot.press("space")  # remapped away: space no longer skips
             assert session.current.index == 0
             await pilot.press("s")

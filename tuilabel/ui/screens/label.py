@@ -88,9 +88,11 @@ class LabelScreen(Screen):
         spec = self.spec
         short = spec.instructions.short or ("Pick every label that applies, then enter." if self.task_type.multi
                                             else "Pick the label that fits best.")
+        name = (one_line(spec.name), "bold")
         self.header = JobHeader(
-            Text.assemble((one_line(spec.name), "bold"), "  ·  ", self.task_type.description,
-                          "  ·  ", (f"{len(self.labels)} labels", "dim")),
+            [Text.assemble(name, "  ·  ", self.task_type.description, "  ·  ", (f"{len(self.labels)} labels", "dim")),
+             Text.assemble(name, "  ·  ", self.task_type.description),
+             Text.assemble(name)],
             Text(one_line(short)),
             id="header",
         )
