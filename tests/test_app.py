@@ -326,6 +326,7 @@ def test_help_lists_every_key_from_bindings(tmp_path):
             assert session.label_counts == [0, 0, 0]
             await pilot.press("escape")
             assert isinstance(app.screen, LabelScreen)
+            assert "s Skip" in screen(app).key_bar.text.plain  # the key bar shows the user's key
             await pilot.press("space")  # remapped away: space no longer skips
             assert session.current.index == 0
             await pilot.press("s")
@@ -1055,6 +1056,23 @@ def test_window_too_small_says_so_and_keys_wait(tmp_path):
     run(go())
 
 
+def test_clicking_a_key_bar_hint_does_what_its_key_does(tmp_path):
+    session = text_session(tmp_path, n=3)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            bar = screen(app).key_bar
+            x = bar.text.plain.index("x Decline")
+            await pilot.click(bar, offset=(x + 1 + 2, 0))  # padding 1, inside "Decline"
+            assert session.progress().declined == 1 and session.current.index == 1
+            await pilot.click(bar, offset=(bar.text.plain.index("  x Decline") + 1, 0))  # the gap: nothing
+            assert session.progress().declined == 1
+
+    run(go())
+
+
 def test_image_task_key_bar_keeps_quit_at_80x24(tmp_path):
     session = image_session(tmp_path)
 
@@ -1113,3 +1131,18 @@ def test_label_command_refuses_a_conflicting_key_setting_before_making_the_job(t
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and 'skip = "1"' in lines[0] and "label-1" in lines[0] and "config.toml" in lines[0]
     assert not (tmp_path / "reviews").exists()
+
+
+def test_upcoming_refs_skips_answered_and_bad_lines(tmp_path):
+    """The prefetch look-ahead (core): the next records without an answer, past bad lines."""
+    lines = [orjson.dumps({"source-ref": f"{i}.jpg"}) for i in range(8)]
+    lines[2] = b"{broken"
+    manifest = tmp_path / "m.manifest"
+    manifest.write_bytes(b"\n".join(lines) + b"\n")
+    session = open_session(tmp_path, manifest, FASHION_LABELS, "image-classification")
+    assert session.upcoming_refs(3) == ["1.jpg", "3.jpg", "4.jpg"]
+    session.jump(3)
+    session.answer(0)  # record 4 answered; the session moves on to record 5
+    session.jump(0)
+    assert session.upcoming_refs(3) == ["1.jpg", "4.jpg", "5.jpg"]
+    assert session.upcoming_refs(0) == []

@@ -563,8 +563,9 @@ class Session:
     # -- progress --------------------------------------------------------------------------------
 
     def _index_progress(self, lines: int, done: bool) -> None:
-        """Index thread: once every line is indexed, count the unusable ones (a parse per line
-        in C; a million lines take about a second, off the key path)."""
+        """Index thread: once every line is indexed, count the unusable ones so the total is
+        right from the start. One parse per line, off the key path: 1M short lines took
+        3.7-4.7 s with both cores busy (2026-12-02); the total says "counting…" meanwhile."""
         if not done:
             return
         unusable = 0

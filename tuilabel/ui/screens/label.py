@@ -88,9 +88,11 @@ class LabelScreen(Screen):
         spec = self.spec
         short = spec.instructions.short or ("Pick every label that applies, then enter." if self.task_type.multi
                                             else "Pick the label that fits best.")
+        name = (one_line(spec.name), "bold")
         self.header = JobHeader(
-            Text.assemble((one_line(spec.name), "bold"), "  ·  ", self.task_type.description,
-                          "  ·  ", (f"{len(self.labels)} labels", "dim")),
+            [Text.assemble(name, "  ·  ", self.task_type.description, "  ·  ", (f"{len(self.labels)} labels", "dim")),
+             Text.assemble(name, "  ·  ", self.task_type.description),
+             Text.assemble(name)],
             Text(one_line(short)),
             id="header",
         )
@@ -225,7 +227,7 @@ class LabelScreen(Screen):
             keys = self.label_app.label_keys
             lo, hi = self.page * 10, min(self.page * 10 + 10, len(self.labels))
             hints = [Hint(keys[i][-1], one_line(self.labels[i]), 2) for i in range(lo, hi)]
-            hints.append(Hint("esc", "Cancel", 0))
+            hints.append(Hint("esc", "Cancel", 0, "cancel"))
             if sum(len(h.key) + len(h.description) + 3 for h in hints) > self.key_bar.content_size.width:
                 # Not room for every name: the list shows them (the other labels dimmed).
                 digits = f"{keys[lo][-1]}-{keys[hi - 1][-1]}" if hi - lo > 1 else keys[lo][-1]
@@ -252,13 +254,14 @@ class LabelScreen(Screen):
             elif binding.id == "cancel":
                 description = ("Back to labeling" if reviewing and not (self.page or self.move_mode)
                                else "End move" if self.move_mode else "Cancel")
-            hints.append(Hint(self.app.get_key_display(binding), description, KEY_BAR_PRIORITY.get(binding.id or "", 5)))
+            hints.append(Hint(self.app.get_key_display(binding), description,
+                              KEY_BAR_PRIORITY.get(binding.id or "", 5), binding.action))
         if pan_keys:
             hints.insert(0, Hint(pan_keys, "Pan", 1))
         if reviewing:
             keys = self.label_app.label_keys
             hints.insert(0, Hint(f"{keys[0]}-{keys[-1]}" if len(keys) > 1 else keys[0], "Relabel", 1))
-        hints.append(Hint("^p", "Palette", 10))
+        hints.append(Hint("^p", "Palette", 10, "app.command_palette"))
         self.key_bar.show(hints)
 
     # -- what is shown ----------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import NamedTuple
 from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
+from textual import events
 
 from tuilabel.ui.widgets.lines import TextLine
 
@@ -24,6 +25,7 @@ class Hint(NamedTuple):
     key: str
     description: str
     priority: int = 5  # lower is kept longer
+    action: str = ""  # run on the screen when the hint is clicked ("" = not clickable)
 
 
 class KeyBar(TextLine):
@@ -43,6 +45,7 @@ class KeyBar(TextLine):
         super().__init__("", **kw)
         self.hints: list[Hint] = []
         self._key_style: Style | None = None
+        self._spans: list[tuple[int, int, str]] = []  # (first cell, end cell, action) as drawn
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -81,9 +84,24 @@ class KeyBar(TextLine):
         if self._key_style is None and self.is_mounted:
             self._key_style = self.get_component_rich_style("key-bar--key")
         text = Text(end="", no_wrap=True)
+        self._spans = []
         for n, hint in enumerate(self._fitting(width)):
             if n:
                 text.append(GAP)
+            start = text.cell_len
             text.append(hint.key, self._key_style or "bold")
             text.append(" " + hint.description)
+            if hint.action:
+                self._spans.append((start, text.cell_len, hint.action))
         return text
+
+    async def on_click(self, event: events.Click) -> None:
+        """A click on a hint does what its key does (as Textual's Footer did)."""
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        for start, end, action in self._spans:
+            if start <= offset.x < end:
+                event.stop()
+                await self.app.run_action(action, self.screen)
+                return

@@ -210,9 +210,10 @@ class JobHeader(TextLines):
     }
     """
 
-    def __init__(self, title: Text, short: Text, **kw) -> None:
-        super().__init__([title, short], ["header--title", "header--short"], margin=1, **kw)
-        self.title_text, self.short_text = title, short
+    def __init__(self, titles: list[Text], short: Text, **kw) -> None:
+        """`titles`: the title row, longest first; the first that fits is shown."""
+        super().__init__([titles[0], short], ["header--title", "header--short"], margin=1, **kw)
+        self.titles, self.short_text = titles, short
         self.compact = False
         self._laid_out: tuple[int, bool] | None = None
 
@@ -234,7 +235,8 @@ class JobHeader(TextLines):
             short = short[: self.MAX_SHORT_ROWS]
             short[-1].truncate(max(1, width - 2))
             short[-1].append(" …")  # the rest is under `i`
-        texts = ([] if self.compact else [self.title_text]) + short
+        title = next((t for t in self.titles if t.cell_len <= width), self.titles[-1])
+        texts = ([] if self.compact else [title]) + short
         classes = ([] if self.compact else ["header--title"]) + ["header--short"] * len(short)
         self._texts, self._line_classes = texts, classes
         self._strips, self._styles = [None] * len(texts), None
