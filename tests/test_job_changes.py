@@ -144,3 +144,12 @@ def test_demo_follows_its_sample_after_a_reinstall(tmp_path):
     prepared, session = label(JobRequest(source=str(job_file), output=str(output), worker="w1"), answers=1)
     assert any("moved" in n for n in prepared.notes)
     assert session.journal.answered == 3
+
+
+@pytest.mark.parametrize("content", [b"[1, 2]", b'"job"', b'{"name": "pets", "instructions": 3}'])
+def test_a_job_json_that_is_json_but_not_a_job_is_one_line(tmp_path, content):
+    base = started_job(tmp_path, answers=0)
+    (base / "pets" / "tuilabel" / "job.json").write_bytes(content)
+    with pytest.raises(UserError, match="not a readable tuilabel job") as info:
+        prepare(JobRequest(source=str(base / "pets"), worker="w1"))
+    assert "\n" not in str(info.value)

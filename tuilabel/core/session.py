@@ -9,6 +9,7 @@ changes anything itself. Every answer is committed to disk before the next recor
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -152,17 +153,17 @@ class Session:
 
     def _rewrite_output(self) -> None:
         """After a session that ended without quitting, output.manifest is made canonical in
-        the background (a 1M-answer job takes a few seconds), into a file beside it, which is
-        then put in place with the answers committed meanwhile appended. A key press waits
+        the background (a 1M-answer job takes a few seconds, in a child process), into a file
+        beside it, which is then put in place with the answers committed meanwhile appended. A key press waits
         only if it comes during that last short step (the journal's append lock)."""
-        from tuilabel.core.gt.export import journal_sizes, write_canonical
+        from tuilabel.core.gt.export import journal_sizes, rewrite_in_child
 
         folder = self.folder
         covered = self.journal.size  # whole lines only: the main thread appends whole lines
         pending = folder.output_manifest.with_name(f".{folder.output_manifest.name}.{os.getpid()}.pending.tmp")
         own = folder.journal(self.spec.worker)
         try:
-            result = write_canonical(folder, self.manifest, self.spec.label_attribute, self.spec.worker, covered, pending)
+            result = rewrite_in_child(folder.root, self.manifest.path, self.spec.label_attribute, self.spec.worker, covered, pending)
             if result.export is None:
                 return
             with OutputGate(folder.output_gate), IdleWorkers(folder.locks(), skip=folder.lock(self.spec.worker)) as idle:
@@ -180,7 +181,7 @@ class Session:
                     self.journal.reopen_output()
                     canonical.mark(folder.canonical_state, folder.output_manifest, journal_sizes(folder, own, self.journal.size))
                     self._canonical_base = True
-        except (UserError, OSError, ValueError) as exc:
+        except (UserError, OSError, ValueError, subprocess.SubprocessError) as exc:
             self.messages.append(f"could not rewrite {folder.output_manifest} canonically: {exc}")
             return
         finally:
