@@ -27,7 +27,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from tuilabel.core.gt.worker_responses import WorkerAnswer
+from tuilabel.core.gt.job import JobFolder
+from tuilabel.core.gt.worker_responses import WorkerAnswer, worker_answers_from_job
 
 METHODS = ("gt", "dawid-skene", "one-coin", "majority")
 ALL_WORKER_PRIOR = 0.7
@@ -63,6 +64,7 @@ class Answers:
     answer_seconds: np.ndarray | None = None
     declined_record: np.ndarray = field(default_factory=_empty_i32)  # one row per decline
     declined_worker: np.ndarray = field(default_factory=_empty_i32)
+    element: str = ""  # the worker-response element the answers came in ("crowd-classifier", …)
 
     def __post_init__(self) -> None:
         if self.answer_record is None:
@@ -106,6 +108,7 @@ class Answers:
         rows: list[tuple[int, int, int, float]] = []  # record, worker, label, seconds
         answer_rows: list[tuple[int, int, float]] = []
         declined: list[tuple[int, int]] = []
+        element = ""
         for a in answers:
             if n_records is not None and not 0 <= a.index < n_records:
                 problems.append(f"{a.source}: object index {a.index} is outside the input ({n_records:,} lines); skipped")
@@ -117,6 +120,7 @@ class Answers:
                     kind = "multi-label" if multi else "single-label"
                     problems.append(f"{a.source}: {a.worker} answered with {a.element}, not a {kind} element; skipped")
                     continue
+                element = element or a.element
                 names = a.content["labels"] if a.multi else [a.content["label"]]
                 unknown = [n for n in names if n not in index_of]
                 if unknown:
@@ -162,7 +166,19 @@ class Answers:
             ans[a_order, 2],
             dec[:, 0].copy(),
             remap[dec[:, 1]] if len(dec) else _empty_i32(),
+            element,
         )
+
+
+def answers_from_job(folder: JobFolder, problems: list[str] | None = None, n_records: int | None = None) -> Answers:
+    """Every worker's latest answer per record in a tuilabel job folder."""
+    spec = folder.load_spec()
+    problems = [] if problems is None else problems
+    answers = Answers.from_worker_answers(
+        worker_answers_from_job(folder, spec), spec.labels, problems, n_records, spec.task_type.multi
+    )
+    answers.element = spec.task_type.element  # also when every answer is a decline
+    return answers
 
 
 @dataclass

@@ -16,13 +16,16 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 import orjson
 
 from tuilabel.core.errors import UserError
 from tuilabel.core.gt.tasks import TASK_TYPES
 from tuilabel.core.store.durable import atomic_write, ensure_dir, explain_os_error
+
+if TYPE_CHECKING:
+    from tuilabel.core.gt.job import JobFolder, JobSpec
 
 # Element name -> the key its answer sits under ("label" or "labels").
 ELEMENTS: dict[str, str] = {t.element: ("labels" if t.multi else "label") for t in TASK_TYPES.values()}
@@ -162,6 +165,33 @@ def read_worker_responses(
         yield from latest.values()
         if progress is not None:
             progress(done, total)
+
+
+def worker_answers_from_job(folder: "JobFolder", spec: "JobSpec") -> Iterator[WorkerAnswer]:
+    """A tuilabel job's answers as GT's worker answers: every worker's latest answer (or
+    decline) per record, from the journals (each worker appends only to their own)."""
+    from tuilabel.core.store.journal import Entry, iter_journal
+
+    element = spec.task_type.element
+    key = ELEMENTS[element]
+    for path in folder.journals():
+        latest: dict[tuple[int, str], tuple[int, Entry]] = {}
+        for lineno, line in enumerate(iter_journal(path), 1):
+            try:
+                entry = Entry.from_line(line)
+            except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+                continue  # the journal's own repair reports these when the job is opened
+            latest[(entry.index, entry.worker)] = (lineno, entry)
+        for (index, worker), (lineno, entry) in sorted(latest.items()):
+            source = f"{path}:{lineno}"
+            if entry.kind != "a":
+                yield WorkerAnswer(index, worker, "", {}, entry.submitted, entry.accepted, entry.seconds, source, True)
+                continue
+            value = entry.gt.get(spec.label_attribute)
+            chosen = value if isinstance(value, list) else [value]
+            names = [spec.labels[v] if isinstance(v, int) and 0 <= v < len(spec.labels) else str(v) for v in chosen]
+            content = {key: names} if key == "labels" else {key: names[0]}
+            yield WorkerAnswer(index, worker, element, content, entry.submitted, entry.accepted, entry.seconds, source)
 
 
 def file_time(iso: str) -> str:
