@@ -209,7 +209,7 @@ class Consolidated:
 
 def confidence_of(posterior_max: np.ndarray, n_workers: np.ndarray) -> np.ndarray:
     """GT's confidence: the max posterior rounded to 2 decimals; 0 for a single worker."""
-    return np.where(n_workers > 1, np.round(posterior_max, 2), 0.0)
+    return np.where(n_workers > 1, np.round(np.asarray(posterior_max, dtype=np.float64), 2), 0.0)
 
 
 # -- the EM core ---------------------------------------------------------------------------
@@ -221,6 +221,9 @@ class _Layout:
     A cell is (worker, answered class): cell = worker * K + class."""
 
     def __init__(self, rec: np.ndarray, cell: np.ndarray, n_records: int):
+        if len(rec) > 1 and (np.diff(rec) < 0).any():  # stacked per-label problems
+            order = np.argsort(rec, kind="stable")
+            rec, cell = rec[order], cell[order]
         counts = np.bincount(rec, minlength=n_records)
         self.blocks: list[tuple[int, int, np.ndarray]] = []  # (first, last+1 internal record, cells)
         orders, cells, start = [], [], 0
@@ -348,8 +351,9 @@ def _fit(
         table = np.ascontiguousarray(log_conf.transpose(0, 2, 1).reshape(n_workers * k, k))
         q, ll = _normalise(layout.loglik(table, log_prior))
         q = fix_gold(q)
-        if previous is not None and abs(ll - previous) <= TOLERANCE * abs(previous):
-            break
+        converged = previous is not None and abs(ll - previous) <= TOLERANCE * abs(previous)
+        if converged or rounds == MAX_ROUNDS[method]:
+            break  # the posterior stays paired with the matrices that made it (consolidate_one)
         previous = ll
         totals = layout.cell_totals(q, n_workers * k)  # [worker*K + answered, true]
         counts = totals.reshape(n_workers, k, k).transpose(0, 2, 1)  # [worker, true, answered]
@@ -411,6 +415,10 @@ def consolidate(answers: Answers, method: str = "gt", gold: dict[int, int | Sequ
         rec, answers.worker, lab, n_r, n_w, k, method, (gold_rows, gold_label[gold_rows])
     )
     label = q.argmax(axis=1).astype(_I32)
+    # One worker: their answer is the label (with confidence 0), as in GT's single-worker jobs.
+    alone = np.flatnonzero((n_workers == 1) & (gold_label < 0))
+    first_row = np.searchsorted(rec, alone)
+    label[alone] = lab[first_row]
     expected, gold_acc = _worker_scores(rec, answers.worker, lab, q, n_w, gold_label)
     return Consolidated(
         records.astype(_I32), label, confidence_of(q.max(axis=1), n_workers), q, expected, method,
@@ -480,6 +488,6 @@ def consolidate_one(model: Consolidated, answers: Sequence[tuple[str, int]]) -> 
             logl += table[:, label]
         post, _ = _normalise(logl[None, :])
         post = post[0]
-    label = int(post.argmax())
+    label = int(post.argmax()) if len(answers) != 1 else int(answers[0][1])
     confidence = float(confidence_of(np.array([post[label]]), np.array([len(answers)]))[0])
     return label, confidence, post
