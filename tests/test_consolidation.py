@@ -42,10 +42,13 @@ def test_em_methods_beat_majority_and_are_calibrated(scenario):
         assert _accuracy(r, crowd.truth) > majority + 0.01, method
         several = r.n_workers > 1
         correct = r.label[several] == crowd.truth[r.record[several]]
-        assert expected_calibration_error(r.posterior.max(axis=1)[several], correct) <= limit, method
+        assert expected_calibration_error(r.confidence[several], correct) <= limit, method
     gt = results["gt"]
     assert gt.rounds <= 20
-    assert np.allclose(gt.confidence[gt.n_workers > 1], np.round(gt.posterior.max(axis=1), 2)[gt.n_workers > 1])
+    several = gt.n_workers > 1
+    assert np.allclose(gt.confidence[several], np.round(np.minimum(gt.posterior.max(axis=1), 0.95), 2)[several])
+    assert gt.confidence.max() == 0.95  # GT's ceiling
+    assert results["one-coin"].confidence.max() == 1.0
 
 
 def test_full_confusion_learns_a_systematic_swap():

@@ -246,7 +246,8 @@ def consolidated_objects(
                 i = rows[index]
                 if result.multi:  # type: ignore[union-attr]
                     chosen = np.flatnonzero(result.chosen[i]).tolist()  # type: ignore[index]
-                    conf = {c: _confidence(result.confidence[i] and round(float(result.posterior[i, c]), 2)) for c in chosen}
+                    cap = result.confidence_cap  # type: ignore[union-attr]
+                    conf = {c: _confidence(result.confidence[i] and round(min(float(result.posterior[i, c]), cap), 2)) for c in chosen}
                     obj = gt_lines.answer_object(record, spec, chosen, when, conf)
                 else:
                     obj = gt_lines.answer_object(record, spec, int(result.label[i]), when, _confidence(result.confidence[i]))
