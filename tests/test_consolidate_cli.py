@@ -5,33 +5,19 @@ folders with bad files, and with a user's post-annotation Lambda handler."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
 from engine_helpers import open_session, text_manifest
+from test_cli import assert_one_line_error as one_line_error, tl
 
 BIRDS = "Duck,Sparrow,Woodpecker,Owl,Parrot,Turkey,Falcon,Swan,Goose,Canary"
 
 
-def tl(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "tuilabel", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=120)
-
-
 def lines_of(path: Path) -> list[dict]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines()]
-
-
-def one_line_error(proc, *needles):
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 def test_method_names_match_the_core():

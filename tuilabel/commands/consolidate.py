@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         if dest is None:
             raise UserError(f"{args.source or args.responses} is not a tuilabel job: say where to write with -o FILE")
         gold = read_gold(args.gold, spec.labels, inp.manifest_path, answers.multi) if args.gold else None
-        result = consolidate(answers, args.method, gold) if answers.n_answers else None
+        result = consolidate(answers, args.method, gold) if answers.n_answers and not args.lambda_handler else None
         lambda_content = None
         if args.lambda_handler:
             from tuilabel.core.gt.lambda_local import run_lambda
@@ -193,6 +193,7 @@ def _report(inp, result, written, args, gold) -> dict:
         "declined": written.declined,
         "unanswered": written.unanswered,
         "bad_lines": written.bad_lines,
+        "lambda_missing": written.lambda_missing,
         "answers": answers.n_answers,
         "declines": int(len(answers.declined_record)),
         "workers": len(answers.workers),
@@ -200,7 +201,9 @@ def _report(inp, result, written, args, gold) -> dict:
         "em_rounds": result.rounds if result is not None else 0,
         "gold_records": len(gold or {}),
         "label_counts": label_counts,
-        "confidence": {
+        "confidence": None
+        if result is None
+        else {
             "mean": round(float(confidence.mean()), 4) if len(confidence) else None,
             "below_0.7": int((confidence < 0.7).sum()),
         },
@@ -220,12 +223,14 @@ def _print_summary(report: dict) -> None:
         print(f"tuilabel consolidate: … and {extra:,} more problems (--json lists them all)", file=sys.stderr)
     print(
         f"wrote {report['output']}: {report['lines']:,} lines ({report['consolidated']:,} consolidated, "
-        f"{report['declined']:,} declined by every worker, {report['unanswered']:,} without an answer)"
+        f"{report['declined']:,} declined by every worker, {report['unanswered']:,} without an answer"
+        + (f", {report['lambda_missing']:,} the Lambda returned nothing for" if report["lambda_missing"] else "")
+        + ")"
     )
     method = report["lambda"] or METHOD_NAMES[report["method"]]
     print(
         f"{method}: {report['answers']:,} answers from {report['workers']:,} workers"
         + (f", {report['em_rounds']} EM rounds" if report["em_rounds"] else "")
-        + (f"; {report['confidence']['below_0.7']:,} records below confidence 0.7" if report["consolidated"] else "")
+        + (f"; {report['confidence']['below_0.7']:,} records below confidence 0.7" if report["confidence"] else "")
         + (f"; {len(report['problems']):,} problems" if report["problems"] else "")
     )

@@ -61,34 +61,40 @@ def _line_count(path: Path, display: str) -> int:
         return manifest.line_count
 
 
-def _existing_label(manifest_path: Path) -> tuple[str | None, str | None, dict[int, str]]:
-    """From a GT output manifest used as input: (label attribute, job name, index -> class)."""
-    attr = job = None
-    classes: dict[int, str] = {}
+def _objects(manifest_path: Path):
+    """(line index, object) for every line that is a JSON object; the rest is reported when
+    the output is written."""
     with Manifest(manifest_path) as manifest:
-        for _, _, _, raw in manifest.iter_lines():
+        for index, _, _, raw in manifest.iter_lines():
             try:
                 obj = orjson.loads(raw)
             except orjson.JSONDecodeError:
                 continue
-            if not isinstance(obj, dict):
+            if isinstance(obj, dict):
+                yield index, obj
+
+
+def _existing_label(manifest_path: Path) -> tuple[str | None, str | None, dict[int, str]]:
+    """From a GT output manifest used as input: (label attribute, job name, index -> class)."""
+    attr = job = None
+    classes: dict[int, str] = {}
+    for _, obj in _objects(manifest_path):
+        for key, meta in obj.items():
+            if not (key.endswith("-metadata") and isinstance(meta, dict)):
                 continue
-            for key, meta in obj.items():
-                if not (key.endswith("-metadata") and isinstance(meta, dict)):
-                    continue
-                if "classification" not in str(meta.get("type", "")):
-                    continue
-                name = key[: -len("-metadata")]
-                if attr is None:
-                    attr, job = name, str(meta.get("job-name", "")).removeprefix("labeling-job/") or None
-                if name != attr:
-                    continue
-                value = obj.get(attr)
-                if isinstance(value, int) and isinstance(meta.get("class-name"), str):
-                    classes[value] = meta["class-name"]
-                for idx, cname in (meta.get("class-map") or {}).items():
-                    if str(idx).isdigit() and isinstance(cname, str):
-                        classes[int(idx)] = cname
+            if "classification" not in str(meta.get("type", "")):
+                continue
+            name = key[: -len("-metadata")]
+            if attr is None:
+                attr, job = name, str(meta.get("job-name", "")).removeprefix("labeling-job/") or None
+            if name != attr:
+                continue
+            value = obj.get(attr)
+            if isinstance(value, int) and isinstance(meta.get("class-name"), str):
+                classes[value] = meta["class-name"]
+            for idx, cname in (meta.get("class-map") or {}).items():
+                if str(idx).isdigit() and isinstance(cname, str):
+                    classes[int(idx)] = cname
     return attr, job, classes
 
 
@@ -187,15 +193,11 @@ def read_gold(value: str, labels: tuple[str, ...], manifest_path: Path, multi: b
         if not isinstance(obj, dict) or not all(str(k).isdigit() for k in obj):
             raise UserError(f'gold file {path}: expected {{"<line index>": "<label>", …}}')
         return {int(k): parse(v, f"gold file {path}") for k, v in obj.items()}
-    gold: dict[int, int | list[int]] = {}
-    with Manifest(manifest_path) as manifest:
-        for index, _, _, raw in manifest.iter_lines():
-            try:
-                obj = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(obj, dict) and value in obj:
-                gold[index] = parse(obj[value], f"{manifest_path} line {index + 1}")
+    gold = {
+        index: parse(obj[value], f"{manifest_path} line {index + 1}")
+        for index, obj in _objects(manifest_path)
+        if value in obj
+    }
     if not gold:
         raise UserError(f"--gold {value}: neither a file nor a field on any input line")
     return gold
@@ -209,6 +211,7 @@ class WriteResult:
     declined: int = 0
     unanswered: int = 0
     bad_lines: int = 0
+    lambda_missing: int = 0  # answered objects the Lambda returned nothing for
 
 
 def _confidence(value: float) -> float | int:
@@ -241,7 +244,12 @@ def consolidated_objects(
                 counts.bad_lines += 1
                 continue
             if lambda_content is not None and index in answered:
-                obj = _lambda_object(record, spec, lambda_content.get(index), when)
+                content = lambda_content.get(index)
+                obj = _lambda_object(record, spec, content, when)
+                if content is None:
+                    counts.lambda_missing += 1
+                else:
+                    counts.consolidated += 1
             elif index in rows:
                 i = rows[index]
                 if result.multi:  # type: ignore[union-attr]
