@@ -135,7 +135,7 @@ def speed(quick: bool) -> None:
     np.savez(src, record=crowd.record, worker=crowd.worker, label=crowd.label)
     print(f"speed: {len(crowd.record):,} answers, {n_records:,} records, 3-5 workers each, 2,000 workers, "
           f"10 classes; whole processes, best of {REPEATS} (load answers from .npz, consolidate)")
-    print(f"{'process':<34} {'wall s':>8} {'consolidate s':>14} {'rounds':>7} {'peak RSS MB':>12}")
+    print(f"{'process':<34} {'wall s':>8} {'consolidate s':>14} {'rounds':>7} {'s/round':>8} {'peak RSS MB':>12}")
     results = {}
     for method in ("gt", "dawid-skene", "one-coin", "majority"):
         best = None
@@ -148,7 +148,8 @@ def speed(quick: bool) -> None:
                 best = (wall, info)
         results[method] = best
         wall, info = best
-        print(f"{'tuilabel ' + method:<34} {wall:>8.2f} {info['consolidate_s']:>14.2f} {info['rounds']:>7} {info['peak_rss_mb']:>12.0f}")
+        per_round = f"{info['consolidate_s'] / info['rounds']:.3f}" if info["rounds"] else ""
+        print(f"{'tuilabel ' + method:<34} {wall:>8.2f} {info['consolidate_s']:>14.2f} {info['rounds']:>7} {per_round:>8} {info['peak_rss_mb']:>12.0f}")
     if CK_PYTHON.exists():
         for name in ("DawidSkene", "OneCoinDawidSkene", "MajorityVote"):
             best = None
@@ -161,10 +162,12 @@ def speed(quick: bool) -> None:
                 if best is None or wall < best[0]:
                     best = (wall, info)
             wall, info = best
-            print(f"{'crowd-kit ' + name:<34} {wall:>8.2f} {info[name]['fit_s']:>14.2f} {'':>7} {info[name]['peak_rss_mb']:>12.0f}")
+            rounds = info[name]["rounds"]
+            per_round = f"{info[name]['fit_s'] / rounds:.3f}" if rounds else ""
+            print(f"{'crowd-kit ' + name:<34} {wall:>8.2f} {info[name]['fit_s']:>14.2f} {rounds or '':>7} {per_round:>8} {info[name]['peak_rss_mb']:>12.0f}")
             if name == "DawidSkene":
-                ours = results["gt"][0]
-                print(f"{'':<34} crowd-kit DawidSkene / tuilabel gt, whole process: {wall / ours:.1f}x")
+                print(f"{'':<34} crowd-kit DawidSkene / tuilabel gt, whole process: {wall / results['gt'][0]:.1f}x; "
+                      f"/ tuilabel dawid-skene: {wall / results['dawid-skene'][0]:.1f}x")
     else:
         print("crowd-kit not installed in bench/.work/ckvenv: peer column skipped")
 

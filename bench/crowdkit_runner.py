@@ -38,7 +38,8 @@ def main() -> None:
         model = getattr(aggregation, name)()
         t = time.perf_counter()
         proba = model.fit_predict_proba(df)
-        report[name] = {"fit_s": time.perf_counter() - t, "peak_rss_mb": peak_rss_mb()}
+        report[name] = {"fit_s": time.perf_counter() - t, "peak_rss_mb": peak_rss_mb(),
+                        "rounds": len(getattr(model, "loss_history_", []) or [])}
         label = np.full(n, -1)
         conf = np.full(n, np.nan)
         values = proba.to_numpy()

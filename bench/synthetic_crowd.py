@@ -90,7 +90,6 @@ def make_crowd(
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
     """Sum over equal-width confidence bins of |accuracy - mean confidence|, weighted by size."""
     which = np.minimum((confidence * bins).astype(np.int64), bins - 1)
-    n = np.bincount(which, minlength=bins)
     conf_sum = np.bincount(which, weights=confidence, minlength=bins)
     right = np.bincount(which, weights=correct.astype(np.float64), minlength=bins)
     return float(np.abs(right - conf_sum).sum() / max(len(confidence), 1))

@@ -99,6 +99,20 @@ def test_one_worker_gets_confidence_zero():
         assert 0.5 <= r.confidence[1] <= 1
 
 
+def test_a_record_with_hundreds_of_answers_stays_finite():
+    """Its log-likelihoods differ by hundreds: the fast float32 path overflows there and the
+    exact one takes over."""
+    record = np.r_[np.zeros(300, dtype=np.int32), np.repeat(np.arange(1, 201), 3)]
+    worker = np.r_[np.arange(300), np.tile([0, 1, 2], 200)]
+    label = np.r_[np.zeros(300, dtype=np.int32), np.repeat(np.arange(200) % 4, 3)]
+    label[300::7] = 1
+    answers = Answers.from_arrays(record, worker, label, [f"w{i}" for i in range(300)], ["a", "b", "c", "d"])
+    for method in METHODS:
+        r = consolidate(answers, method)
+        assert np.isfinite(r.posterior).all() and np.allclose(r.posterior.sum(axis=1), 1, atol=1e-5)
+        assert r.label[0] == 0 and r.confidence[0] >= 0.95
+
+
 def test_multilabel_keeps_every_chosen_label_with_its_own_score():
     rng = np.random.default_rng(5)
     labels = ["cat", "dog", "car", "tree"]

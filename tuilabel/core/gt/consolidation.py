@@ -209,7 +209,6 @@ class Consolidated:
     log_prior: np.ndarray | None = None
 
 
-
 def confidence_of(posterior_max: np.ndarray, n_workers: np.ndarray, cap: float = 1.0) -> np.ndarray:
     """GT's confidence: the max posterior rounded to 2 decimals (at most `cap`); 0 for a
     single worker."""
