@@ -285,6 +285,27 @@ def test_duplicate_answer_keeps_the_latest(tmp_path):
     assert meta["confidence"] == 0.5
 
 
+def test_damaged_journal_line_is_one_problem_line(tmp_path):
+    job = _team_job(tmp_path)
+    journal = job / "tuilabel" / "workers" / "alice" / "journal.jsonl"
+    lines = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(b"".join(lines[:2] + [b'{"i":2,"o":\x00\x00 damaged\n'] + lines[3:]))
+    out = tmp_path / "out.manifest"
+    report = json.loads(tl("consolidate", job, "-o", out, "--json").stdout)
+    assert report["problems"] == [f"{journal}:3: not a journal line; skipped"]
+    assert report["answers"] == 11 and report["lines"] == 7  # 12 answers, one line lost
+
+
+def test_stray_files_in_a_response_folder_are_named(tmp_path):
+    job, manifest = _gt_folder(tmp_path)
+    stray = job / "annotations" / "worker-response" / "iteration-1" / "1" / "notes.txt"
+    stray.write_text("hello")
+    out = tmp_path / "out.manifest"
+    report = json.loads(tl("consolidate", job, "--input", manifest, "--labels", "pos,neg", "-o", out, "--json").stdout)
+    assert report["problems"] == [f"{stray}: not a .json response file; skipped"]
+    assert report["consolidated"] == 4
+
+
 def test_usage_errors_are_one_line(tmp_path):
     one_line_error(tl("consolidate"), "give a job folder")
     one_line_error(tl("consolidate", tmp_path / "nowhere"), "not a folder")

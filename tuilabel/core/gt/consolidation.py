@@ -180,7 +180,7 @@ def answers_from_job(folder: JobFolder, problems: list[str] | None = None, n_rec
     spec = folder.load_spec()
     problems = [] if problems is None else problems
     answers = Answers.from_worker_answers(
-        worker_answers_from_job(folder, spec), spec.labels, problems, n_records, spec.task_type.multi
+        worker_answers_from_job(folder, spec, problems), spec.labels, problems, n_records, spec.task_type.multi
     )
     answers.element = spec.task_type.element  # also when every answer is a decline
     return answers

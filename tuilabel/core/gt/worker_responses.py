@@ -75,10 +75,13 @@ def _index_files(folder: Path, problems: list[str]) -> dict[int, list[Path]]:
                 if not entry.name.isdigit():
                     problems.append(f"{entry.path}: folder name is not an object index; skipped")
                     continue
-                files = sorted(
-                    Path(f.path) for f in os.scandir(entry.path) if f.name.endswith(".json") and f.is_file()
-                )
-                by_index.setdefault(int(entry.name), []).extend(files)
+                files = []
+                for f in os.scandir(entry.path):
+                    if f.name.endswith(".json") and f.is_file():
+                        files.append(Path(f.path))
+                    elif not f.name.startswith("."):
+                        problems.append(f"{f.path}: not a .json response file; skipped")
+                by_index.setdefault(int(entry.name), []).extend(sorted(files))
     return by_index
 
 
@@ -167,7 +170,7 @@ def read_worker_responses(
             progress(done, total)
 
 
-def worker_answers_from_job(folder: "JobFolder", spec: "JobSpec") -> Iterator[WorkerAnswer]:
+def worker_answers_from_job(folder: "JobFolder", spec: "JobSpec", problems: list[str] | None = None) -> Iterator[WorkerAnswer]:
     """A tuilabel job's answers as GT's worker answers: every worker's latest answer (or
     decline) per record, from the journals (each worker appends only to their own)."""
     from tuilabel.core.store.journal import Entry, iter_journal
@@ -180,7 +183,9 @@ def worker_answers_from_job(folder: "JobFolder", spec: "JobSpec") -> Iterator[Wo
             try:
                 entry = Entry.from_line(line)
             except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
-                continue  # the journal's own repair reports these when the job is opened
+                if problems is not None:
+                    problems.append(f"{path}:{lineno}: not a journal line; skipped")
+                continue
             latest[(entry.index, entry.worker)] = (lineno, entry)
         for (index, worker), (lineno, entry) in sorted(latest.items()):
             source = f"{path}:{lineno}"
