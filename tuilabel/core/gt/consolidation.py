@@ -337,8 +337,7 @@ def _fit(
 
     unknown = _accuracy_matrix(np.array(ALL_WORKER_PRIOR), k)
     if method == "majority":
-        rows = np.repeat(np.arange(n_records), layout.counts)
-        votes = np.bincount(rows * k + layout.cell % k, minlength=n_records * k).reshape(n_records, k)
+        votes = np.bincount(layout.rows * k + layout.cell % k, minlength=n_records * k).reshape(n_records, k)
         q = fix_gold(votes / np.maximum(votes.sum(axis=1, keepdims=True), 1))
         log_conf = np.log(np.broadcast_to(unknown, (n_workers, k, k)).copy())
         log_prior = prior_of(q)
