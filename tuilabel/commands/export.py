@@ -11,7 +11,7 @@ HELP = "export a job's answers: gt (canonical output manifest), csv or jsonl (fl
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("export", help=HELP, description=HELP + ". Atomic: a temp file, then a rename.")
     parser.add_argument("job", metavar="JOB", help="job folder (<output>/<job-name>) or job file")
-    parser.add_argument("--format", choices=("gt", "csv", "jsonl"), default="gt", help="default: gt")
+    parser.add_argument("--format", choices=("gt", "csv", "jsonl", "gt-responses"), default="gt", help="default: gt; gt-responses: GT's worker-response and consolidation-response files (into the job folder, or -o DIR)")
     parser.add_argument("-o", "--output", metavar="FILE", help="where to write (default: the job's manifests/output/output.manifest for gt, <job>/<name>-answers.csv|jsonl otherwise)")
     parser.set_defaults(run=run)
 
@@ -59,6 +59,12 @@ def run(args: argparse.Namespace) -> int:
 
     folder = _folder_for(local_path(args.job))
     spec = folder.load_spec()
+    if args.format == "gt-responses":
+        from tuilabel.core.gt.consolidate_job import export_gt_responses
+
+        done = export_gt_responses(folder, Path(args.output) if args.output else folder.root)
+        print(f"wrote {done.response_files:,} worker-response files and {done.consolidation_response} ({done.consolidated:,} consolidated) under {done.root}")
+        return 0
     if args.format == "gt":
         dest = Path(args.output) if args.output else folder.output_manifest
         in_place = dest.resolve() == folder.output_manifest.resolve()
