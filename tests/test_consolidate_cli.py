@@ -125,7 +125,7 @@ def test_never_replaces_output_under_a_live_session(tmp_path):
     session = open_session(tmp_path / "reviews.jsonl", worker="bob")  # holds bob's lock
     before = output.read_bytes()
     try:
-        one_line_error(tl("consolidate", job), "already open")
+        one_line_error(tl("consolidate", job), "is labeling this job now", "-o FILE")
         assert output.read_bytes() == before
         elsewhere = tmp_path / "elsewhere.manifest"
         proc = tl("consolidate", job, "-o", elsewhere)

@@ -95,6 +95,7 @@ class Session:
         self.output_canonical = False  # output.manifest is canonical (after close: as it stands)
         # output.manifest was canonical at open (or made so since) and only this session appends.
         self._canonical_base = False
+        self._journal_size_at_open = -1
         # Called after every committed answer (e.g. the S3 mirror marks files to upload).
         self.on_commit: list[Callable[[], None]] = []
         # Called once the total is known (from the index thread): the app shows it at once.
@@ -113,6 +114,7 @@ class Session:
                 self.messages.extend(recovery.messages)
                 verify = self._check_input()
                 rewrite = self._settle_output()
+                self._journal_size_at_open = self.journal.size
             self.manifest.start_indexing(self._index_progress)
             self._resume()
         except BaseException:
@@ -649,6 +651,11 @@ class Session:
 
         if self.input_refused:
             return False  # the input is not the one the answers' line numbers refer to
+        if self._canonical_base and self.journal.size == self._journal_size_at_open:
+            # Settled at open and nothing added since: leave it as it is (it may be a
+            # consolidated output, which a latest-wins rewrite would undo).
+            self.output_canonical = True
+            return True
         if self._canonical_base and self.journal.appended_in_order and self._mark_appended_canonical():
             self.output_canonical = True
             return True
