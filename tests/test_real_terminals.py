@@ -7,7 +7,7 @@ places. "Real pixels" means a row through the stripes changes colour several tim
 character cell: half-block shows one colour per cell column, so the same check fails on a
 half-block run (which is checked too, so the check itself is known to tell them apart).
 
-Needs Xvfb, ImageMagick's `import`, xterm and kitty (.ci/run installs them); each test
+Needs Xvfb, ImageMagick's `import`, xdotool, xterm and kitty (.ci/run installs them); each test
 skips with the missing tool's name otherwise.
 """
 
@@ -33,7 +33,7 @@ TUILABEL = str(Path(sys.executable).with_name("tuilabel"))
 def need(*tools: str) -> None:
     for tool in tools:
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed (apt-get install xvfb xterm kitty imagemagick)")
+            pytest.skip(f"{tool} is not installed (apt-get install xvfb xterm kitty imagemagick xdotool)")
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +115,27 @@ class Terminal:
                 pytest.fail(f"the picture never appeared; last screenshot: {self.tmp_path}/shot-{self.shots}.png")
             time.sleep(0.5)
 
+    def press(self, key: str) -> None:
+        """A key press through the X server (xdotool), to the terminal's window."""
+        window = subprocess.run(["xdotool", "search", "--sync", "--pid", str(self.process.pid)],
+                                env={**os.environ, "DISPLAY": self.display}, capture_output=True,
+                                text=True, timeout=30).stdout.split()[0]
+        subprocess.run(["xdotool", "windowfocus", "--sync", window, "key", key],
+                       env={**os.environ, "DISPLAY": self.display}, check=True, timeout=30)
+
+    def wait_for_no_picture(self, timeout: float = 40.0) -> None:
+        deadline = time.monotonic() + timeout
+        while quadrants(self.screenshot()) is not None:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the picture stayed on screen: {self.tmp_path}/shot-{self.shots}.png")
+            time.sleep(0.5)
+
+    def __enter__(self) -> Terminal:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def close(self) -> None:
         try:
             os.kill(int(self.pid_file.read_text()), signal.SIGKILL)
@@ -190,33 +211,36 @@ def kitty(display, tmp_path, manifest, graphics) -> Terminal:
 
 @pytest.mark.parametrize("graphics", ["sixel", "auto"])
 def test_xterm_vt340_draws_sixel_in_a_large_pane(display, tmp_path, job, graphics):
-    terminal = xterm(display, tmp_path, job, graphics)
-    try:
+    with xterm(display, tmp_path, job, graphics) as terminal:
         shot, found = terminal.wait_for_picture()
         assert_real_pixels(shot, found, terminal)
         # Kept within 1000 pixels, or xterm would have drawn nothing at all.
         assert found["green"][2] - found["red"][0] <= 1000
-    finally:
-        terminal.close()
 
 
 def test_xterm_halfblock_is_told_apart(display, tmp_path, job):
     """The same picture in half-block: drawn, but the real-pixels check fails on it."""
-    terminal = xterm(display, tmp_path, job, "halfblock")
-    try:
+    with xterm(display, tmp_path, job, "halfblock") as terminal:
         shot, found = terminal.wait_for_picture()
         changes, width = stripe_changes(shot, found)
         assert changes < width / 6, f"{changes} colour changes over {width} px in half-block"
-    finally:
-        terminal.close()
 
 
 @pytest.mark.parametrize("graphics", ["kitty", "auto"])
 def test_kitty_draws_the_picture(display, tmp_path, job, graphics):
     """Debian's kitty 0.26.5 cannot draw Unicode placeholders (it showed a grid of boxes)."""
-    terminal = kitty(display, tmp_path, job, graphics)
-    try:
+    with kitty(display, tmp_path, job, graphics) as terminal:
         shot, found = terminal.wait_for_picture()
         assert_real_pixels(shot, found, terminal)
-    finally:
-        terminal.close()
+
+
+def test_kitty_picture_goes_away_under_the_help_screen(display, tmp_path, job):
+    """A directly placed picture stays until deleted: it must not cover the help screen, and it
+    must come back when help closes."""
+    need("xdotool")
+    with kitty(display, tmp_path, job, "kitty") as terminal:
+        terminal.wait_for_picture()
+        terminal.press("question")
+        terminal.wait_for_no_picture()
+        terminal.press("Escape")
+        terminal.wait_for_picture()
