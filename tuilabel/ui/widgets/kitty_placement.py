@@ -3,8 +3,9 @@
 textual-image's kitty widget places pictures with Unicode placeholder characters, which kitty
 draws only from 0.28 on (older kitty shows a grid of boxes). Direct placement works in every
 kitty and in the other terminals that speak the protocol: the picture is sent once
-(`a=t`, PNG from Pillow), then placed at the cursor over the widget's cells (`a=p`, `C=1`
-keeps the cursor still, `c`/`r` scale it to the cells).
+(`a=t`, PNG from Pillow, encoded in a thread worker: ~0.1 s for a large pane, too long for the
+key path), then placed at the cursor over the widget's cells (`a=p`, `C=1` keeps the cursor
+still, `c`/`r` scale it to the cells).
 
 A placed picture stays on screen until it is deleted: text written over it does not erase
 it. So the widget deletes its placement whenever it is not to be seen: hidden, its screen
@@ -23,8 +24,12 @@ import random
 
 from PIL import Image
 from rich.control import Control
+from textual import work
+from textual.message import Message
 from rich.segment import ControlType, Segment
 from rich.style import Style
+from textual.dom import NoScreen
+from textual.errors import NoWidget
 from textual.geometry import Region, Size
 from textual.screen import Screen
 from textual.strip import Strip
@@ -65,6 +70,7 @@ class KittyPlacement(Widget):
         super().__init__(id=id, classes=classes)
         self._image: Image.Image | None = None
         self._image_id = 0
+        self._uploaded = False  # the terminal holds self._image_id's picture
         self._placed = False
 
     # -- what the app sets ----------------------------------------------------------------------
@@ -81,8 +87,23 @@ class KittyPlacement(Widget):
         self._image = value
         if value is not None:
             self._image_id = next(_ids)
-            self._write(upload(value, self._image_id))
+            self._encode(value, self._image_id)
         self.refresh(layout=True)
+
+    class Encoded(Message):
+        def __init__(self, image_id: int, codes: str) -> None:
+            super().__init__()
+            self.image_id, self.codes = image_id, codes
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="kitty-upload")
+    def _encode(self, image: Image.Image, image_id: int) -> None:
+        self.post_message(self.Encoded(image_id, upload(image, image_id)))
+
+    def on_kitty_placement_encoded(self, message: Encoded) -> None:
+        if message.image_id == self._image_id:  # not replaced meanwhile
+            self._write(message.codes)
+            self._uploaded = True
+            self.refresh()
 
     # -- size: the picture's own size in cells, within the pane ---------------------------------
 
@@ -107,9 +128,12 @@ class KittyPlacement(Widget):
     def render_lines(self, crop: Region) -> list[Strip]:
         blank = Strip.blank(crop.width, self.rich_style)
         lines = [blank] * crop.height
-        if not self._image_id or not crop.height or not self.screen.is_active:
+        try:
+            if not self._uploaded or not crop.height or not self.screen.is_active:
+                return lines
+            region = self.screen.find_widget(self).region
+        except (NoScreen, NoWidget):  # not laid out on a screen (yet): nothing to place
             return lines
-        region = self.screen.find_widget(self).region
         width, height = self.content_size
         place = _command(f"a=p,i={self._image_id},p=1,c={width},r={height},C=1,q=2")
         lines[-1] = Strip(
@@ -150,10 +174,10 @@ class KittyPlacement(Widget):
             self._placed = False
 
     def _forget(self) -> None:
-        if self._image_id:
+        if self._uploaded:
             self._write(_command(f"a=d,d=I,i={self._image_id},q=2"))  # placements and data
-            self._image_id = 0
-            self._placed = False
+        self._image_id = 0
+        self._uploaded = self._placed = False
 
     def _write(self, data: str) -> None:
         # Through the driver's writer, so it stays in order with the frames around it.
