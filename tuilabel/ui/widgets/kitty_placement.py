@@ -35,6 +35,8 @@ from textual.screen import Screen
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tuilabel.ui.graphics import cell_pixels
+
 _CHUNK = 4096  # the protocol's largest payload per escape code
 _NULL_STYLE = Style()
 _RAW = ((ControlType.CURSOR_FORWARD, 0),)  # a no-op control: Rich passes the text through as is
@@ -91,6 +93,8 @@ class KittyPlacement(Widget):
         self.refresh(layout=True)
 
     class Encoded(Message):
+        """The upload codes for one picture, from the encoding worker."""
+
         def __init__(self, image_id: int, codes: str) -> None:
             super().__init__()
             self.image_id, self.codes = image_id, codes
@@ -110,8 +114,6 @@ class KittyPlacement(Widget):
     def _cells(self, container: Size) -> tuple[int, int]:
         if self._image is None:
             return 0, 0
-        from tuilabel.ui.graphics import cell_pixels
-
         cell_w, cell_h = cell_pixels()
         width = max(1, min(container.width or 2**16, round(self._image.width / cell_w)))
         height = max(1, min(container.height or 2**16, round(self._image.height / cell_h)))
