@@ -706,9 +706,10 @@ def test_keymap_remaps_label_keys_and_list_shows_them(tmp_path):
 def test_auto_graphics_rule():
     from tuilabel.ui.graphics import auto_allowed
 
-    assert not auto_allowed({})[0]  # an unknown terminal is not asked (it would cost a time-out)
+    assert not auto_allowed({})[0]  # no TERM: nothing to ask
     assert auto_allowed({"TERM": "xterm-kitty"}) == (True, "")
-    assert not auto_allowed({"TERM": "xterm-256color"})[0]
+    assert auto_allowed({"TERM": "xterm-256color"})[0]  # local: one round trip, no time-out
+    assert not auto_allowed({"TERM": "linux"})[0]
     assert not auto_allowed({"TMUX": "/tmp/tmux-1/default,1,0"})[0]
     assert not auto_allowed({"STY": "1234.pts-0.host"})[0]
     assert not auto_allowed({"SSH_CONNECTION": "1 2 3 4", "TERM": "xterm-256color"})[0]
@@ -718,17 +719,13 @@ def test_auto_graphics_rule():
 
 @pytest.mark.parametrize("mode", ["sixel", "kitty"])
 def test_graphics_protocol_shows_the_real_image(tmp_path, monkeypatch, mode):
-    """kitty/sixel: the image pane holds textual-image's widget with a PIL image cut to the
+    """kitty/sixel: the image pane holds the mode's widget with a PIL image cut to the
     pane; zoom crops it; errors still show as text in ImageView."""
-    import io
-    import sys
-
     from PIL import Image as PILImage
-    from textual_image.widget import SixelImage, TGPImage
+    from textual.geometry import Region
 
-    # The kitty renderable writes the image upload straight to sys.__stdout__.
-    written = io.StringIO()
-    monkeypatch.setattr(sys, "__stdout__", written)
+    from tuilabel.ui.graphics import widget_class
+
     extra = [{"source-ref": str(FASHION / "broken.jpg")}]
     session = image_session(tmp_path, extra=extra)
 
@@ -736,9 +733,10 @@ def test_graphics_protocol_shows_the_real_image(tmp_path, monkeypatch, mode):
         app = make_app(session, graphics=mode)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot, 0.3)
-            assert screen(app).image_pane.graphics_mode == mode
+            # No terminal answers here, so kitty gets direct placement (every kitty draws it).
+            assert screen(app).image_pane.graphics_mode == {"sixel": "sixel", "kitty": "kitty-direct"}[mode]
             gfx = app.query_one("#image-gfx")
-            assert isinstance(gfx, SixelImage if mode == "sixel" else TGPImage)
+            assert isinstance(gfx, widget_class(app.graphics_mode))
             assert gfx.display and not app.query_one(ImageView).display
             assert isinstance(gfx.image, PILImage.Image)
             box = app.query_one("#image-box").content_size
@@ -747,6 +745,10 @@ def test_graphics_protocol_shows_the_real_image(tmp_path, monkeypatch, mode):
             await pilot.press("z")
             await settle(pilot, 0.3)
             assert app.query_one(ImageView).zoom > 1 and gfx.image.size != fitted  # zoom crops
+            if mode == "kitty":  # the placement rides in the widget's last line
+                width, height = gfx.size
+                last = gfx.render_lines(Region(0, 0, width, height))[-1]
+                assert "\x1b_Ga=p," in "".join(segment.text for segment in last)
             await pilot.press("1", "1", "1", "1")  # to the broken image
             await settle(pilot, 0.3)
             assert session.current.index == 4
@@ -754,8 +756,6 @@ def test_graphics_protocol_shows_the_real_image(tmp_path, monkeypatch, mode):
             assert view.display and not gfx.display and "truncated" in view.message.lower()
 
     run(go())
-    if mode == "kitty":
-        assert "\x1b_G" in written.getvalue()  # the kitty graphics protocol was spoken
 
 
 @pytest.mark.parametrize("mode", ["halfblock", "auto"])
