@@ -217,7 +217,8 @@ class Journal:
             )
             self.checkpoint = {}
             start = 0
-        elif start and self.checkpoint.get("journal_tail") != self._tail_hash(start):
+        elif start and "journal_tail" in self.checkpoint and self.checkpoint["journal_tail"] != self._tail_hash(start):
+            # (a checkpoint from before this check has no journal_tail: trusted as it was)
             rec.messages.append(
                 f"{self.checkpoint_path} does not match {self.path} (a copy from another job or "
                 "another time); rebuilding the resume point from the journal"
