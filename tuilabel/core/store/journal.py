@@ -129,7 +129,6 @@ class Recovery:
     messages: list[str] = field(default_factory=list)
     replayed: int = 0
     full_replay: bool = False
-    corrupt: int = 0  # complete lines that did not parse, moved aside
 
 
 def set_aside(corrupt_path: Path, source: Path, pieces: list[tuple[int, bytes]]) -> None:
@@ -334,7 +333,6 @@ class Journal:
         atomic_write(self.path, write)
         os.close(self._fd)
         self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
-        rec.corrupt = len(corrupt)
         where = ", ".join(f"byte {pos}" for pos, _, _ in corrupt[:3]) + (" …" if len(corrupt) > 3 else "")
         rec.messages.append(
             f"{len(corrupt)} damaged line(s) in {self.path} ({where}) could not be read; moved to "
