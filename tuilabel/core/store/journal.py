@@ -8,8 +8,11 @@ wins everywhere (undo/relabel append, never rewrite). The GT object is appended 
 
 The checkpoint (replaced atomically every few seconds and on close) holds the journal length it
 covers, the resume cursor (index, byte offset, a hash of that line), the input's fingerprint and
-a per-record status byte array. Opening replays only the journal lines after the checkpoint, so
-resuming costs the same at record 10 or 900,000.
+a per-record status byte array, and names what it was made from (the job and worker, a hash of
+the 4 KiB of journal before its end): a checkpoint of another job or time is not used. Opening
+replays only the journal lines after the checkpoint, so resuming costs the same at record 10 or
+900,000. Only bytes after the last newline are a torn tail (cut); a complete line that does not
+parse is damage, moved to a `.corrupt` file with its offset, and every other line is kept.
 """
 
 from __future__ import annotations
