@@ -175,8 +175,24 @@ def test_consolidated_gold_and_estimated_accuracy_per_worker():
         if on_gold.any():
             assert q.gold_accuracy == pytest.approx(np.mean(a.label[on_gold] == gold[a.record[on_gold]]), abs=1e-6)
         assert q.estimated_accuracy == pytest.approx(accuracy[w])
-    ranked = [q.with_consolidated for q in result.per_worker]
-    assert ranked == sorted(ranked)  # weakest first
+    # Weakest first by the upper end of the Wilson interval (statsmodels' proportion_confint).
+    from statsmodels.stats.proportion import proportion_confint
+
+    upper = [proportion_confint(round(q.with_consolidated * q.answers), q.answers, method="wilson")[1] for q in result.per_worker]
+    assert upper == pytest.approx(sorted(upper), abs=1e-4)
+
+
+def test_one_unlucky_answer_does_not_rank_a_worker_weakest():
+    # w0: 1 answer, wrong; w1: 40 answers, half wrong; w2, w3: always right.
+    rec, wk, lab = [0], [0], [1]
+    for r in range(40):
+        rec += [r, r, r]
+        wk += [1, 2, 3]
+        lab += [r % 2, 0, 0]
+    a = Answers(np.array(rec, np.int32), np.array(wk, np.int32), np.array(lab, np.int32),
+                ["w0", "w1", "w2", "w3"], ["x", "y"], np.full(len(rec), np.nan))
+    result = compute_agreement(a, np.zeros(40, np.int64))
+    assert [q.worker for q in result.per_worker][:2] == ["w1", "w0"]
 
 
 def test_degenerate_inputs_give_none_not_nan():

@@ -1,9 +1,11 @@
 """`tuilabel stats MANIFEST|JOB`: label distribution, confidence, boxes, and (for a job
-folder) labeling speed and workers."""
+folder) labeling speed and workers; agreement and worker quality for a job with several
+workers (a GT folder with worker responses, or a tuilabel job with 2+ workers)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -24,20 +26,53 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
     import orjson
 
     from tuilabel.core.quality.stats import compute
 
-    stats = compute(args.source)
+    stats, agreement = _with_agreement(args.source)
+    if stats is None:
+        stats = compute(args.source)
     if args.json:
-        sys.stdout.buffer.write(orjson.dumps(stats.to_json(), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
+        out = stats.to_json()
+        if agreement is not None:
+            out["agreement"] = agreement.to_json()
+        sys.stdout.buffer.write(orjson.dumps(out, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
         return 0
     from rich.console import Console
 
-    render(stats, Console(), args.limit)
+    console = Console()
+    render(stats, console, args.limit)
+    if agreement is not None:
+        from tuilabel.commands.agreement_report import render_agreement
+
+        render_agreement(agreement, console, args.limit)
     return 0
+
+
+def _with_agreement(source: str):
+    """A GT job folder (worker responses) or a tuilabel job with 2+ workers: (stats or None,
+    agreement). A GT folder's stats are those of its output manifest."""
+    from pathlib import Path
+
+    from tuilabel.core.gt.job_answers import gt_output_manifest, is_multi_worker_folder
+
+    path = Path(source).expanduser()
+    if "://" in source or not path.is_dir() or not is_multi_worker_folder(path):
+        return None, None
+    from tuilabel.core.quality.agreement import job_agreement
+    from tuilabel.core.quality.stats import compute
+
+    job, agreement = job_agreement(path)
+    output = None if (path / "tuilabel" / "job.json").is_file() else gt_output_manifest(path)
+    stats = compute(output) if output is not None else None
+    if stats is not None:
+        stats.labels = stats.labels or job.labels
+    for problem in job.problems[:5]:
+        print(f"note: {problem}", file=sys.stderr)
+    if len(job.problems) > 5:
+        print(f"note: … and {len(job.problems) - 5} more problems in the worker responses", file=sys.stderr)
+    return stats, agreement
 
 
 def _bar(n: int, top: int, width: int = 30) -> str:

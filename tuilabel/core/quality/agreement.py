@@ -92,7 +92,7 @@ class Agreement:
     pairs_too_few: int  # worker pairs sharing records, but fewer than min_shared
     pairwise: list[PairKappa] = field(default_factory=list)  # lowest kappa first
     per_label: list[LabelAgreement] = field(default_factory=list)  # in label order
-    per_worker: list[WorkerQuality] = field(default_factory=list)  # lowest agreement first
+    per_worker: list[WorkerQuality] = field(default_factory=list)  # weakest first (see _weakness)
 
     @property
     def mean_pair_kappa(self) -> float | None:
@@ -205,7 +205,7 @@ def compute_agreement(
                       gold_n[w], gold_acc[w], mean_kappa[w])
         for w in range(W)
     ]
-    per_worker.sort(key=lambda q: (q.agreement is None, q.agreement if q.agreement is not None else 0, -q.answers))
+    per_worker.sort(key=_weakness)
     return Agreement(
         answers=N,
         records=records,
@@ -222,6 +222,16 @@ def compute_agreement(
         per_label=per_label,
         per_worker=per_worker,
     )
+
+
+def _weakness(q: WorkerQuality) -> tuple:
+    """Weakest first by the upper end of the 95% Wilson interval of the worker's agreement over
+    their answers: one unlucky answer does not put a worker above one who is wrong half the time."""
+    if q.agreement is None or not q.answers:
+        return (1, 0.0)
+    z, n, p = 1.96, q.answers, q.agreement
+    upper = (p + z * z / (2 * n) + z * ((p * (1 - p) + z * z / (4 * n)) / n) ** 0.5) / (1 + z * z / n)
+    return (0, upper)
 
 
 def agreement_with(answers: "Answers", consolidated: "Consolidated", gold: np.ndarray | None = None,
@@ -330,3 +340,20 @@ def _pairs(rid, wk, lab, K, W, names, min_shared) -> tuple[list[PairKappa], int,
         for i in order.tolist()
     ]
     return pairs, too_few, mean_kappa
+
+
+def job_agreement(path, min_shared: int = MIN_SHARED):
+    """(JobAnswers, Agreement) of a GT job folder or a tuilabel job with several workers; the
+    consolidated labels and the workers' estimated accuracies come from `consolidate` (GT's
+    method), so the figures mean the same for GT's folders and tuilabel's jobs."""
+    from tuilabel.core.errors import UserError
+    from tuilabel.core.gt.consolidation import consolidate
+    from tuilabel.core.gt.job_answers import load_job_answers
+
+    job = load_job_answers(path)
+    if job.multi:
+        raise UserError(f"{path}: agreement figures are for single-label jobs; this one is multi-label")
+    answers = job.answers()
+    if len(answers.record) == 0:
+        return job, compute_agreement(answers, min_shared=min_shared)
+    return job, agreement_with(answers, consolidate(answers), min_shared=min_shared)
