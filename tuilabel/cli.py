@@ -15,7 +15,7 @@ from tuilabel import __version__
 from tuilabel.core.errors import UserError
 
 # Order is the order `--help` lists them in.
-COMMANDS = ("label", "demo", "init", "scan", "export", "check", "stats")
+COMMANDS = ("label", "demo", "init", "scan", "export", "check", "stats", "review")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -52,6 +52,14 @@ def request_from(args: argparse.Namespace, source: str):
     )
 
 
+def run_app(session, args: argparse.Namespace, config, **options) -> None:
+    """The app on an opened session, with the user's theme, graphics and keys."""
+    from tuilabel.ui.app import make_app
+
+    make_app(session, theme=args.theme or config.theme, graphics=args.graphics or config.graphics or "auto",
+             keymap=config.keys, **options).run()
+
+
 def run_job(request, args: argparse.Namespace) -> int:
     """Prepare, open, label, close: the whole life of one labeling session."""
     from tuilabel.core.job_setup import prepare
@@ -64,17 +72,8 @@ def run_job(request, args: argparse.Namespace) -> int:
     prepared = prepare(request)
     session, mirror = prepared.start()
     try:
-        from tuilabel.ui.app import make_app
-
-        app = make_app(
-            session,
-            theme=args.theme or config.theme,
-            graphics=args.graphics or config.graphics or "auto",
-            keymap=config.keys,
-            first_start=prepared.new,
-            upload_status=mirror.lagging if mirror is not None else None,
-        )
-        app.run()
+        run_app(session, args, config, first_start=prepared.new,
+                upload_status=mirror.lagging if mirror is not None else None)
     finally:
         progress = session.progress()
         left = prepared.stop(session, mirror)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from tuilabel.core.gt import lines as gt_lines
 from tuilabel.core.store.durable import atomic_write, ensure_dir, explain_os_error
@@ -22,6 +22,9 @@ from tuilabel.core.gt.job import JobFolder, JobSpec, label_category_file
 from tuilabel.core.store.journal import BAD, BLANK, NONE, Entry, Journal, line_sha1
 from tuilabel.core.store.lock import JobLock
 from tuilabel.core.data.manifest import BadRecord, Manifest, Record
+
+if TYPE_CHECKING:
+    from tuilabel.core.review import ReviewPlan
 
 DECLINE_REASON = "Declined by the worker: bad or unusable data"
 
@@ -46,7 +49,7 @@ class Progress:
 
 
 class Session:
-    def __init__(self, spec: JobSpec, folder: JobFolder, manifest: Manifest):
+    def __init__(self, spec: JobSpec, folder: JobFolder, manifest: Manifest, review: "ReviewPlan | None" = None):
         self.spec = spec
         self.folder = folder
         self.manifest = manifest
@@ -76,6 +79,11 @@ class Session:
         self._closed = False
         # Called after every committed answer (e.g. the S3 mirror marks files to upload).
         self.on_commit: list[Callable[[], None]] = []
+        # A review (`tuilabel review`): the same states and keys, but only the records in
+        # `review.order`, in that order, each with the consolidated answer to accept; every
+        # decision is final and journaled with role "reviewer". None for a labeling job.
+        self.review = review
+        self._order_pos = 0  # review: position in review.order where the pass continues
 
     # -- open / close --------------------------------------------------------------------------
 
@@ -132,6 +140,9 @@ class Session:
         )
 
     def _resume(self) -> None:
+        if self.review is not None:
+            self._start_pass()  # the first record in review order without a decision
+            return
         cursor = self.journal.checkpoint.get("cursor")
         index, offset = 0, 0
         if cursor and self.manifest.is_line_start(cursor["offset"]):
@@ -178,6 +189,9 @@ class Session:
 
     def _advance(self) -> None:
         """Show the next record of this pass without an answer, from the frontier on."""
+        if self.review is not None:
+            self._advance_in_order()
+            return
         index, offset = self._frontier
         status = self.journal.status
         while True:
@@ -213,9 +227,40 @@ class Session:
             self._show(record)
             return
 
+    def _advance_in_order(self, wrap: bool = True) -> bool:
+        """Review: show the next record of `review.order` without a decision; at the end of
+        the order, a new pass (skipped records come back) or DONE."""
+        order = self.review.order  # type: ignore[union-attr]
+        status = self.journal.status
+        pos = self._order_pos
+        while pos < len(order):
+            index = order[pos]
+            if (status[index] if index < len(status) else NONE) == NONE and index not in self._skipped:
+                try:
+                    offset = self.manifest.offset_of(index)
+                    record = self.manifest.record_at(index, offset)
+                except BadRecord as exc:
+                    self._report_bad(index, self.manifest.offset_of(index), str(exc))
+                    pos += 1
+                    continue
+                self._order_pos = pos
+                self._frontier = (index, offset)
+                self.state = State.LABELING
+                self._show(record)
+                return True
+            pos += 1
+        if wrap:
+            return self._start_pass()
+        self.state = State.DONE
+        self._show(None)
+        return False
+
     def _start_pass(self) -> bool:
         """Back to the first record without an answer (skipped ones come back). False if done."""
         self._skipped.clear()
+        if self.review is not None:
+            self._order_pos = 0
+            return self._advance_in_order(wrap=False)
         first = self._first_open_index()
         if first is None:
             self.state = State.DONE
@@ -255,6 +300,8 @@ class Session:
             seconds=round(time.monotonic() - self._shown_mono, 3),
             gt=obj,
         )
+        if self.review is not None:
+            self.review.finalize(entry)
         self.journal.append(entry)
         self._session_answers += 1
         if self.journal.checkpoint_due():
@@ -279,6 +326,15 @@ class Session:
                 raise UserError(f"label number out of range 1-{len(labels)}")
         self._commit("a", value)
         self._after_commit()
+
+    def accept(self) -> None:
+        """Review: the consolidated answer of the current record is the decision."""
+        if self.review is None or self.current is None:
+            raise UserError("there is no consolidated answer to accept here")
+        value = self.review.suggested.get(self.current.index)
+        if value is None:
+            raise UserError("this record has no consolidated label (no answers, or all declined): pick one, or x declines")
+        self.answer(value)
 
     def decline(self, reason: str = "") -> None:
         """GT's decline: bad data, written with failure-reason, never shown again."""
@@ -395,6 +451,8 @@ class Session:
         bad = self.journal.bad
         total = None if counting else self.manifest.line_count - bad - self.journal.blank
         done = self.journal.answered + self.journal.declined
+        if self.review is not None:
+            total, done = len(self.review.order), self.review.decided(self.journal.status)
         elapsed = time.monotonic() - self._started_mono
         per_hour = self._session_answers / elapsed * 3600 if elapsed > 1 and self._session_answers else 0.0
         eta = None
@@ -434,7 +492,8 @@ class Session:
         """Write the canonical output.manifest (input order, latest answer wins)."""
         from tuilabel.core.gt.export import write_gt
 
-        write_gt(self.folder, self.manifest, self.folder.output_manifest, self.spec.label_attribute)
+        write_gt(self.folder, self.manifest, self.folder.output_manifest, self.spec.label_attribute,
+                 keep_unanswered=self.review is not None)
         self.journal.output_replaced()
         self._save_checkpoint()
         for hook in self.on_commit:

@@ -194,6 +194,10 @@ class LabelScreen(Screen):
                     yield TextLine(id="source-ref")
                 else:
                     yield RecordText(id="record-text")
+                if self.session.review is not None:  # review hook 1/4: every worker's answer
+                    from tuilabel.ui.widgets.review_panel import ReviewPanel
+
+                    yield ReviewPanel(id="review-panel")
                 with VerticalScroll(id="details-scroll"):
                     yield Static(Text(""), id="details")
             yield LabelList(self.labels, app.label_keys, app.label_colours, self.task_type.multi, id="labels")
@@ -226,8 +230,8 @@ class LabelScreen(Screen):
             return index < n if self.page else int(parameters[0]) < n  # type: ignore[arg-type]
         if action == "page":
             return int(parameters[0]) * 10 < n  # type: ignore[arg-type]
-        if action == "submit":
-            return self.task_type.multi
+        if action == "submit":  # review hook 3/4: enter accepts the consolidated label
+            return self.task_type.multi or session.review is not None
         if action in ("zoom_in", "zoom_out", "fit", "move_mode"):
             return image
         if action == "pan":
@@ -265,6 +269,8 @@ class LabelScreen(Screen):
             self.answer_labels = self._answer_of()
             self.toggled = set(self.answer_labels) if self.task_type.multi else set()
             self._show_record(record)
+            if session.review is not None:  # review hook 2/4: the panel; multi-label starts at the suggestion
+                self._show_review(record)
         self._show_status()
         self._show_labels()
         self._show_progress()
@@ -410,7 +416,20 @@ class LabelScreen(Screen):
         self._show_status()
         self.refresh_bindings()
 
+    def _show_review(self, record: Record) -> None:
+        from tuilabel.ui.widgets.review_panel import ReviewPanel
+
+        app: LabelApp = self.app  # type: ignore[assignment]
+        plan = self.session.review
+        if self.task_type.multi and not self.answer_labels:
+            suggested = plan.suggested.get(record.index)  # type: ignore[union-attr]
+            self.toggled = set(suggested) if isinstance(suggested, list) else set()
+        self.query_one("#review-panel", ReviewPanel).show_record(plan, record.index, self.labels, app.label_colours)
+
     def action_submit(self) -> None:
+        if self.session.review is not None and not self.task_type.multi:  # review hook 4/4
+            self._do(self.session.accept)
+            return
         if not self.toggled:
             self.say("pick at least one label (number keys toggle), then enter; x declines, space skips", error=True)
             return

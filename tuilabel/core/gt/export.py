@@ -45,7 +45,9 @@ def _journals_oldest_first(folder: JobFolder) -> list[Path]:
     return sorted(folder.journals(), key=lambda p: p.stat().st_mtime_ns)
 
 
-def write_gt(folder: JobFolder, manifest: Manifest, dest: Path, attr: str) -> ExportResult:
+def write_gt(folder: JobFolder, manifest: Manifest, dest: Path, attr: str, keep_unanswered: bool = False) -> ExportResult:
+    """`keep_unanswered`: lines without an answer are written as they are in the input (a
+    review's input is a consolidated output: every line stays, decisions replace labels)."""
     manifest.wait_index()
     n = manifest.line_count
     # Per record: which journal, where its GT object starts, how long it is (-1: no answer).
@@ -93,6 +95,10 @@ def write_gt(folder: JobFolder, manifest: Manifest, dest: Path, attr: str) -> Ex
             for i in range(n):
                 j = which[i]
                 if j < 0:
+                    if keep_unanswered:
+                        raw = manifest.read_line(manifest.offset_of(i))[0]
+                        if raw.strip():
+                            buf.append(raw)
                     continue
                 s = starts[i]
                 buf.append(maps[j][s : s + lengths[i]])

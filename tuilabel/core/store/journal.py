@@ -52,26 +52,27 @@ class Entry:
     submitted: str
     seconds: float
     gt: dict
+    role: str = ""  # "reviewer" for a review's final decision (`"r"`, only written when set)
 
     def to_line(self) -> bytes:
-        head = orjson.dumps(
-            {
-                "i": self.index,
-                "o": self.offset,
-                "k": self.kind,
-                "w": self.worker,
-                "at": self.accepted,
-                "st": self.submitted,
-                "ts": self.seconds,
-            }
-        )
-        return head[:-1] + GT_MARK + orjson.dumps(self.gt) + b"}\n"
+        head = {
+            "i": self.index,
+            "o": self.offset,
+            "k": self.kind,
+            "w": self.worker,
+            "at": self.accepted,
+            "st": self.submitted,
+            "ts": self.seconds,
+        }
+        if self.role:
+            head["r"] = self.role
+        return orjson.dumps(head)[:-1] + GT_MARK + orjson.dumps(self.gt) + b"}\n"
 
     @classmethod
     def from_line(cls, line: bytes) -> "Entry":
         obj = orjson.loads(line)
         return cls(
-            obj["i"], obj["o"], obj["k"], obj["w"], obj["at"], obj["st"], obj["ts"], obj["gt"]
+            obj["i"], obj["o"], obj["k"], obj["w"], obj["at"], obj["st"], obj["ts"], obj["gt"], obj.get("r", "")
         )
 
 

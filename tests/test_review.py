@@ -1,0 +1,182 @@
+"""`tuilabel review`: the review plan (order, suggestions, every worker's answer), the Session
+walking it, final decisions in the journal and the reviewed output (every line), through the
+core and through the app with Pilot; resuming keeps decisions."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from review_data import ATTR, LABELS, RECORDS, build_gt_folder  # noqa: E402
+
+from tuilabel.core.errors import UserError
+from tuilabel.core.review import REVIEWER_ROLE, prepare_review
+from tuilabel.core.session import State
+from tuilabel.core.store.journal import Entry, iter_journal
+from tuilabel.ui.app import make_app
+from tuilabel.ui.widgets.review_panel import ReviewPanel
+
+SIZE = (110, 32)
+
+
+def journal_entries(prepared) -> list[Entry]:
+    return [Entry.from_line(line) for line in iter_journal(prepared.folder.journal(prepared.spec.worker))]
+
+
+def output(prepared) -> list[dict]:
+    return [orjson.loads(line) for line in prepared.folder.output_manifest.read_bytes().splitlines()]
+
+
+def test_plan_orders_by_confidence_with_every_answer(tmp_path):
+    job = build_gt_folder(tmp_path)
+    prepared = prepare_review(str(job), reviewer="rita")
+    plan = prepared.plan
+    assert plan.order == [4, 1, 3, 2, 5, 0]  # the failed record (confidence 0) first
+    assert plan.suggested == {0: 0, 1: 2, 2: 1, 3: 0, 5: 0}
+    assert [(a.worker, a.labels, a.seconds) for a in plan.answers[1]] == [
+        ("ann", ("neutral",), 6.0), ("bob", ("positive",), 4.0), ("cy", ("negative",), 9.5)]
+    assert prepared.folder.root == tmp_path / "sentiment-review"
+    assert prepared.spec.label_attribute == ATTR and prepared.spec.labels == tuple(LABELS)
+    below = prepare_review(str(job), below=0.7, reviewer="rita").plan
+    assert below.order == [4, 1, 3]
+    with pytest.raises(UserError, match="--below"):
+        prepare_review(str(job), below=1.5)
+    with pytest.raises(UserError, match="no worker answers"):
+        prepare_review(str(tmp_path))
+
+
+def test_session_walks_the_review_order_and_writes_every_line(tmp_path):
+    job = build_gt_folder(tmp_path)
+    prepared = prepare_review(str(job), below=0.7, reviewer="rita")
+    session = prepared.start()
+    try:
+        assert session.current.index == 4
+        with pytest.raises(UserError, match="no consolidated label"):
+            session.accept()
+        session.skip()
+        assert session.current.index == 1
+        session.accept()  # neutral, as consolidated
+        assert session.current.index == 3
+        session.answer(1)  # override: negative
+        assert session.current.index == 4  # the skipped record comes back
+        assert session.progress().done == 2 and session.progress().total == 3
+        session.decline()
+        assert session.state is State.DONE
+        path = session.finish()
+    finally:
+        session.close()
+    entries = journal_entries(prepared)
+    assert [(e.index, e.kind, e.worker, e.role) for e in entries] == [
+        (1, "a", "rita", REVIEWER_ROLE), (3, "a", "rita", REVIEWER_ROLE), (4, "d", "rita", REVIEWER_ROLE)]
+    lines = output(prepared)
+    assert path == prepared.folder.output_manifest
+    assert [line["source"] for line in lines] == [r[0] for r in RECORDS]  # every line, input order
+    original = [orjson.loads(x) for x in (job / "manifests/output/output.manifest").read_bytes().splitlines()]
+    for i in (0, 2, 5):
+        assert lines[i] == original[i]  # not reviewed: the consolidated line as it was
+    assert lines[1][ATTR] == 2 and lines[1][ATTR + "-metadata"]["confidence"] == 1.0
+    assert lines[3][ATTR] == 1 and lines[3][ATTR + "-metadata"]["class-name"] == "negative"
+    assert lines[3][ATTR + "-metadata"]["human-annotated"] == "yes"
+    assert ATTR not in lines[4] and "failure-reason" in lines[4][ATTR + "-metadata"]
+
+
+def test_resume_keeps_decisions_and_continues(tmp_path):
+    job = build_gt_folder(tmp_path)
+    first = prepare_review(str(job), reviewer="rita")
+    session = first.start()
+    session.skip()
+    session.accept()  # record 1
+    session.close()
+    second = prepare_review(str(job), reviewer="rita")
+    assert not second.new
+    session = second.start()
+    try:
+        assert session.current.index == 4  # first undecided record in review order
+        assert session.progress().done == 1 and session.progress().total == 6
+        session.skip()
+        assert session.current.index == 3
+    finally:
+        session.close()
+
+
+def test_review_of_a_tuilabel_job_with_several_workers(tmp_path):
+    from tuilabel.core.data.manifest import Manifest
+    from tuilabel.core.gt.job import JobFolder, JobSpec
+    from tuilabel.core.session import Session
+
+    manifest = tmp_path / "in.manifest"
+    manifest.write_bytes(b"".join(orjson.dumps({"source": r[0]}) + b"\n" for r in RECORDS))
+    votes = {"ann": [0, 2, 1, 0, None, 0], "bob": [0, 0, 1, 1, None, 0], "cy": [0, 1, 2, 0, None, 2]}
+    for worker, labels in votes.items():
+        spec = JobSpec("sentiment", ATTR, "text-classification", tuple(LABELS), str(manifest), str(tmp_path), worker)
+        session = Session(spec, JobFolder(tmp_path / "sentiment"), Manifest(manifest)).open()
+        for label in labels:
+            if label is None:
+                session.decline()
+            else:
+                session.answer(label)
+        session.close()
+    prepared = prepare_review(str(tmp_path / "sentiment"), reviewer="rita")
+    plan = prepared.plan
+    assert prepared.manifest_path == prepared.folder.input_cache
+    assert plan.order[0] == 4  # every worker declined: first
+    assert plan.suggested[0] == 0 and plan.confidence[0] > plan.confidence[1]
+    assert {a.worker for a in plan.answers[1]} == {"ann", "bob", "cy"}
+    consolidated = [orjson.loads(x) for x in prepared.manifest_path.read_bytes().splitlines()]
+    assert consolidated[4][ATTR + "-metadata"]["failure-reason"] == "Every worker declined this object"
+    session = prepared.start()
+    try:
+        session.accept() if session.current.index != 4 else session.decline()
+        assert session.journal.answered + session.journal.declined == 1
+    finally:
+        session.close()
+
+
+def test_app_shows_answers_enter_accepts_digit_overrides(tmp_path):
+    job = build_gt_folder(tmp_path)
+    prepared = prepare_review(str(job), below=0.7, reviewer="rita")
+    session = prepared.start()
+
+    async def go():
+        app = make_app(session, theme="tuilabel-dark")
+        async with app.run_test(size=SIZE) as pilot:
+            panel = app.label_screen.query_one("#review-panel", ReviewPanel)
+            text = _plain(panel)
+            assert "no consolidated label" in text and "review 1 of 3" in text
+            await pilot.press("enter")  # nothing to accept: an error line, no decision
+            assert session.journal.answered == 0 and session.current.index == 4
+            assert "no consolidated label" in app.label_screen.message_text
+            await pilot.press("space")
+            text = _plain(panel)
+            assert session.current.index == 1
+            for worker, label, seconds in RECORDS[1][1]:
+                assert worker in text and label in text and f"{seconds:.1f} s" in text
+            assert "consolidated neutral" in text and "0.41" in text
+            await pilot.press("enter")
+            assert session.current.index == 3
+            await pilot.press("2")  # negative overrides positive
+            assert session.current.index == 4
+            await pilot.press("x")
+            await pilot.pause()
+            assert session.state is State.DONE
+
+    try:
+        asyncio.run(go())
+    finally:
+        session.close()
+    decided = {e.index: (e.kind, e.gt.get(ATTR), e.role) for e in journal_entries(prepared)}
+    assert decided == {1: ("a", 2, REVIEWER_ROLE), 3: ("a", 1, REVIEWER_ROLE), 4: ("d", None, REVIEWER_ROLE)}
+    assert len(output(prepared)) == len(RECORDS)  # the summary wrote the reviewed output
+
+
+def _plain(panel: ReviewPanel) -> str:
+    from rich.console import Console
+
+    console = Console(width=200, record=True, file=open("/dev/null", "w"))
+    console.print(panel.shown)
+    return console.export_text()
