@@ -1,6 +1,7 @@
-"""A small GT job folder with several workers per record, built in a test's tmp folder:
-input text records, worker responses (annotations/worker-response/iteration-1/<i>/<time>.json)
-and GT's consolidated output manifest with a confidence per record."""
+"""Small jobs with several workers per record, built in a test's tmp folder:
+- `build_gt_folder`: a GT job folder: worker responses (annotations/worker-response/
+  iteration-1/<i>/<time>.json) and GT's consolidated output manifest with confidences;
+- `build_tuilabel_job`: a tuilabel job that three workers labeled through the Session."""
 
 from __future__ import annotations
 
@@ -48,3 +49,28 @@ def build_gt_folder(root: Path) -> Path:
         lines.append(orjson.dumps(obj))
     (job / "manifests" / "output" / "output.manifest").write_bytes(b"\n".join(lines) + b"\n")
     return job
+
+
+# Three workers' answers on RECORDS (None: declined).
+VOTES = {"ann": [0, 2, 1, 0, None, 0], "bob": [0, 0, 1, 1, None, 0], "cy": [0, 1, 2, 0, None, 2]}
+
+
+def build_tuilabel_job(root: Path) -> Path:
+    from tuilabel.core.data.manifest import Manifest
+    from tuilabel.core.gt.job import JobFolder, JobSpec
+    from tuilabel.core.session import Session
+
+    manifest = root / "in.manifest"
+    manifest.write_bytes(b"".join(orjson.dumps({"source": r[0]}) + b"\n" for r in RECORDS))
+    for worker, labels in VOTES.items():
+        spec = JobSpec("sentiment", ATTR, "text-classification", tuple(LABELS), str(manifest), str(root), worker)
+        session = Session(spec, JobFolder(root / "sentiment"), Manifest(manifest)).open()
+        try:
+            for label in labels:
+                if label is None:
+                    session.decline()
+                else:
+                    session.answer(label)
+        finally:
+            session.close()
+    return root / "sentiment"

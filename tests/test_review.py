@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from review_data import ATTR, LABELS, RECORDS, build_gt_folder  # noqa: E402
+from review_data import ATTR, LABELS, RECORDS, build_gt_folder, build_tuilabel_job  # noqa: E402
 
 from tuilabel.core.errors import UserError
 from tuilabel.core.review import REVIEWER_ROLE, prepare_review
@@ -105,22 +105,7 @@ def test_resume_keeps_decisions_and_continues(tmp_path):
 
 
 def test_review_of_a_tuilabel_job_with_several_workers(tmp_path):
-    from tuilabel.core.data.manifest import Manifest
-    from tuilabel.core.gt.job import JobFolder, JobSpec
-    from tuilabel.core.session import Session
-
-    manifest = tmp_path / "in.manifest"
-    manifest.write_bytes(b"".join(orjson.dumps({"source": r[0]}) + b"\n" for r in RECORDS))
-    votes = {"ann": [0, 2, 1, 0, None, 0], "bob": [0, 0, 1, 1, None, 0], "cy": [0, 1, 2, 0, None, 2]}
-    for worker, labels in votes.items():
-        spec = JobSpec("sentiment", ATTR, "text-classification", tuple(LABELS), str(manifest), str(tmp_path), worker)
-        session = Session(spec, JobFolder(tmp_path / "sentiment"), Manifest(manifest)).open()
-        for label in labels:
-            if label is None:
-                session.decline()
-            else:
-                session.answer(label)
-        session.close()
+    build_tuilabel_job(tmp_path)
     prepared = prepare_review(str(tmp_path / "sentiment"), reviewer="rita")
     plan = prepared.plan
     assert prepared.manifest_path == prepared.folder.input_cache
