@@ -50,7 +50,7 @@ def render_agreement(report, console, limit: int = 30, title: str = "agreement")
                  f"median {_share(report.median_pair_kappa)}")
     console.print(grid)
 
-    table = Table(title="  per-label agreement (of answer pairs with the label, both chose it)",
+    table = Table(title="  per-label agreement",
                   title_justify="left", show_edge=False, box=None)
     table.add_column("label", style="bold", max_width=24, overflow="ellipsis", no_wrap=True)
     table.add_column("answers", justify="right")
@@ -87,8 +87,9 @@ def render_agreement(report, console, limit: int = 30, title: str = "agreement")
     console.print(table)
     if len(shown) < len(workers):
         console.print(f"  … and {len(workers) - len(shown)} more workers (--limit 0 shows all, --json lists all)")
-    console.print(Text("  others: share of the other answers on the same records equal to theirs; EM acc: the "
-                       "consolidation's estimate; kappa: mean Cohen's kappa with partners; sec: median seconds",
+    console.print(Text("  label agree: of answer pairs on a record with the label, both chose it.\n"
+                       "  others: the other answers on their records that match theirs. EM acc: the\n"
+                       "  consolidation's estimate. kappa: mean Cohen's kappa with partners. sec: median.",
                        style="dim"))
 
     if pairs:

@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 from tuilabel.ui.safe_text import one_line
 
-MAX_WORKER_CHARS = 28
+MAX_WORKER_CHARS = 27  # GT's ids end in 26 characters that tell them apart
 
 
 def _worker(name: str) -> str:
@@ -59,15 +59,15 @@ def render_review(plan, index: int, labels: list[str], colours: list[str]) -> Ta
         head.append("consolidated ")
         head.append_text(label_text(names))
         head.append(f"  confidence {plan.confidence.get(index, 0):.2f}")
-        head.append("   enter accepts, a label key overrides", style="dim")
+        hint = "enter accepts it, a label key overrides, x declines, space skips"
     else:
         head.append("no consolidated label", style="bold")
-        head.append(" (no answers, or all declined): pick a label, x declines", style="dim")
+        hint = "no answers, or all declined: pick a label, x declines, space skips"
     pos = plan.position(index)
-    where = Text(f"review {pos + 1:,} of {len(plan.order):,}" if pos is not None else "not in this review's order",
-                 style="dim")
+    head.append(f"   review {pos + 1:,} of {len(plan.order):,}" if pos is not None else "   not in the review order",
+                style="dim")
     if plan.below is not None:
-        where.append(f" · confidence under {plan.below:g}", style="dim")
+        head.append(f" · under {plan.below:g}", style="dim")
 
     table = Table(box=None, show_header=True, pad_edge=False, header_style="dim", expand=False)
     table.add_column("worker", no_wrap=True)
@@ -81,12 +81,9 @@ def render_review(plan, index: int, labels: list[str], colours: list[str]) -> Ta
     if not answers:
         table.add_row(Text("no worker answers for this record", style="dim"), "", "")
 
-    grid = Table.grid(expand=True)
-    grid.add_column()
-    grid.add_column(justify="right")
-    grid.add_row(head, where)
     outer = Table.grid()
     outer.add_column()
-    outer.add_row(grid)
+    outer.add_row(head)
+    outer.add_row(Text(hint, style="dim"))
     outer.add_row(table)
     return outer
