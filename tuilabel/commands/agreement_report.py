@@ -89,7 +89,7 @@ def render_agreement(report, console, limit: int = 30, title: str = "agreement")
         console.print(f"  … and {len(workers) - len(shown)} more workers (--limit 0 shows all, --json lists all)")
     console.print(Text("  label agree: of answer pairs on a record with the label, both chose it.\n"
                        "  others: the other answers on their records that match theirs. EM acc: the\n"
-                       "  consolidation's estimate. kappa: mean Cohen's kappa with partners. sec: median.",
+                       "  consolidation's estimate. kappa: mean pairwise Cohen's kappa. sec: median time.",
                        style="dim"))
 
     if pairs:
