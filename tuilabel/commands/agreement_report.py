@@ -88,8 +88,8 @@ def render_agreement(report, console, limit: int = 30, title: str = "agreement")
     if len(shown) < len(workers):
         console.print(f"  … and {len(workers) - len(shown)} more workers (--limit 0 shows all, --json lists all)")
     console.print(Text("  label agree: of answer pairs on a record with the label, both chose it.\n"
-                       "  others: the other answers on their records that match theirs. EM acc: the\n"
-                       "  consolidation's estimate. kappa: mean pairwise Cohen's kappa. sec: median time.",
+                       "  others: the other answers on their records that match theirs.\n"
+                       "  EM acc: the consolidation's estimate. kappa: mean pairwise Cohen's kappa.",
                        style="dim"))
 
     if pairs:
