@@ -59,15 +59,16 @@ def render_review(plan, index: int, labels: list[str], colours: list[str]) -> Ta
         head.append("consolidated ")
         head.append_text(label_text(names))
         head.append(f"  confidence {plan.confidence.get(index, 0):.2f}")
-        hint = "enter accepts it, a label key overrides, x declines, space skips"
+        hint = "enter accepts, a label key overrides"
     else:
         head.append("no consolidated label", style="bold")
-        hint = "no answers, or all declined: pick a label, x declines, space skips"
+        head.append(" (no answers, or all declined)", style="dim")
+        hint = "pick a label, or x declines"
     pos = plan.position(index)
-    head.append(f"   review {pos + 1:,} of {len(plan.order):,}" if pos is not None else "   not in the review order",
-                style="dim")
+    where = f"review {pos + 1:,} of {len(plan.order):,}" if pos is not None else "not in the review order"
     if plan.below is not None:
-        head.append(f" · under {plan.below:g}", style="dim")
+        where += f" · under {plan.below:g}"
+    hint = f"{where} · {hint}"
 
     table = Table(box=None, show_header=True, pad_edge=False, header_style="dim", expand=False)
     table.add_column("worker", no_wrap=True)
