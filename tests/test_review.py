@@ -165,3 +165,60 @@ def _plain(panel: ReviewPanel) -> str:
     console = Console(width=200, record=True, file=open("/dev/null", "w"))
     console.print(panel.shown)
     return console.export_text()
+
+
+def test_multi_label_review_starts_at_the_suggestion(tmp_path):
+    job = build_gt_folder(tmp_path)
+    out = job / "manifests" / "output" / "output.manifest"
+    lines = []
+    for i, raw in enumerate(out.read_bytes().splitlines()):
+        obj = orjson.loads(raw)
+        meta = obj[ATTR + "-metadata"]
+        meta["type"] = "groundtruth/text-classification-multilabel"
+        if ATTR in obj:
+            label = obj[ATTR]
+            obj[ATTR] = [label, 2] if label != 2 else [2]
+            meta.pop("class-name")
+            conf = meta.pop("confidence")
+            meta["class-map"] = {str(x): LABELS[x] for x in obj[ATTR]}
+            meta["confidence-map"] = {str(x): conf for x in obj[ATTR]}
+        lines.append(orjson.dumps(obj))
+    out.write_bytes(b"\n".join(lines) + b"\n")
+    prepared = prepare_review(str(job), below=0.6, reviewer="rita")
+    assert prepared.spec.task == "text-classification-multilabel"
+    assert prepared.plan.order == [4, 1, 3] and prepared.plan.suggested[3] == [0, 2]
+    session = prepared.start()
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("space")  # record 4 has nothing to suggest
+            assert session.current.index == 1
+            await pilot.press("enter")  # the suggestion starts toggled: enter accepts it
+            assert session.current.index == 3
+            await pilot.press("3", "enter")  # untoggle neutral: positive only
+            await pilot.press("q")
+
+    try:
+        asyncio.run(go())
+    finally:
+        session.close()
+    decided = {e.index: e.gt[ATTR] for e in journal_entries(prepared)}
+    assert decided == {1: [2], 3: [0]}
+    assert journal_entries(prepared)[0].gt[ATTR + "-metadata"]["confidence-map"] == {"2": 1.0}
+
+
+def test_cli_refuses_bad_input_with_one_line(tmp_path, capsys):
+    from tuilabel.cli import main
+
+    assert main(["review", str(tmp_path / "nope")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    job = build_gt_folder(tmp_path)
+    assert main(["review", str(job), "--below", "0"]) == 2
+    assert "--below" in capsys.readouterr().err
+    (tmp_path / "t").mkdir()
+    single = build_tuilabel_job(tmp_path / "t")
+    for extra in sorted((single / "tuilabel" / "workers").glob("*/journal.jsonl"))[1:]:
+        extra.unlink()
+    assert main(["review", str(single)]) == 2
+    assert "only one worker" in capsys.readouterr().err
