@@ -84,3 +84,16 @@ def test_app_stats_screen_shows_agreement_of_a_multi_worker_job(tmp_path):
         session.close()
     assert "Fleiss' kappa" in shown and "Krippendorff's alpha" in shown
     assert "weakest first" in shown and "ann" in shown and "cy" in shown
+
+
+def test_stats_on_a_multi_label_gt_folder_says_why_there_is_no_agreement(tmp_path, capsys):
+    job = build_gt_folder(tmp_path)
+    for path in (job / "annotations" / "worker-response").rglob("*.json"):
+        obj = orjson.loads(path.read_bytes())
+        for answer in obj["answers"]:
+            label = answer["answerContent"]["crowd-classifier"]["label"]
+            answer["answerContent"] = {"crowd-classifier-multi-select": {"labels": [label]}}
+        path.write_bytes(orjson.dumps(obj))
+    assert main(["stats", str(job), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "agreement" not in orjson.loads(captured.out) and "single-label" in captured.err

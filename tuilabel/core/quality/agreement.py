@@ -352,14 +352,15 @@ def _pairs(rid, wk, lab, K, W, names, min_shared) -> tuple[list[PairKappa], int,
 def job_agreement(path, min_shared: int = MIN_SHARED):
     """(JobAnswers, Agreement) of a GT job folder or a tuilabel job with several workers; the
     consolidated labels and the workers' estimated accuracies come from `consolidate` (GT's
-    method), so the figures mean the same for GT's folders and tuilabel's jobs."""
-    from tuilabel.core.errors import UserError
+    method), so the figures mean the same for GT's folders and tuilabel's jobs. Agreement is
+    None for a multi-label job (said in `problems`)."""
     from tuilabel.core.gt.consolidation import consolidate
     from tuilabel.core.gt.job_answers import load_job_answers
 
     job = load_job_answers(path)
-    if job.multi:
-        raise UserError(f"{path}: agreement figures are for single-label jobs; this one is multi-label")
+    if job.multi:  # the figures here are for one label per answer
+        job.problems.append(f"{path}: agreement figures are for single-label jobs; this one is multi-label")
+        return job, None
     answers = job.answers()
     if len(answers.record) == 0:
         return job, compute_agreement(answers, min_shared=min_shared)

@@ -59,7 +59,7 @@ class StatsScreen(ModalScreen[None]):
         agreement = None
         try:
             stats: object = job_stats(self.root)
-            agreement = _agreement(self.root)
+            agreement = _agreement(self.root)  # None unless 2+ workers, single-label
         except UserError as exc:
             stats = str(exc)
         except OSError as exc:
