@@ -83,6 +83,11 @@ def test_session_walks_the_review_order_and_writes_every_line(tmp_path):
     assert lines[3][ATTR] == 1 and lines[3][ATTR + "-metadata"]["class-name"] == "negative"
     assert lines[3][ATTR + "-metadata"]["human-annotated"] == "yes"
     assert ATTR not in lines[4] and "failure-reason" in lines[4][ATTR + "-metadata"]
+    # `tuilabel export` knows a review (tuilabel/review.json) and keeps every line too.
+    from tuilabel.cli import main
+
+    assert main(["export", str(prepared.folder.root), "--format", "gt", "-o", str(tmp_path / "again.manifest")]) == 0
+    assert (tmp_path / "again.manifest").read_bytes() == prepared.folder.output_manifest.read_bytes()
 
 
 def test_resume_keeps_decisions_and_continues(tmp_path):

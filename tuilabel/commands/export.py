@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from tuilabel.core.gt.export import write_flat, write_gt
     from tuilabel.core.store.lock import JobLock
     from tuilabel.core.data.manifest import Manifest
+    from tuilabel.core.review import review_marker
 
     folder = _folder_for(args.job)
     spec = folder.load_spec()
@@ -52,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
             if not manifest_path.is_file():
                 raise UserError(f"the job's input {spec.input} is gone; cannot order the output")
             with Manifest(manifest_path, display=spec.input) as manifest:
-                result = write_gt(folder, manifest, dest, spec.label_attribute)
+                # A review's output keeps every consolidated line, decisions replacing labels.
+                result = write_gt(folder, manifest, dest, spec.label_attribute, keep_unanswered=review_marker(folder).exists())
             if in_place:
                 _mark_canonical(folder, spec)
         finally:

@@ -29,7 +29,7 @@ from tuilabel.core.errors import UserError
 from tuilabel.core.gt.job import JobFolder, JobSpec, default_worker, suggest_name
 from tuilabel.core.gt.job_answers import JobAnswers, load_job_answers
 from tuilabel.core.gt.tasks import task_for
-from tuilabel.core.store.durable import atomic_write, ensure_dir
+from tuilabel.core.store.durable import atomic_write
 from tuilabel.core.store.journal import ANSWERED, DECLINED, Entry
 
 REVIEWER_ROLE = "reviewer"
@@ -94,6 +94,8 @@ class PreparedReview:
     new: bool
     notes: list[str]
 
+    source: str = ""  # the job under review
+
     def start(self):
         from tuilabel.core.data.manifest import Manifest
         from tuilabel.core.session import Session
@@ -101,7 +103,20 @@ class PreparedReview:
         manifest = Manifest(self.manifest_path, base=self.manifest_base, display=str(self.manifest_path))
         session = Session(self.spec, self.folder, manifest, review=self.plan)
         session.messages.extend(self.notes)
-        return session.open()
+        session.open()
+        marker = review_marker(self.folder)
+        if not marker.exists():
+            try:
+                atomic_write(marker, orjson.dumps({"source": self.source}, option=orjson.OPT_APPEND_NEWLINE))
+            except BaseException:
+                session.close()
+                raise
+        return session
+
+
+def review_marker(folder: JobFolder) -> Path:
+    """`tuilabel/review.json`: this job is a review (its output keeps every line); names the source."""
+    return folder.private / "review.json"
 
 
 def prepare_review(source: str, below: float | None = None, reviewer: str | None = None,
@@ -150,7 +165,7 @@ def prepare_review(source: str, below: float | None = None, reviewer: str | None
             raise UserError(f"{folder.root} holds another review (input {existing.input}); use --output for a new one")
         spec = replace(existing, worker=spec.worker)
     plan = _plan(manifest_path, attribute, job, below)
-    return PreparedReview(spec, folder, manifest_path, base, plan, existing is None, notes)
+    return PreparedReview(spec, folder, manifest_path, base, plan, existing is None, notes, str(path.resolve()))
 
 
 def _media(manifest: Path) -> str:
@@ -229,7 +244,6 @@ def _write_consolidated(job: JobAnswers, spec: JobSpec, dest: Path) -> None:
     input_path = Path(spec.input)
     if not input_path.is_file():
         raise UserError(f"the job's input {spec.input} is not a local file; review needs it to write the consolidated lines")
-    ensure_dir(dest.parent)
 
     def write(fh) -> None:
         with Manifest(input_path) as manifest:
