@@ -230,3 +230,17 @@ def test_gt_birds_figures_match_statsmodels_nltk_and_sklearn(shared_data):
     # Birds are mostly easy: agreement is high, and a few pairs of frequent workers qualify.
     assert 0.75 < result.fleiss_kappa < 0.95
     assert result.pairwise and result.pairs_too_few > len(result.pairwise)
+
+
+def test_agreement_with_a_consolidation_and_gold_as_a_dict():
+    from tuilabel.core.gt.consolidation import consolidate
+    from tuilabel.core.quality.agreement import agreement_with
+
+    a = random_answers(6, records=60, workers=5, k=3, per_record=(3, 3))
+    result = consolidate(a)
+    report = agreement_with(a, result, gold={0: 1, 1: 2, 2: [0, 1]})
+    for q in report.per_worker:
+        w = a.workers.index(q.worker)
+        assert q.estimated_accuracy == pytest.approx(float(result.worker_accuracy[w]), abs=1e-6)
+        on_gold = (a.worker == w) & np.isin(a.record, [0, 1])
+        assert q.gold_answers == int(on_gold.sum())

@@ -42,6 +42,7 @@ class ShownAnswer:
     worker: str
     labels: tuple[str, ...]  # one name (single-label) or several (multi-label)
     seconds: float | None
+    declined: bool = False
 
 
 @dataclass
@@ -217,7 +218,8 @@ def _plan(manifest: Path, attribute: str, job: JobAnswers, below: float | None) 
         content = a.content if isinstance(a.content, dict) else {}
         names = content.get("labels") if "labels" in content else [content.get("label")]
         names = tuple(str(n) for n in names or () if n is not None)
-        shown.setdefault(a.index, []).append(ShownAnswer(a.worker, names, a.seconds))
+        declined = bool(getattr(a, "declined", False))  # declines exported by tuilabel
+        shown.setdefault(a.index, []).append(ShownAnswer(a.worker, () if declined else names, a.seconds, declined))
     for items in shown.values():
         items.sort(key=lambda s: s.worker)
     return ReviewPlan(order, suggested, {i: confidence[i] for i in order}, shown, below)

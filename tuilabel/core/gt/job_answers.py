@@ -169,7 +169,7 @@ def _from_tuilabel(path: Path) -> JobAnswers:
             continue
         for entry in latest.values():
             if entry.kind != "a":
-                declined += 1
+                declined += 1  # not an answer: counted, and shown to a reviewer as nothing
                 continue
             value = entry.gt.get(spec.label_attribute)
             if task.multi:

@@ -235,12 +235,19 @@ def _weakness(q: WorkerQuality) -> tuple:
     return (0, upper)
 
 
-def agreement_with(answers: "Answers", consolidated: "Consolidated", gold: np.ndarray | None = None,
+def agreement_with(answers: "Answers", consolidated: "Consolidated", gold: "np.ndarray | dict | None" = None,
                    min_shared: int = MIN_SHARED) -> Agreement:
-    """`compute_agreement` with the labels and worker accuracies of a consolidation."""
+    """`compute_agreement` with the labels and worker accuracies of a consolidation. `gold`
+    may also be consolidate()'s {line index: label} (multi-label entries are ignored)."""
     size = int(max(answers.record.max(initial=-1), consolidated.record.max(initial=-1))) + 1
     labels = np.full(size, -1, dtype=np.int64)
     labels[consolidated.record] = consolidated.label
+    if isinstance(gold, dict):
+        table = np.full(max([size, *(i + 1 for i in gold)]), -1, dtype=np.int64)
+        for index, label in gold.items():
+            if isinstance(label, (int, np.integer)):
+                table[index] = label
+        gold = table
     return compute_agreement(answers, labels, consolidated.worker_accuracy, gold, min_shared)
 
 

@@ -78,7 +78,8 @@ def render_review(plan, index: int, labels: list[str], colours: list[str]) -> Ta
     for a in answers:
         agrees = set(a.labels) == set(names)
         seconds = "—" if a.seconds is None else f"{a.seconds:.1f} s"
-        table.add_row(Text(_worker(a.worker), style="" if agrees else "italic"), label_text(a.labels), seconds)
+        answer = Text("declined", style="dim italic") if a.declined else label_text(a.labels)
+        table.add_row(Text(_worker(a.worker), style="" if agrees else "italic"), answer, seconds)
     if not answers:
         table.add_row(Text("no worker answers for this record", style="dim"), "", "")
 
