@@ -244,3 +244,19 @@ def test_agreement_with_a_consolidation_and_gold_as_a_dict():
         assert q.estimated_accuracy == pytest.approx(float(result.worker_accuracy[w]), abs=1e-6)
         on_gold = (a.worker == w) & np.isin(a.record, [0, 1])
         assert q.gold_answers == int(on_gold.sum())
+
+
+def test_sorted_counting_gives_the_same_figures_as_dense_counting(monkeypatch):
+    # Many workers or classes make the key space too large for a dense bincount: np.unique
+    # takes over. Both paths must agree exactly.
+    from tuilabel.core.quality import agreement
+
+    a = random_answers(8, records=400, workers=30, k=6, per_record=(1, 6))
+    dense = agreement.compute_agreement(a, min_shared=5)
+    monkeypatch.setattr(agreement, "DENSE_PER_KEY", 0)
+    monkeypatch.setattr(agreement, "DENSE_MIN", 0)
+    assert agreement.compute_agreement(a, min_shared=5) == dense
+    # and unsorted answers (by record) give the same as sorted ones
+    order = np.random.default_rng(0).permutation(len(a.record))
+    shuffled = Answers(a.record[order], a.worker[order], a.label[order], a.workers, a.labels, a.seconds[order])
+    assert agreement.compute_agreement(shuffled, min_shared=5).to_json() == dense.to_json()
