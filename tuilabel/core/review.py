@@ -243,9 +243,9 @@ def _write_consolidated(job: JobAnswers, spec: JobSpec, dest: Path) -> None:
     answered = set(label_of)
     declined = _declined_records(JobFolder(job.root))
     now = datetime.now(timezone.utc)
-    input_path = Path(spec.input)
+    input_path = JobFolder(job.root).input_cache if "://" in spec.input else Path(spec.input)
     if not input_path.is_file():
-        raise UserError(f"the job's input {spec.input} is not a local file; review needs it to write the consolidated lines")
+        raise UserError(f"the job's input {spec.input} is gone; review needs it to write the consolidated lines")
 
     def write(fh) -> None:
         with Manifest(input_path) as manifest:

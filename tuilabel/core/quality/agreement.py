@@ -146,6 +146,8 @@ def compute_agreement(
     """Agreement figures of `answers` (one label per answer, at most one answer per worker and
     record). `consolidated_label` and `gold` are indexed by input line index (-1: none);
     `worker_accuracy` is aligned with `answers.workers`."""
+    if getattr(answers, "multi", False):
+        raise ValueError("agreement figures take single-label answers (one label per answer)")
     K = len(answers.labels)
     W = len(answers.workers)
     rec = np.asarray(answers.record, dtype=np.int64)
