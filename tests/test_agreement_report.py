@@ -97,3 +97,11 @@ def test_stats_on_a_multi_label_gt_folder_says_why_there_is_no_agreement(tmp_pat
     assert main(["stats", str(job), "--json"]) == 0
     captured = capsys.readouterr()
     assert "agreement" not in orjson.loads(captured.out) and "single-label" in captured.err
+
+
+def test_stats_on_worker_responses_without_an_output_manifest(tmp_path, capsys):
+    job = build_gt_folder(tmp_path)
+    (job / "manifests" / "output" / "output.manifest").unlink()
+    assert main(["stats", str(job)]) == 0
+    out = capsys.readouterr().out
+    assert out.lstrip().startswith("agreement") and "Fleiss' kappa" in out

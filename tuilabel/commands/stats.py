@@ -31,10 +31,10 @@ def run(args: argparse.Namespace) -> int:
     from tuilabel.core.quality.stats import compute
 
     stats, agreement = _with_agreement(args.source)
-    if stats is None:
+    if stats is None and agreement is None:
         stats = compute(args.source)
     if args.json:
-        out = stats.to_json()
+        out = stats.to_json() if stats is not None else {"source": args.source}
         if agreement is not None:
             out["agreement"] = agreement.to_json()
         sys.stdout.buffer.write(orjson.dumps(out, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     console = Console()
-    render(stats, console, args.limit)
+    if stats is not None:
+        render(stats, console, args.limit)
     if agreement is not None:
         from tuilabel.commands.agreement_report import render_agreement
 
@@ -60,12 +61,16 @@ def _with_agreement(source: str):
     path = Path(source).expanduser()
     if "://" in source or not path.is_dir() or not is_multi_worker_folder(path):
         return None, None
+    from tuilabel.core.errors import UserError
     from tuilabel.core.quality.agreement import job_agreement
     from tuilabel.core.quality.stats import compute
 
     job, agreement = job_agreement(path)
-    output = None if (path / "tuilabel" / "job.json").is_file() else gt_output_manifest(path)
+    # A tuilabel job's stats come from its journals, a GT folder's from its output manifest.
+    output = path if (path / "tuilabel" / "job.json").is_file() else gt_output_manifest(path)
     stats = compute(output) if output is not None else None
+    if stats is None and agreement is None:
+        raise UserError(f"{path}: no output manifest and no single-label answers to count")
     if stats is not None:
         stats.labels = stats.labels or job.labels
     for problem in job.problems[:5]:
