@@ -229,3 +229,21 @@ def test_cli_refuses_bad_input_with_one_line(tmp_path, capsys):
         extra.unlink()
     assert main(["review", str(single)]) == 2
     assert "only one worker" in capsys.readouterr().err
+
+
+def test_review_plan_of_gt_birds(shared_data, tmp_path):
+    prepared = prepare_review(str(shared_data / "gt-birds"), below=0.9, output=str(tmp_path), reviewer="rita")
+    plan = prepared.plan
+    assert prepared.folder.root == tmp_path / "birds-open-images-clone-review"  # the read-only folder is left alone
+    assert prepared.spec.task == "image-classification" and len(prepared.spec.labels) == 10
+    assert len(plan.order) == 3  # GT's output: two records at 0.6-0.7, one at 0.8-0.9
+    confidences = [plan.confidence[i] for i in plan.order]
+    assert confidences == sorted(confidences) and confidences[-1] < 0.9
+    assert all(len(plan.answers[i]) == 5 for i in plan.order)
+    session = prepared.start()
+    try:
+        assert session.current.index == plan.order[0]
+        session.accept()
+        assert session.current.index == plan.order[1]
+    finally:
+        session.close()
