@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tuilabel.core.gt.consolidation import Answers
-from tuilabel.core.gt.job_answers import load_job_answers
+from tuilabel.core.gt.consolidate_job import from_folder
 from tuilabel.core.quality.agreement import compute_agreement
 
 inter_rater = pytest.importorskip("statsmodels.stats.inter_rater", reason="statsmodels is a test dependency (pip install -e .[test])")
@@ -215,9 +215,9 @@ def test_degenerate_inputs_give_none_not_nan():
 
 
 def test_gt_birds_figures_match_statsmodels_nltk_and_sklearn(shared_data):
-    job = load_job_answers(shared_data / "gt-birds")
-    assert job.labels == ["Duck", "Sparrow", "Woodpecker", "Owl", "Parrot", "Turkey", "Falcon", "Swan", "Goose", "Canary"]
-    a = job.answers()
+    job = from_folder(shared_data / "gt-birds")  # worker-response/ beside output.manifest
+    assert job.spec.labels == ("Duck", "Sparrow", "Woodpecker", "Owl", "Parrot", "Turkey", "Falcon", "Swan", "Goose", "Canary")
+    a = job.answers
     assert len(a.record) == 302 * 5 and len(a.workers) == 97
     result = compute_agreement(a)
     table = np.zeros((302, 10))

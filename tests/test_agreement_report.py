@@ -86,7 +86,8 @@ def test_app_stats_screen_shows_agreement_of_a_multi_worker_job(tmp_path):
     assert "weakest first" in shown and "ann" in shown and "cy" in shown
 
 
-def test_stats_on_a_multi_label_gt_folder_says_why_there_is_no_agreement(tmp_path, capsys):
+def multi_label_gt_folder(tmp_path):
+    """build_gt_folder with every worker answer made a multi-select one."""
     job = build_gt_folder(tmp_path)
     for path in (job / "annotations" / "worker-response").rglob("*.json"):
         obj = orjson.loads(path.read_bytes())
@@ -94,6 +95,11 @@ def test_stats_on_a_multi_label_gt_folder_says_why_there_is_no_agreement(tmp_pat
             label = answer["answerContent"]["crowd-classifier"]["label"]
             answer["answerContent"] = {"crowd-classifier-multi-select": {"labels": [label]}}
         path.write_bytes(orjson.dumps(obj))
+    return job
+
+
+def test_stats_on_a_multi_label_gt_folder_says_why_there_is_no_agreement(tmp_path, capsys):
+    job = multi_label_gt_folder(tmp_path)
     assert main(["stats", str(job), "--json"]) == 0
     captured = capsys.readouterr()
     assert "agreement" not in orjson.loads(captured.out) and "single-label" in captured.err
@@ -105,3 +111,34 @@ def test_stats_on_worker_responses_without_an_output_manifest(tmp_path, capsys):
     assert main(["stats", str(job)]) == 0
     out = capsys.readouterr().out
     assert out.lstrip().startswith("agreement") and "Fleiss' kappa" in out
+
+
+def test_consolidate_reports_agreement_in_json_and_summary(tmp_path, capsys):
+    job = build_gt_folder(tmp_path)
+    out = tmp_path / "out.manifest"
+    assert main(["consolidate", str(job), "-o", str(out), "--json"]) == 0
+    report = orjson.loads(capsys.readouterr().out)
+    agreement = report["agreement"]
+    assert agreement["answers"] == sum(len(r[1]) for r in RECORDS) and agreement["workers"] == 3
+    assert agreement["fleiss_kappa"] is not None and len(agreement["per_worker"]) == 3
+    # agreement with the consolidated label is measured against the consolidation just made
+    assert all(w["with_consolidated"] is not None for w in agreement["per_worker"])
+    assert main(["consolidate", str(job), "-o", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "wrote" in shown and "Fleiss' kappa" in shown and "weakest first" in shown
+
+
+def test_consolidate_multi_label_has_no_agreement(tmp_path, capsys):
+    job = multi_label_gt_folder(tmp_path)
+    assert main(["consolidate", str(job), "-o", str(tmp_path / "out.manifest"), "--json"]) == 0
+    assert orjson.loads(capsys.readouterr().out)["agreement"] is None
+
+
+def test_stats_on_a_job_whose_input_is_gone_says_why_and_goes_on(tmp_path, capsys):
+    job = build_tuilabel_job(tmp_path)
+    (tmp_path / "in.manifest").unlink()
+    assert main(["stats", str(job), "--json"]) == 0
+    captured = capsys.readouterr()
+    out = orjson.loads(captured.out)
+    assert out["kind"] == "job" and "agreement" not in out
+    assert "no agreement figures" in captured.err and "is gone" in captured.err

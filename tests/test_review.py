@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from review_data import ATTR, LABELS, RECORDS, build_gt_folder, build_tuilabel_job  # noqa: E402
 
 from tuilabel.core.errors import UserError
+from tuilabel.core.gt.consolidate_job import ALL_DECLINED
 from tuilabel.core.review import REVIEWER_ROLE, prepare_review
 from tuilabel.core.session import State
 from tuilabel.core.store.journal import Entry, iter_journal
@@ -88,6 +89,31 @@ def test_session_walks_the_review_order_and_writes_every_line(tmp_path):
 
     assert main(["export", str(prepared.folder.root), "--format", "gt", "-o", str(tmp_path / "again.manifest")]) == 0
     assert (tmp_path / "again.manifest").read_bytes() == prepared.folder.output_manifest.read_bytes()
+    before = prepared.folder.output_manifest.read_bytes()
+    assert main(["export", str(prepared.folder.root), "--format", "gt"]) == 0  # in place: canonical rewrite
+    assert prepared.folder.output_manifest.read_bytes() == before
+
+
+def test_a_resumed_review_rewrites_its_output_with_every_line_once(tmp_path):
+    """Decisions appended after a canonical review output are never taken as canonical as they
+    stand (the file already holds every line): closing rewrites it, one line per input line."""
+    job = build_gt_folder(tmp_path)
+    first = prepare_review(str(job), reviewer="rita")
+    session = first.start()
+    session.skip()  # record 4
+    session.accept()  # record 1
+    session.close()
+    assert len(output(first)) == len(RECORDS)
+    session = prepare_review(str(job), reviewer="rita").start()
+    try:
+        session.skip()  # record 4 again
+        assert session.current.index == 3
+        session.answer(1)  # after record 1 in input order: appended in order
+    finally:
+        session.close()
+    lines = output(first)
+    assert [line["source"] for line in lines] == [r[0] for r in RECORDS]
+    assert lines[3][ATTR] == 1 and lines[3][ATTR + "-metadata"]["confidence"] == 1.0
 
 
 def test_resume_keeps_decisions_and_continues(tmp_path):
@@ -120,13 +146,43 @@ def test_review_of_a_tuilabel_job_with_several_workers(tmp_path):
     assert ordered == sorted(ordered)
     assert {a.worker for a in plan.answers[1]} == {"ann", "bob", "cy"}
     consolidated = [orjson.loads(x) for x in prepared.manifest_path.read_bytes().splitlines()]
-    assert consolidated[4][ATTR + "-metadata"]["failure-reason"] == "Every worker declined this object"
+    assert consolidated[4][ATTR + "-metadata"]["failure-reason"] == ALL_DECLINED
     session = prepared.start()
     try:
         session.accept() if session.current.index != 4 else session.decline()
         assert session.journal.answered + session.journal.declined == 1
     finally:
         session.close()
+
+
+def test_review_of_a_tuilabel_job_keeps_line_positions(tmp_path):
+    """An input with an empty line and a bad one: the consolidated lines stay at their input
+    line index, so each record is reviewed with its own workers' answers."""
+    from tuilabel.core.data.manifest import Manifest
+    from tuilabel.core.gt.job import JobFolder, JobSpec
+    from tuilabel.core.session import Session
+
+    texts = ["good", None, "bad", "not json", "fine"]
+    manifest = tmp_path / "in.manifest"
+    manifest.write_bytes(b"".join(
+        (b"\n" if t is None else b"{nope\n" if t == "not json" else orjson.dumps({"source": t}) + b"\n") for t in texts))
+    votes = {"ann": [0, 1, 0], "bob": [0, 1, 1]}  # on lines 0, 2 and 4
+    for worker, labels in votes.items():
+        spec = JobSpec("sentiment", ATTR, "text-classification", tuple(LABELS), str(manifest), str(tmp_path), worker)
+        session = Session(spec, JobFolder(tmp_path / "sentiment"), Manifest(manifest)).open()
+        try:
+            for label in labels:
+                session.answer(label)
+        finally:
+            session.close()
+    prepared = prepare_review(str(tmp_path / "sentiment"), reviewer="rita")
+    consolidated = prepared.manifest_path.read_bytes().split(b"\n")
+    for index in (0, 2, 4):
+        assert orjson.loads(consolidated[index])["source"] == texts[index]
+        assert [(a.worker, a.labels) for a in prepared.plan.answers[index]] == [
+            (w, (LABELS[votes[w][(0, 2, 4).index(index)]],)) for w in ("ann", "bob")]
+    assert consolidated[1] == b"" and consolidated[3] == b""
+    assert sorted(prepared.plan.order) == [0, 2, 4]
 
 
 def test_app_shows_answers_enter_accepts_digit_overrides(tmp_path):
@@ -138,6 +194,7 @@ def test_app_shows_answers_enter_accepts_digit_overrides(tmp_path):
         app = make_app(session, theme="tuilabel-dark")
         async with app.run_test(size=SIZE) as pilot:
             panel = app.label_screen.query_one("#review-panel", ReviewPanel)
+            assert ("⏎", "Accept") in [(h.key, h.description) for h in app.label_screen.key_bar.shown]
             text = _plain(panel)
             assert "no consolidated label" in text and "review 1 of 3" in text
             await pilot.press("enter")  # nothing to accept: an error line, no decision

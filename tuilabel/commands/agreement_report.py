@@ -7,9 +7,7 @@
 
 from __future__ import annotations
 
-from tuilabel.commands.stats import _bar
-
-BAR_SCALE = 1000  # bars of shares: a share of 1.0 fills the bar
+from tuilabel.ui.format import bar
 
 
 def _share(value: float | None) -> str:
@@ -17,7 +15,8 @@ def _share(value: float | None) -> str:
 
 
 def _share_bar(value: float | None, width: int = 20) -> str:
-    return "" if value is None or value <= 0 else _bar(round(value * BAR_SCALE), BAR_SCALE, width)
+    """A share (or kappa) of 1.0 fills the bar; none or at most 0 draws nothing."""
+    return "" if value is None or value <= 0 else bar(value, width)
 
 
 def short_worker(name: str, width: int = 22) -> str:

@@ -29,13 +29,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tuilabel.commands.label import run_app
-    from tuilabel.core.errors import UserError
+    from tuilabel.commands.label import canonical_note, run_app, user_config
     from tuilabel.core.review import prepare_review
     from tuilabel.core.session import State
-    from tuilabel.core.user_config import load_user_config
 
-    config = load_user_config()
+    config = user_config()
     prepared = prepare_review(args.job, below=args.below, reviewer=args.reviewer or config.worker, output=args.output)
     if not prepared.plan.order:
         what = f"under confidence {args.below}" if args.below is not None else "with a consolidated line"
@@ -46,15 +44,15 @@ def run(args: argparse.Namespace) -> int:
         run_app(session, args, config)
     finally:
         progress = session.progress()
-        output = None
-        try:
-            output = session.finish()  # every line: decisions where made, consolidated lines elsewhere
-        except (UserError, OSError) as exc:  # the decisions are journaled; say why and go on
-            session.messages.append(f"could not write the reviewed output: {exc}")
-        session.close()
+        session.close()  # writes the reviewed output: decisions where made, consolidated lines elsewhere
     for message in session.messages[-5:]:
         print(f"note: {message}", file=sys.stderr)
     state = "finished" if session.state is State.DONE else "stopped; run the same command to resume"
     print(f"{prepared.spec.name}: {progress.done:,} of {progress.total:,} records reviewed "
-          f"({progress.declined:,} declined), {state}. Reviewed output: {output or prepared.folder.output_manifest}")
+          f"({progress.declined:,} declined), {state}.")
+    if session.output_canonical:
+        print(f"Reviewed output (every line: the decision where one was made, else the consolidated line): "
+              f"{prepared.folder.output_manifest}")
+    else:
+        print(canonical_note(prepared.folder, False))
     return 0

@@ -20,21 +20,20 @@ Input of the review:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import orjson
 
 from tuilabel.core.errors import UserError
+from tuilabel.core.gt.consolidate_job import from_folder, write_output
+from tuilabel.core.gt.consolidation import Answers, consolidate
 from tuilabel.core.gt.job import JobFolder, JobSpec, default_worker, suggest_name
-from tuilabel.core.gt.job_answers import JobAnswers, load_job_answers
 from tuilabel.core.gt.tasks import task_for
 from tuilabel.core.store.durable import atomic_write
 from tuilabel.core.store.journal import ANSWERED, DECLINED, Entry
 
 REVIEWER_ROLE = "reviewer"
-NO_ANSWER_REASON = "No worker answered this object"
-ALL_DECLINED_REASON = "Every worker declined this object"
 
 
 @dataclass(frozen=True)
@@ -74,8 +73,6 @@ class ReviewPlan:
 
     def decided(self, status: bytearray) -> int:
         """How many records of `order` have a decision (answer or decline)."""
-        import numpy as np
-
         if self._order_array is None:
             self._order_array = np.asarray(self.order, dtype=np.int64)
         order = self._order_array
@@ -101,23 +98,13 @@ class PreparedReview:
         from tuilabel.core.data.manifest import Manifest
         from tuilabel.core.session import Session
 
+        marker = self.folder.review_marker
+        if not marker.exists():  # before the session opens: every output it writes keeps every line
+            atomic_write(marker, orjson.dumps({"source": self.source}, option=orjson.OPT_APPEND_NEWLINE))
         manifest = Manifest(self.manifest_path, base=self.manifest_base, display=str(self.manifest_path))
         session = Session(self.spec, self.folder, manifest, review=self.plan)
         session.messages.extend(self.notes)
-        session.open()
-        marker = review_marker(self.folder)
-        if not marker.exists():
-            try:
-                atomic_write(marker, orjson.dumps({"source": self.source}, option=orjson.OPT_APPEND_NEWLINE))
-            except BaseException:
-                session.close()
-                raise
-        return session
-
-
-def review_marker(folder: JobFolder) -> Path:
-    """`tuilabel/review.json`: this job is a review (its output keeps every line); names the source."""
-    return folder.private / "review.json"
+        return session.open()
 
 
 def prepare_review(source: str, below: float | None = None, reviewer: str | None = None,
@@ -128,57 +115,55 @@ def prepare_review(source: str, below: float | None = None, reviewer: str | None
     path = Path(source).expanduser()
     if not path.is_dir():
         raise UserError(f"{source} is not a folder; review takes a GT job folder or a tuilabel job folder")
-    job = load_job_answers(path)
-    if not job.worker_answers:
+    inp = from_folder(path, need_input=False)
+    answers = inp.answers
+    if not answers.n_answers:
         raise UserError(f"{path}: no worker answers to review")
-    if job.kind == "tuilabel" and len(job.workers) < 2:
+    if inp.manifest_path is None:
+        raise UserError(f"{path}: no consolidated output (manifests/output/output.manifest) to review")
+    if inp.job_folder is not None and len(answers.workers) < 2:
         raise UserError(f"{path}: only one worker answered; a review compares the answers of several workers")
-    name = suggest_name(job.name, 56) + "-review"
+    name = suggest_name(inp.spec.name, 56) + "-review"
     parent = Path(output).expanduser() if output else path.resolve().parent
     folder = JobFolder(parent / name)
     existing = folder.load_spec() if folder.exists() else None
-    notes = list(job.problems[:5])
-    if len(job.problems) > 5:
-        notes.append(f"… and {len(job.problems) - 5} more problems in the worker answers")
+    notes = list(inp.problems[:5])
+    if len(inp.problems) > 5:
+        notes.append(f"… and {len(inp.problems) - 5} more problems in the worker answers")
 
-    if job.kind == "gt":
-        if job.output_manifest is None:
-            raise UserError(f"{path}: no consolidated output (manifests/output/output.manifest) to review")
-        manifest_path = job.output_manifest.resolve()
+    attribute = inp.spec.label_attribute
+    if inp.job_folder is None:  # a GT folder: GT's consolidated output, as it is
+        manifest_path = inp.manifest_path.resolve()
         base = str(manifest_path.parent)
-        attribute = job.attribute
-        media = _media(manifest_path)
-    else:
-        original = JobFolder(path).load_spec()
-        attribute = original.label_attribute
-        media = original.task_type.media
+        task = _task_of(manifest_path, attribute)
+    else:  # a tuilabel job: consolidated once, at the review's first start
         manifest_path = folder.input_cache
-        base = _input_base(original.input)
+        base = _input_base(inp.spec.input)
+        task = inp.spec.task_type
         if existing is None or not manifest_path.is_file():
-            _write_consolidated(job, original, manifest_path)
-    if attribute is None:
-        raise UserError(f"{job.output_manifest}: no label attribute (a key X with X-metadata holding type)")
-    task = task_for(media, job.multi)
-    spec = JobSpec(name=name, label_attribute=attribute, task=task.name, labels=tuple(job.labels),
+            write_output(inp, consolidate(answers), manifest_path, keep_positions=True)
+    spec = JobSpec(name=name, label_attribute=attribute, task=task.name, labels=tuple(inp.spec.labels),
                    input=str(manifest_path), output=str(parent), worker=reviewer or default_worker())
     if existing is not None:
         if existing.input != spec.input or tuple(existing.labels) != spec.labels:
             raise UserError(f"{folder.root} holds another review (input {existing.input}); use --output for a new one")
         spec = replace(existing, worker=spec.worker)
-    plan = _plan(manifest_path, attribute, job, below)
+    plan = _plan(manifest_path, attribute, answers, below)
     return PreparedReview(spec, folder, manifest_path, base, plan, existing is None, notes, str(path.resolve()))
 
 
-def _media(manifest: Path) -> str:
+def _task_of(manifest: Path, attribute: str):
+    """The classification task of a GT output manifest: image or text, one label or several."""
     with open(manifest, "rb") as fh:
         for raw in fh:
             try:
                 obj = orjson.loads(raw)
             except orjson.JSONDecodeError:
                 continue
-            if isinstance(obj, dict):
-                return "image" if "source-ref" in obj else "text"
-    raise UserError(f"{manifest}: no record")
+            meta = obj.get(attribute + "-metadata") if isinstance(obj, dict) else None
+            if isinstance(meta, dict) and isinstance(meta.get("type"), str):
+                return task_for("image" if "source-ref" in obj else "text", meta["type"].endswith("-multilabel"))
+    raise UserError(f"{manifest}: no consolidated line ({attribute}-metadata with a type) to review")
 
 
 def _input_base(location: str) -> str:
@@ -187,7 +172,7 @@ def _input_base(location: str) -> str:
     return str(Path(location).parent)
 
 
-def _plan(manifest: Path, attribute: str, job: JobAnswers, below: float | None) -> ReviewPlan:
+def _plan(manifest: Path, attribute: str, answers: Answers, below: float | None) -> ReviewPlan:
     suggested: dict[int, int | list[int]] = {}
     confidence: dict[int, float] = {}
     with open(manifest, "rb") as fh:
@@ -213,62 +198,27 @@ def _plan(manifest: Path, attribute: str, job: JobAnswers, below: float | None) 
                 c = meta.get("confidence")
                 confidence[index] = float(c) if isinstance(c, (int, float)) else 0.0
     order = sorted((i for i, c in confidence.items() if below is None or c < below), key=lambda i: (confidence[i], i))
-    shown: dict[int, list[ShownAnswer]] = {}
-    for a in job.worker_answers:
-        content = a.content if isinstance(a.content, dict) else {}
-        names = content.get("labels") if "labels" in content else [content.get("label")]
-        names = tuple(str(n) for n in names or () if n is not None)
-        declined = bool(getattr(a, "declined", False))  # declines exported by tuilabel
-        shown.setdefault(a.index, []).append(ShownAnswer(a.worker, () if declined else names, a.seconds, declined))
-    for items in shown.values():
-        items.sort(key=lambda s: s.worker)
+    shown = _shown_answers(answers, order)
     return ReviewPlan(order, suggested, {i: confidence[i] for i in order}, shown, below)
 
 
-def _write_consolidated(job: JobAnswers, spec: JobSpec, dest: Path) -> None:
-    """One GT line per input line of a tuilabel job: the consolidated label and confidence
-    (rounded to 2 decimals as GT does), or failure-reason; other lines stay empty so line
-    indexes keep matching the answers."""
-    from tuilabel.core.data.manifest import BadRecord, Manifest, is_blank, parse_record
-    from tuilabel.core.gt import lines as gt_lines
-    from tuilabel.core.gt.consolidation import consolidate
-
-    if job.multi:
-        raise UserError(f"{job.root}: review of a multi-label tuilabel job needs its consolidated output; "
-                        "run `tuilabel consolidate` on it first")
-    answers = job.answers()
-    result = consolidate(answers)
-    label_of = dict(zip(result.record.tolist(), result.label.tolist()))
-    confidence_of = dict(zip(result.record.tolist(), result.confidence.tolist()))
-    answered = set(label_of)
-    declined = _declined_records(JobFolder(job.root))
-    now = datetime.now(timezone.utc)
-    input_path = JobFolder(job.root).input_cache if "://" in spec.input else Path(spec.input)
-    if not input_path.is_file():
-        raise UserError(f"the job's input {spec.input} is gone; review needs it to write the consolidated lines")
-
-    def write(fh) -> None:
-        with Manifest(input_path) as manifest:
-            for index, _, _, raw in manifest.iter_lines():
-                try:
-                    if is_blank(raw):
-                        raise BadRecord("empty line")
-                    data = parse_record(raw)
-                except BadRecord:
-                    fh.write(b"\n")
-                    continue
-                if index in answered and label_of[index] >= 0:
-                    obj = gt_lines.answer_object(data, spec, int(label_of[index]), now)
-                    obj[spec.label_attribute + "-metadata"]["confidence"] = round(float(confidence_of[index]), 2)
-                else:
-                    reason = ALL_DECLINED_REASON if index in declined else NO_ANSWER_REASON
-                    obj = gt_lines.declined_object(data, spec, reason, now)
-                fh.write(gt_lines.dumps_line(obj))
-
-    atomic_write(dest, write)
-
-
-def _declined_records(folder: JobFolder) -> set[int]:
-    from tuilabel.core.gt.export import latest_entries
-
-    return {i for i, e in latest_entries(folder).items() if e.kind == "d"}
+def _shown_answers(answers: Answers, order: list[int]) -> dict[int, list[ShownAnswer]]:
+    """Every worker's answer (or decline) on the records under review, by worker."""
+    wanted = np.asarray(order, dtype=np.int64)
+    names = answers.labels
+    chosen: dict[tuple[int, int], list[str]] = {}
+    rows = np.isin(answers.record, wanted)
+    for r, w, label in zip(answers.record[rows].tolist(), answers.worker[rows].tolist(), answers.label[rows].tolist()):
+        chosen.setdefault((r, w), []).append(names[label])
+    shown: dict[int, list[ShownAnswer]] = {}
+    rows = np.isin(answers.answer_record, wanted)
+    for r, w, seconds in zip(answers.answer_record[rows].tolist(), answers.answer_worker[rows].tolist(),
+                             answers.answer_seconds[rows].tolist()):
+        known = seconds if seconds == seconds else None  # nan: not recorded
+        shown.setdefault(r, []).append(ShownAnswer(answers.workers[w], tuple(chosen.get((r, w), ())), known))
+    rows = np.isin(answers.declined_record, wanted)
+    for r, w in zip(answers.declined_record[rows].tolist(), answers.declined_worker[rows].tolist()):
+        shown.setdefault(r, []).append(ShownAnswer(answers.workers[w], (), None, declined=True))
+    for items in shown.values():
+        items.sort(key=lambda s: s.worker)
+    return shown

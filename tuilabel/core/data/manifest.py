@@ -2,8 +2,9 @@
 
 A record is one physical line; its index is the 0-based line number (GT's "line index from 0").
 Nothing reads the whole file up front: `read_line(offset)` returns one line with `os.pread`,
-and a background thread builds the offset index (8 bytes per line in an `array('Q')`) and the
-total count. Records are parsed only when they are needed.
+and a background thread builds the offset index (4 bytes per line: `array('I')` blocks of
+offsets relative to each block's base, see `LineIndex`) and the total count. Records are
+parsed only when they are needed.
 """
 
 from __future__ import annotations
@@ -20,9 +21,7 @@ from typing import Callable, Iterator
 
 import orjson
 
-# GT's limits (spec §1). Exceeding them makes a line bad: GT would refuse the object.
-MAX_LINE_CHARS = 100_000
-MAX_ATTRIBUTE_CHARS = 20_000
+from tuilabel.core.gt.limits import MAX_ATTRIBUTE_CHARS, MAX_LINE_CHARS  # over them a line is bad: GT refuses it
 
 _BOM = b"\xef\xbb\xbf"
 _READ_CHUNK = 64 * 1024

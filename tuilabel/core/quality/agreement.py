@@ -146,7 +146,7 @@ def compute_agreement(
     """Agreement figures of `answers` (one label per answer, at most one answer per worker and
     record). `consolidated_label` and `gold` are indexed by input line index (-1: none);
     `worker_accuracy` is aligned with `answers.workers`."""
-    if getattr(answers, "multi", False):
+    if answers.multi:
         raise ValueError("agreement figures take single-label answers (one label per answer)")
     K = len(answers.labels)
     W = len(answers.workers)
@@ -378,19 +378,48 @@ def _pairs(rid, wk, lab, K, W, names, min_shared) -> tuple[list[PairKappa], int,
     return pairs, too_few, mean_kappa
 
 
-def job_agreement(path, min_shared: int = MIN_SHARED):
-    """(JobAnswers, Agreement) of a GT job folder or a tuilabel job with several workers; the
-    consolidated labels and the workers' estimated accuracies come from `consolidate` (GT's
-    method), so the figures mean the same for GT's folders and tuilabel's jobs. Agreement is
-    None for a multi-label job (said in `problems`)."""
-    from tuilabel.core.gt.consolidation import consolidate
-    from tuilabel.core.gt.job_answers import load_job_answers
+def several_workers(path) -> bool:
+    """A GT folder with worker responses, or a tuilabel job answered by 2+ workers: a folder
+    whose stats include agreement."""
+    from pathlib import Path
 
-    job = load_job_answers(path)
-    if job.multi:  # the figures here are for one label per answer
-        job.problems.append(f"{path}: agreement figures are for single-label jobs; this one is multi-label")
-        return job, None
-    answers = job.answers()
-    if len(answers.record) == 0:
-        return job, compute_agreement(answers, min_shared=min_shared)
-    return job, agreement_with(answers, consolidate(answers), min_shared=min_shared)
+    from tuilabel.core.errors import UserError
+    from tuilabel.core.gt.job import JobFolder
+    from tuilabel.core.gt.worker_responses import worker_response_folder
+
+    path = Path(path)
+    folder = JobFolder(path)
+    if folder.exists():
+        return sum(1 for journal in folder.journals() if journal.stat().st_size) >= 2
+    try:
+        worker_response_folder(path)
+    except (UserError, OSError):
+        return False
+    return True
+
+
+def agreement_of(answers: "Answers", consolidated: "Consolidated | None" = None, gold=None,
+                 min_shared: int = MIN_SHARED) -> Agreement | None:
+    """The agreement figures of a job's answers (with its consolidation when there is one);
+    None for multi-label answers, which these figures are not for."""
+    if answers.multi:
+        return None
+    if consolidated is None or not answers.n_answers:
+        return compute_agreement(answers, min_shared=min_shared)
+    return agreement_with(answers, consolidated, gold, min_shared)
+
+
+def job_agreement(path, min_shared: int = MIN_SHARED):
+    """(ConsolidationInput, Agreement) of a GT job folder or a tuilabel job with several
+    workers; the consolidated labels and the workers' estimated accuracies come from
+    `consolidate` (GT's method), so the figures mean the same for GT's folders and tuilabel's
+    jobs. Agreement is None for a multi-label job (said in `problems`)."""
+    from tuilabel.core.gt.consolidate_job import from_folder
+    from tuilabel.core.gt.consolidation import consolidate
+
+    inp = from_folder(path, need_input=False)
+    answers = inp.answers
+    if answers.multi:
+        inp.problems.append(f"{path}: agreement figures are for single-label jobs; this one is multi-label")
+        return inp, None
+    return inp, agreement_of(answers, consolidate(answers) if answers.n_answers else None, min_shared=min_shared)

@@ -20,7 +20,7 @@ from textual.widgets import Static
 
 from tuilabel.core.errors import UserError
 from tuilabel.ui.safe_text import one_line
-from tuilabel.ui.screens.summary import format_duration
+from tuilabel.ui.format import bar, duration
 
 BAR_WIDTH = 30
 
@@ -97,10 +97,9 @@ class StatsScreen(ModalScreen[None]):
         for i, name in enumerate(names):
             count = classes.get(name, 0)
             colour = self.colours[i] if i < len(self.colours) else ""
-            bar = "█" * round(BAR_WIDTH * count / top) if count else ""
             share = f"{count / total:.0%}" if total else ""
-            bars.add_row(Text(one_line(name)), Text(bar or "·", style=colour), f"{count:,}", share)
-        bars.add_row(Text("declined", style="italic"), Text("█" * round(BAR_WIDTH * declined / top) or "·", style="dim"),
+            bars.add_row(Text(one_line(name)), Text(bar(count / top, BAR_WIDTH) or "·", style=colour), f"{count:,}", share)
+        bars.add_row(Text("declined", style="italic"), Text(bar(declined / top, BAR_WIDTH) or "·", style="dim"),
                      f"{declined:,}", f"{declined / total:.0%}" if total else "")
 
         facts = Table(box=None, show_header=False, pad_edge=False)
@@ -110,7 +109,7 @@ class StatsScreen(ModalScreen[None]):
         if timing:
             facts.add_row("Labels per hour", f"{timing.labels_per_hour:,.0f}" if timing.labels_per_hour else "—")
             facts.add_row("Median per record", f"{timing.median_seconds:.1f} s" if timing.median_seconds is not None else "—")
-            facts.add_row("Time labeling", format_duration(timing.total_seconds))
+            facts.add_row("Time labeling", duration(timing.total_seconds))
             if timing.first and timing.last:
                 facts.add_row("First / last answer", f"{timing.first}  …  {timing.last}")
             workers = ", ".join(f"{one_line(w)} {n:,}" for w, n in timing.workers.items()) or "—"
@@ -138,12 +137,16 @@ AGREEMENT_WORKERS = 8
 
 
 def _agreement(root: Path):
-    from tuilabel.core.gt.job_answers import is_multi_worker_folder
-    from tuilabel.core.quality.agreement import job_agreement
+    """The agreement of a job with 2+ workers; None otherwise, or when its answers cannot be
+    read (the stats above still show)."""
+    from tuilabel.core.quality.agreement import job_agreement, several_workers
 
-    if not is_multi_worker_folder(root):
+    if not several_workers(root):
         return None
-    return job_agreement(root)[1]
+    try:
+        return job_agreement(root)[1]
+    except UserError:
+        return None
 
 
 def render_agreement(report) -> Table:
@@ -152,8 +155,8 @@ def render_agreement(report) -> Table:
     def share(value: float | None) -> str:
         return "—" if value is None else f"{value:.2f}"
 
-    def bar(value: float | None, width: int = 16) -> str:
-        return "█" * round(width * value) if value else "·"
+    def share_bar(value: float | None) -> str:
+        return bar(value, 16) if value else "·"
 
     facts = Table(box=None, show_header=False, pad_edge=False)
     facts.add_column(style="bold", no_wrap=True)
@@ -172,7 +175,7 @@ def render_agreement(report) -> Table:
     for q in report.per_worker[:AGREEMENT_WORKERS]:
         seconds = "—" if q.median_seconds is None else f"{q.median_seconds:.1f}"
         workers.add_row(Text(one_line(q.worker)), f"{q.answers:,}", share(q.agreement),
-                        Text(bar(q.agreement), style="green"), seconds)
+                        Text(share_bar(q.agreement), style="green"), seconds)
     grid = Table.grid()
     grid.add_column()
     grid.add_row(facts)
