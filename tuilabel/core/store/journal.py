@@ -9,8 +9,11 @@ wins everywhere (undo/relabel append, never rewrite). The GT object is appended 
 
 The checkpoint (replaced atomically every few seconds and on close) holds the journal length it
 covers, the resume cursor (index, byte offset, a hash of that line), the input's fingerprint and
-a per-record status byte array. Opening replays only the journal lines after the checkpoint, so
-resuming costs the same at record 10 or 900,000.
+a per-record status byte array, and names what it was made from (the job and worker, a hash of
+the 4 KiB of journal before its end): a checkpoint of another job or time is not used. Opening
+replays only the journal lines after the checkpoint, so resuming costs the same at record 10 or
+900,000. Only bytes after the last newline are a torn tail (cut); a complete line that does not
+parse is damage, moved to a `.corrupt` file with its offset, and every other line is kept.
 """
 
 from __future__ import annotations
@@ -132,7 +135,6 @@ class Recovery:
     messages: list[str] = field(default_factory=list)
     replayed: int = 0
     full_replay: bool = False
-    corrupt: int = 0  # complete lines that did not parse, moved aside
 
 
 def set_aside(corrupt_path: Path, source: Path, pieces: list[tuple[int, bytes]]) -> None:
@@ -220,7 +222,8 @@ class Journal:
             )
             self.checkpoint = {}
             start = 0
-        elif start and self.checkpoint.get("journal_tail") != self._tail_hash(start):
+        elif start and "journal_tail" in self.checkpoint and self.checkpoint["journal_tail"] != self._tail_hash(start):
+            # (a checkpoint from before this check has no journal_tail: trusted as it was)
             rec.messages.append(
                 f"{self.checkpoint_path} does not match {self.path} (a copy from another job or "
                 "another time); rebuilding the resume point from the journal"
@@ -336,7 +339,6 @@ class Journal:
         atomic_write(self.path, write)
         os.close(self._fd)
         self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
-        rec.corrupt = len(corrupt)
         where = ", ".join(f"byte {pos}" for pos, _, _ in corrupt[:3]) + (" …" if len(corrupt) > 3 else "")
         rec.messages.append(
             f"{len(corrupt)} damaged line(s) in {self.path} ({where}) could not be read; moved to "
