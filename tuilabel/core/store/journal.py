@@ -3,8 +3,8 @@
 Each line is one answer (or decline), compact JSON with the GT output object last:
     {"i":12,"o":3456,"k":"a","w":"alice","at":"…Z","st":"…Z","ts":3.2,"gt":{…}}
 `i` is the record's line index, `o` its byte offset in the input; a review's decisions also
-carry `"r":"reviewer"` (before `gt`). The latest line for a record
-wins everywhere (undo/relabel append, never rewrite). The GT object is appended to
+carry `"r":"reviewer"` (before `gt`). The latest line for a record wins everywhere
+(undo/relabel append, never rewrite). The GT object is appended to
 `output.manifest` as well, so the GT output grows line by line as the worker labels.
 
 The checkpoint (replaced atomically every few seconds and on close) holds the journal length it
