@@ -304,3 +304,37 @@ def test_review_plan_of_gt_birds(shared_data, tmp_path):
         assert session.current.index == plan.order[1]
     finally:
         session.close()
+
+
+def test_review_of_a_multi_label_tuilabel_job(tmp_path):
+    """Consolidated per label (main's multi-label EM) at the first start; the suggestion is
+    the set of labels, a decision is final with every confidence 1.0."""
+    from tuilabel.core.data.manifest import Manifest
+    from tuilabel.core.gt.job import JobFolder, JobSpec
+    from tuilabel.core.session import Session
+
+    manifest = tmp_path / "in.manifest"
+    manifest.write_bytes(b"".join(orjson.dumps({"source": r[0]}) + b"\n" for r in RECORDS[:3]))
+    votes = {"ann": [[0], [0, 2], [1]], "bob": [[0], [2], [1, 2]]}
+    for worker, labels in votes.items():
+        spec = JobSpec("sentiment", ATTR, "text-classification-multilabel", tuple(LABELS), str(manifest), str(tmp_path), worker)
+        session = Session(spec, JobFolder(tmp_path / "sentiment"), Manifest(manifest)).open()
+        try:
+            for label in labels:
+                session.answer(label)
+        finally:
+            session.close()
+    prepared = prepare_review(str(tmp_path / "sentiment"), reviewer="rita")
+    assert prepared.spec.task == "text-classification-multilabel"
+    assert sorted(prepared.plan.order) == [0, 1, 2] and prepared.plan.suggested[0] == [0]
+    assert {a.worker: a.labels for a in prepared.plan.answers[1]} == {"ann": ("positive", "neutral"), "bob": ("neutral",)}
+    session = prepared.start()
+    try:
+        first = session.current.index
+        session.answer(prepared.plan.suggested[first])
+    finally:
+        session.close()
+    decided = journal_entries(prepared)[0]
+    assert decided.role == REVIEWER_ROLE
+    assert set(decided.gt[ATTR + "-metadata"]["confidence-map"].values()) == {1.0}
+    assert len(output(prepared)) == 3
