@@ -55,15 +55,17 @@ def build_gt_folder(root: Path) -> Path:
 VOTES = {"ann": [0, 2, 1, 0, None, 0], "bob": [0, 0, 1, 1, None, 0], "cy": [0, 1, 2, 0, None, 2]}
 
 
-def build_tuilabel_job(root: Path) -> Path:
+def label_job(root: Path, lines: bytes, votes: dict, task: str = "text-classification") -> Path:
+    """The job `sentiment` on the input `lines`, labeled through the Session by each worker in
+    `votes` (worker -> answers in order: a label, a list for multi-label, None declines)."""
     from tuilabel.core.data.manifest import Manifest
     from tuilabel.core.gt.job import JobFolder, JobSpec
     from tuilabel.core.session import Session
 
     manifest = root / "in.manifest"
-    manifest.write_bytes(b"".join(orjson.dumps({"source": r[0]}) + b"\n" for r in RECORDS))
-    for worker, labels in VOTES.items():
-        spec = JobSpec("sentiment", ATTR, "text-classification", tuple(LABELS), str(manifest), str(root), worker)
+    manifest.write_bytes(lines)
+    for worker, labels in votes.items():
+        spec = JobSpec("sentiment", ATTR, task, tuple(LABELS), str(manifest), str(root), worker)
         session = Session(spec, JobFolder(root / "sentiment"), Manifest(manifest)).open()
         try:
             for label in labels:
@@ -74,3 +76,7 @@ def build_tuilabel_job(root: Path) -> Path:
         finally:
             session.close()
     return root / "sentiment"
+
+
+def build_tuilabel_job(root: Path) -> Path:
+    return label_job(root, b"".join(orjson.dumps({"source": r[0]}) + b"\n" for r in RECORDS), VOTES)

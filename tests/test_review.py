@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from review_data import ATTR, LABELS, RECORDS, build_gt_folder, build_tuilabel_job  # noqa: E402
+from review_data import ATTR, LABELS, RECORDS, build_gt_folder, build_tuilabel_job, label_job  # noqa: E402
 
 from tuilabel.core.errors import UserError
 from tuilabel.core.gt.consolidate_job import ALL_DECLINED
@@ -158,23 +158,10 @@ def test_review_of_a_tuilabel_job_with_several_workers(tmp_path):
 def test_review_of_a_tuilabel_job_keeps_line_positions(tmp_path):
     """An input with an empty line and a bad one: the consolidated lines stay at their input
     line index, so each record is reviewed with its own workers' answers."""
-    from tuilabel.core.data.manifest import Manifest
-    from tuilabel.core.gt.job import JobFolder, JobSpec
-    from tuilabel.core.session import Session
-
     texts = ["good", None, "bad", "not json", "fine"]
-    manifest = tmp_path / "in.manifest"
-    manifest.write_bytes(b"".join(
-        (b"\n" if t is None else b"{nope\n" if t == "not json" else orjson.dumps({"source": t}) + b"\n") for t in texts))
     votes = {"ann": [0, 1, 0], "bob": [0, 1, 1]}  # on lines 0, 2 and 4
-    for worker, labels in votes.items():
-        spec = JobSpec("sentiment", ATTR, "text-classification", tuple(LABELS), str(manifest), str(tmp_path), worker)
-        session = Session(spec, JobFolder(tmp_path / "sentiment"), Manifest(manifest)).open()
-        try:
-            for label in labels:
-                session.answer(label)
-        finally:
-            session.close()
+    label_job(tmp_path, b"".join(
+        (b"\n" if t is None else b"{nope\n" if t == "not json" else orjson.dumps({"source": t}) + b"\n") for t in texts), votes)
     prepared = prepare_review(str(tmp_path / "sentiment"), reviewer="rita")
     consolidated = prepared.manifest_path.read_bytes().split(b"\n")
     for index in (0, 2, 4):
@@ -309,21 +296,9 @@ def test_review_plan_of_gt_birds(shared_data, tmp_path):
 def test_review_of_a_multi_label_tuilabel_job(tmp_path):
     """Consolidated per label (main's multi-label EM) at the first start; the suggestion is
     the set of labels, a decision is final with every confidence 1.0."""
-    from tuilabel.core.data.manifest import Manifest
-    from tuilabel.core.gt.job import JobFolder, JobSpec
-    from tuilabel.core.session import Session
-
-    manifest = tmp_path / "in.manifest"
-    manifest.write_bytes(b"".join(orjson.dumps({"source": r[0]}) + b"\n" for r in RECORDS[:3]))
     votes = {"ann": [[0], [0, 2], [1]], "bob": [[0], [2], [1, 2]]}
-    for worker, labels in votes.items():
-        spec = JobSpec("sentiment", ATTR, "text-classification-multilabel", tuple(LABELS), str(manifest), str(tmp_path), worker)
-        session = Session(spec, JobFolder(tmp_path / "sentiment"), Manifest(manifest)).open()
-        try:
-            for label in labels:
-                session.answer(label)
-        finally:
-            session.close()
+    label_job(tmp_path, b"".join(orjson.dumps({"source": r[0]}) + b"\n" for r in RECORDS[:3]), votes,
+              "text-classification-multilabel")
     prepared = prepare_review(str(tmp_path / "sentiment"), reviewer="rita")
     assert prepared.spec.task == "text-classification-multilabel"
     assert sorted(prepared.plan.order) == [0, 1, 2] and prepared.plan.suggested[0] == [0]
