@@ -39,6 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--name", help="job name for the output's job-name (default: from the input or the folder)")
     parser.add_argument("--attribute", help="label attribute name (default: the input's existing one, or the job name)")
     parser.add_argument("--json", action="store_true", help="print a machine-readable report")
+    parser.add_argument("--limit", type=int, default=10, metavar="N", help="rows per agreement table in the summary (default 10, 0 = all)")
     parser.set_defaults(run=run)
 
 
@@ -139,15 +140,24 @@ def run(args: argparse.Namespace) -> int:
         else:
             written = write_output(inp, result, dest, lambda_content, bar)
 
-    report = _report(inp, result, written, args, gold)
+    from tuilabel.core.quality.agreement import agreement_of
+
+    agreement = agreement_of(answers, result, gold)  # None for multi-label answers
+    report = _report(inp, result, written, args, gold, agreement)
     if args.json:
         sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE).decode())
     else:
         _print_summary(report)
+        if agreement is not None and agreement.workers > 1:
+            from rich.console import Console
+
+            from tuilabel.commands.agreement_report import render_agreement
+
+            render_agreement(agreement, Console(), args.limit)
     return 0
 
 
-def _report(inp, result, written, args, gold) -> dict:
+def _report(inp, result, written, args, gold, agreement) -> dict:
     import numpy as np
 
     answers = inp.answers
@@ -197,9 +207,9 @@ def _report(inp, result, written, args, gold) -> dict:
             "below_0.7": int((confidence < 0.7).sum()),
         },
         "per_worker": workers,
-        # Agreement figures (Fleiss' kappa, Krippendorff's alpha, pairwise Cohen's kappa,
-        # per-label agreement) go here; filled by the agreement module.
-        "agreement": None,
+        # Fleiss' kappa, Krippendorff's alpha, pairwise Cohen's kappa, per-label agreement and
+        # per-worker quality (core/quality/agreement.py); null for multi-label answers.
+        "agreement": None if agreement is None else agreement.to_json(),
         "problems": inp.problems,
     }
 

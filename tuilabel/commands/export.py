@@ -76,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
                 # Never replace output.manifest under a running session: it appends to it.
                 result = refuse_if_busy(folder, write_canonical(folder, manifest, spec.label_attribute))
             else:
-                result = write_gt(folder, manifest, dest, spec.label_attribute)
+                # A review's output keeps every consolidated line, decisions replacing labels.
+                result = write_gt(folder, manifest, dest, spec.label_attribute,
+                                  keep_unanswered=folder.review_marker.exists())
         for problem in result.skipped:
             print(f"note: {problem}", file=sys.stderr)
         print(

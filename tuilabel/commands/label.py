@@ -53,36 +53,49 @@ def request_from(args: argparse.Namespace, source: str):
     )
 
 
-def run_job(request, args: argparse.Namespace) -> int:
-    """Prepare, open, label, close: the whole life of one labeling session."""
-    from tuilabel.commands import require_terminal
-    from tuilabel.core.job_setup import prepare
-    from tuilabel.core.session import State
+def user_config():
+    """The user's config file, its keymap checked: refused before a job folder is made."""
     from tuilabel.core.user_config import load_user_config
 
     config = load_user_config()
-    if config.keys:  # refused before the job folder is made, not after
+    if config.keys:
         from tuilabel.core.locations import config_file
         from tuilabel.ui.keys import validate_keymap
 
         validate_keymap(config.keys, str(config_file()))
+    return config
+
+
+def run_app(session, args: argparse.Namespace, config, **options) -> None:
+    """The app on an opened session, with the user's theme, graphics and keys (`label` and
+    `review`). Called after every check of the job, so a real problem is named first."""
+    from tuilabel.commands import require_terminal
+
+    require_terminal()
+    from tuilabel.ui.app import make_app
+
+    make_app(
+        session,
+        theme=args.theme or config.theme,
+        graphics=args.graphics or config.graphics or "auto",
+        keymap=config.keys,
+        **options,
+    ).run()
+
+
+def run_job(request, args: argparse.Namespace) -> int:
+    """Prepare, open, label, close: the whole life of one labeling session."""
+    from tuilabel.core.job_setup import prepare
+    from tuilabel.core.session import State
+
+    config = user_config()
     if request.worker is None and config.worker:
         request.worker = config.worker
     prepared = prepare(request)
     session, mirror = prepared.start()
     try:
-        require_terminal()  # after every check of the job, so a real problem is named first
-        from tuilabel.ui.app import make_app
-
-        app = make_app(
-            session,
-            theme=args.theme or config.theme,
-            graphics=args.graphics or config.graphics or "auto",
-            keymap=config.keys,
-            first_start=prepared.new,
-            upload_status=mirror.lagging if mirror is not None else None,
-        )
-        app.run()
+        run_app(session, args, config, first_start=prepared.new,
+                upload_status=mirror.lagging if mirror is not None else None)
     finally:
         progress = session.progress()
         left = prepared.stop(session, mirror)

@@ -1,9 +1,11 @@
 """`tuilabel stats MANIFEST|JOB`: label distribution, confidence, boxes, and (for a job
-folder) labeling speed and workers."""
+folder) labeling speed and workers; agreement and worker quality for a job with several
+workers (a GT folder with worker responses, or a tuilabel job with 2+ workers)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -24,21 +26,65 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
     import orjson
 
     from tuilabel.core.data.sources import local_path
     from tuilabel.core.quality.stats import compute
 
-    stats = compute(local_path(args.source))
+    source = local_path(args.source)
+    stats, agreement = _with_agreement(source)
+    if stats is None and agreement is None:
+        stats = compute(source)
     if args.json:
-        sys.stdout.buffer.write(orjson.dumps(stats.to_json(), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
+        out = stats.to_json() if stats is not None else {"source": source}
+        if agreement is not None:
+            out["agreement"] = agreement.to_json()
+        sys.stdout.buffer.write(orjson.dumps(out, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
         return 0
     from rich.console import Console
 
-    render(stats, Console(), args.limit)
+    console = Console()
+    if stats is not None:
+        render(stats, console, args.limit)
+    if agreement is not None:
+        from tuilabel.commands.agreement_report import render_agreement
+
+        render_agreement(agreement, console, args.limit)
     return 0
+
+
+def _with_agreement(source: str):
+    """A GT job folder (worker responses) or a tuilabel job with 2+ workers: (stats or None,
+    agreement or None); (None, None) for anything else. A GT folder's stats are those of its
+    output manifest. Answers that cannot be read are a note, and the stats go on."""
+    from pathlib import Path
+
+    from tuilabel.core.errors import UserError
+    from tuilabel.core.quality.agreement import job_agreement, several_workers
+    from tuilabel.core.quality.stats import compute
+
+    path = Path(source).expanduser()
+    if "://" in source or not path.is_dir() or not several_workers(path):
+        return None, None
+    tuilabel_job = (path / "tuilabel" / "job.json").is_file()
+    try:
+        inp, agreement = job_agreement(path)
+    except UserError as exc:
+        if not tuilabel_job:
+            raise
+        print(f"note: no agreement figures: {exc}", file=sys.stderr)
+        return compute(source), None
+    # A tuilabel job's stats come from its journals, a GT folder's from its output manifest
+    # (without one, the agreement alone).
+    stats = None
+    if tuilabel_job or inp.manifest_path is not None:
+        stats = compute(source if tuilabel_job else str(inp.manifest_path))
+        stats.labels = stats.labels or list(inp.spec.labels)
+    for problem in inp.problems[:5]:
+        print(f"note: {problem}", file=sys.stderr)
+    if len(inp.problems) > 5:
+        print(f"note: … and {len(inp.problems) - 5} more problems in the worker answers", file=sys.stderr)
+    return stats, agreement
 
 
 def render(stats, console, limit: int = 30) -> None:

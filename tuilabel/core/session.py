@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from tuilabel.core.gt import lines as gt_lines
 from tuilabel.core.store.durable import append_durably, atomic_write, ensure_dir, explain_os_error, fsync_dir
@@ -26,6 +26,9 @@ from tuilabel.core.store import canonical, fingerprint
 from tuilabel.core.store.journal import BAD, BLANK, NONE, Entry, Journal, line_sha1
 from tuilabel.core.store.lock import IdleWorkers, JobLock, OutputGate
 from tuilabel.core.data.manifest import BadRecord, Manifest, Record, is_blank, parse_record
+
+if TYPE_CHECKING:
+    from tuilabel.core.review import ReviewPlan
 
 DECLINE_REASON = "Declined by the worker: bad or unusable data"
 
@@ -51,7 +54,8 @@ class Progress:
 
 
 class Session:
-    def __init__(self, spec: JobSpec, folder: JobFolder, manifest: Manifest, replace_spec: bool = False):
+    def __init__(self, spec: JobSpec, folder: JobFolder, manifest: Manifest, replace_spec: bool = False,
+                 review: "ReviewPlan | None" = None):
         self.spec = spec
         self.replace_spec = replace_spec  # job.json changes (moved input, labels before any answer)
         self.folder = folder
@@ -100,6 +104,11 @@ class Session:
         self.on_commit: list[Callable[[], None]] = []
         # Called once the total is known (from the index thread): the app shows it at once.
         self.on_total: list[Callable[[], None]] = []
+        # A review (`tuilabel review`): the same states and keys, but only the records in
+        # `review.order`, in that order, each with the consolidated answer to accept; every
+        # decision is final and journaled with role "reviewer". None for a labeling job.
+        self.review = review
+        self._order_pos = 0  # review: position in review.order where the pass continues
 
     # -- open / close --------------------------------------------------------------------------
 
@@ -268,6 +277,9 @@ class Session:
         self._input_hash = {"length": self.manifest.size, fingerprint.ALGORITHM: got[self.manifest.size]}
 
     def _resume(self) -> None:
+        if self.review is not None:
+            self._start_pass()  # the first record in review order without a decision
+            return
         cursor = self.journal.checkpoint.get("cursor")
         index, offset = 0, 0
         if cursor and self.manifest.is_line_start(cursor["offset"]):
@@ -317,6 +329,9 @@ class Session:
 
     def _advance(self) -> None:
         """Show the next record of this pass without an answer, from the frontier on."""
+        if self.review is not None:
+            self._advance_in_order()
+            return
         index, offset = self._frontier
         status = self.journal.status
         while True:
@@ -352,9 +367,40 @@ class Session:
             self._show(record)
             return
 
+    def _advance_in_order(self, wrap: bool = True) -> bool:
+        """Review: show the next record of `review.order` without a decision; at the end of
+        the order, a new pass (skipped records come back) or DONE."""
+        order = self.review.order  # type: ignore[union-attr]
+        status = self.journal.status
+        pos = self._order_pos
+        while pos < len(order):
+            index = order[pos]
+            if (status[index] if index < len(status) else NONE) == NONE and index not in self._skipped:
+                try:
+                    offset = self.manifest.offset_of(index)
+                    record = self.manifest.record_at(index, offset)
+                except BadRecord as exc:
+                    self._report_bad(index, self.manifest.offset_of(index), str(exc))
+                    pos += 1
+                    continue
+                self._order_pos = pos
+                self._frontier = (index, offset)
+                self.state = State.LABELING
+                self._show(record)
+                return True
+            pos += 1
+        if wrap:
+            return self._start_pass()
+        self.state = State.DONE
+        self._show(None)
+        return False
+
     def _start_pass(self) -> bool:
         """Back to the first record without an answer (skipped ones come back). False if done."""
         self._skipped.clear()
+        if self.review is not None:
+            self._order_pos = 0
+            return self._advance_in_order(wrap=False)
         first = self._first_open_index()
         if first is None:
             self.state = State.DONE
@@ -396,6 +442,8 @@ class Session:
             seconds=round(time.monotonic() - self._shown_mono, 3),
             gt=obj,
         )
+        if self.review is not None:
+            self.review.finalize(entry)
         self.journal.append(entry)
         self._session_answers += 1
         if self.journal.checkpoint_due():
@@ -420,6 +468,15 @@ class Session:
                 raise UserError(f"label number out of range 1-{len(labels)}")
         self._commit("a", value)
         self._after_commit()
+
+    def accept(self) -> None:
+        """Review: the consolidated answer of the current record is the decision."""
+        if self.review is None or self.current is None:
+            raise UserError("there is no consolidated answer to accept here")
+        value = self.review.suggested.get(self.current.index)
+        if value is None:
+            raise UserError("this record has no consolidated label (no answers, or all declined): pick one, or x declines")
+        self.answer(value)
 
     def decline(self, reason: str = "") -> None:
         """GT's decline: bad data, written with failure-reason, never shown again."""
@@ -598,6 +655,8 @@ class Session:
         unusable = self._unusable if self._unusable is not None else bad + self.journal.blank
         total = None if counting else self.manifest.line_count - unusable
         done = self.journal.answered + self.journal.declined
+        if self.review is not None:
+            counting, total, done = False, len(self.review.order), self.review.decided(self.journal.status)
         elapsed = self.clock() - self._started_mono
         per_hour = self._session_answers / elapsed * 3600 if elapsed > 1 and self._session_answers else 0.0
         eta = None
@@ -656,7 +715,8 @@ class Session:
             # consolidated output, which a latest-wins rewrite would undo).
             self.output_canonical = True
             return True
-        if self._canonical_base and self.journal.appended_in_order and self._mark_appended_canonical():
+        # A review's output holds every line: its appended decisions are never canonical as they stand.
+        if self._canonical_base and self.journal.appended_in_order and self.review is None and self._mark_appended_canonical():
             self.output_canonical = True
             return True
         result = write_canonical(self.folder, self.manifest, self.spec.label_attribute, self.spec.worker)

@@ -5,7 +5,8 @@ Three kinds of input:
 - a tuilabel job folder (its journals, one per worker);
 - a GT job folder: `annotations/worker-response/…` plus `manifests/output/output.manifest`
   (or `--input`), labels from `annotation-tool/data.json`, `--labels` or the output manifest;
-- explicit `--responses DIR --input MANIFEST --labels …` (the gt-birds layout).
+- explicit `--responses DIR --input MANIFEST --labels …`; GT's files as AWS's examples ship
+  them (gt-birds: `worker-response/` beside `output.manifest`) need no `--input`.
 The worker-response index is the input line index (from 0).
 """
 
@@ -45,8 +46,8 @@ Progress = Callable[[str, int, int], None]  # (what, done, total)
 class ConsolidationInput:
     answers: Answers
     spec: JobSpec  # job name, label attribute, task type and labels of the output lines
-    manifest_path: Path  # the input lines, in order
-    n_lines: int
+    manifest_path: Path | None  # the input lines, in order (None: from_folder(need_input=False) found none)
+    n_lines: int | None
     default_output: Path | None  # a tuilabel job's output.manifest; None: -o is required
     job_folder: JobFolder | None  # set for a tuilabel job (its locks guard output.manifest)
     kind: str  # "tuilabel job" | "GT job" | "worker responses"
@@ -123,19 +124,25 @@ def from_worker_responses(
     name: str | None = None,
     attribute: str | None = None,
     progress: Progress | None = None,
+    need_input: bool = True,
 ) -> ConsolidationInput:
-    """A GT job folder (or its worker-response folder) with its input lines and labels."""
+    """A GT job folder (or its worker-response folder) with its input lines and labels.
+    Without `need_input`, a folder without input lines still gives its answers (labels from
+    `labels` or annotation-tool/data.json): agreement needs no more."""
     folder = worker_response_folder(responses)  # refuses a folder without iteration-N inside
     job_root = responses if (responses / "annotations").is_dir() else None
-    if input_manifest is None and job_root is not None:
-        candidate = job_root / "manifests" / "output" / "output.manifest"
-        input_manifest = candidate if candidate.is_file() else None
     if input_manifest is None:
+        if job_root is not None:
+            candidate = job_root / "manifests" / "output" / "output.manifest"
+        else:  # GT's files as AWS's examples ship them: output.manifest beside worker-response/
+            candidate = folder.parent / "output.manifest"
+        input_manifest = candidate if candidate.is_file() and folder.name == "worker-response" else None
+    if input_manifest is None and need_input:
         raise UserError(f"{responses}: give the input manifest with --input (no manifests/output/output.manifest)")
-    if not input_manifest.is_file():
+    if input_manifest is not None and not input_manifest.is_file():
         raise UserError(f"input manifest {input_manifest} does not exist")
-    n_lines = _line_count(input_manifest, str(input_manifest))
-    attr, job_name, classes = _existing_label(input_manifest)
+    n_lines = None if input_manifest is None else _line_count(input_manifest, str(input_manifest))
+    attr, job_name, classes = (None, None, {}) if input_manifest is None else _existing_label(input_manifest)
     if labels:
         label_list, _ = read_labels(labels)
     elif job_root is not None and (job_root / "annotation-tool" / "data.json").is_file():
@@ -158,12 +165,29 @@ def from_worker_responses(
         label_attribute=attribute or attr or name,
         task=task.name,
         labels=tuple(label_list),
-        input=str(input_manifest),
+        input=str(input_manifest or ""),
         output=str(job_root or responses),
         worker="",
     )
     kind = "GT job" if job_root is not None else "worker responses"
     return ConsolidationInput(answers, spec, input_manifest, n_lines, None, None, kind, problems)
+
+
+def from_folder(path: Path, need_input: bool = True, progress: Progress | None = None) -> ConsolidationInput:
+    """A tuilabel job folder or a GT job folder with nothing else given (what `stats` and
+    `review` read): its own input, labels and answers (see from_worker_responses for
+    `need_input`)."""
+    folder = JobFolder(path)
+    if folder.exists():
+        return from_tuilabel_job(folder)
+    try:
+        worker_response_folder(path)
+    except UserError:
+        raise UserError(
+            f"{path} has no worker answers: neither a tuilabel job (tuilabel/job.json) nor a GT job "
+            "folder (annotations/worker-response/iteration-N)"
+        ) from None
+    return from_worker_responses(path, None, None, progress=progress, need_input=need_input)
 
 
 def read_gold(value: str, labels: tuple[str, ...], manifest_path: Path, multi: bool) -> dict[int, int | list[int]]:
@@ -295,13 +319,20 @@ def write_output(
     dest: Path,
     lambda_content: dict[int, dict] | None = None,
     progress: Progress | None = None,
+    keep_positions: bool = False,
 ) -> WriteResult:
-    """GT's output manifest: one line per input line, atomically replaced."""
+    """GT's output manifest: one line per input line, atomically replaced. `keep_positions`:
+    an unusable input line becomes an empty line, so line N is input line N (a review's
+    input, whose line indexes must stay those of the answers)."""
     counts = WriteResult(dest)
 
     def write(fh) -> None:
         buf: list[bytes] = []
-        for _, obj in consolidated_objects(inp, result, lambda_content, counts, progress):
+        following = 0  # the input line index the next written line would have
+        for index, obj in consolidated_objects(inp, result, lambda_content, counts, progress):
+            if keep_positions and index > following:
+                buf.append(b"\n" * (index - following))
+            following = index + 1
             buf.append(gt_lines.dumps_line(obj))
             if len(buf) >= 4096:
                 fh.write(b"".join(buf))

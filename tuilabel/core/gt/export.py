@@ -55,8 +55,11 @@ def _damaged(path: Path, lineno: int) -> str:
     return f"{path}:{lineno}: damaged journal line skipped (not a whole answer)"
 
 
-def write_gt(folder: JobFolder, manifest: Manifest, dest: Path, attr: str, limits: dict[Path, int] | None = None) -> ExportResult:
-    """`limits`: read only this many bytes of the named journals (one still being appended)."""
+def write_gt(folder: JobFolder, manifest: Manifest, dest: Path, attr: str, limits: dict[Path, int] | None = None,
+             keep_unanswered: bool = False) -> ExportResult:
+    """`limits`: read only this many bytes of the named journals (one still being appended).
+    `keep_unanswered`: lines without an answer are written as they are in the input (a
+    review's input is a consolidated output: every line stays, decisions replace labels)."""
     manifest.wait_index()
     n = manifest.line_count
     # Per record: which journal, where its GT object starts, how long it is (-1: no answer).
@@ -125,16 +128,22 @@ def write_gt(folder: JobFolder, manifest: Manifest, dest: Path, attr: str, limit
             for i in range(n):
                 j = which[i]
                 if j < 0:
-                    continue
-                s = starts[i]
-                buf.append(maps[j][s : s + lengths[i]])
+                    if not keep_unanswered:
+                        continue
+                    raw = manifest.read_line(manifest.offset_of(i))[0]
+                    if not raw.strip():
+                        continue
+                    buf.append(raw)
+                else:
+                    s = starts[i]
+                    buf.append(maps[j][s : s + lengths[i]])
                 written += 1
                 if len(buf) >= 4096:
                     buf.append(b"")
                     fh.write(b"\n".join(buf))
                     buf = []
                     # Answers mostly come in input order: drop what lies behind this one.
-                    if s - released[j] >= _RELEASE_EVERY:
+                    if j >= 0 and s - released[j] >= _RELEASE_EVERY:
                         _release(maps[j], s - _RELEASE_EVERY // 2)
                         released[j] = s
             if buf:
@@ -287,7 +296,9 @@ def write_canonical(folder: JobFolder, manifest: Manifest, attr: str, own_worker
         if idle.busy:
             return CanonicalResult(None, tuple(idle.busy))
         limits = {own_journal: own_size} if own_journal is not None and own_size is not None else None
-        result = write_gt(folder, manifest, dest or folder.output_manifest, attr, limits)
+        # A review (`tuilabel review`) keeps every consolidated line its reviewer did not decide.
+        result = write_gt(folder, manifest, dest or folder.output_manifest, attr, limits,
+                          keep_unanswered=folder.review_marker.exists())
         sizes = journal_sizes(folder, own_journal, own_size)
         if dest is None:
             canonical.mark(folder.canonical_state, folder.output_manifest, sizes)

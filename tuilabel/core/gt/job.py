@@ -226,6 +226,7 @@ class JobFolder:
         self.corrupt_lines = self.reports / "journal-lines.corrupt"
         self.output_gate = self.private / "output.lock"  # see store.lock.OutputGate
         self.canonical_state = self.private / "canonical.json"  # see store.canonical
+        self.review_marker = self.private / "review.json"  # a review (core/review.py): its output keeps every line
 
     def worker_dir(self, worker: str) -> Path:
         return self.private / "workers" / worker_folder_name(worker)

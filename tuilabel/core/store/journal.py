@@ -2,8 +2,9 @@
 
 Each line is one answer (or decline), compact JSON with the GT output object last:
     {"i":12,"o":3456,"k":"a","w":"alice","at":"…Z","st":"…Z","ts":3.2,"gt":{…}}
-`i` is the record's line index, `o` its byte offset in the input. The latest line for a record
-wins everywhere (undo/relabel append, never rewrite). The GT object is appended to
+`i` is the record's line index, `o` its byte offset in the input; a review's decisions also
+carry `"r":"reviewer"` (before `gt`). The latest line for a record wins everywhere
+(undo/relabel append, never rewrite). The GT object is appended to
 `output.manifest` as well, so the GT output grows line by line as the worker labels.
 
 The checkpoint (replaced atomically every few seconds and on close) holds the journal length it
@@ -56,20 +57,21 @@ class Entry:
     submitted: str
     seconds: float
     gt: dict
+    role: str = ""  # "reviewer" for a review's final decision (`"r"`, only written when set)
 
     def to_line(self) -> bytes:
-        head = orjson.dumps(
-            {
-                "i": self.index,
-                "o": self.offset,
-                "k": self.kind,
-                "w": self.worker,
-                "at": self.accepted,
-                "st": self.submitted,
-                "ts": self.seconds,
-            }
-        )
-        return head[:-1] + GT_MARK + orjson.dumps(self.gt) + b"}\n"
+        head = {
+            "i": self.index,
+            "o": self.offset,
+            "k": self.kind,
+            "w": self.worker,
+            "at": self.accepted,
+            "st": self.submitted,
+            "ts": self.seconds,
+        }
+        if self.role:
+            head["r"] = self.role
+        return orjson.dumps(head)[:-1] + GT_MARK + orjson.dumps(self.gt) + b"}\n"
 
     @classmethod
     def from_line(cls, line: bytes) -> "Entry":
@@ -103,7 +105,8 @@ def parse_entry(line: bytes) -> Entry | None:
         or type(ts) not in (int, float)
     ):
         return None
-    return Entry(i, o, k, w, at, st, ts, gt)
+    role = obj.get("r", "")
+    return Entry(i, o, k, w, at, st, ts, gt, role if isinstance(role, str) else "")
 
 
 def gt_bytes(line: bytes) -> bytes:

@@ -35,6 +35,7 @@ from tuilabel.ui.widgets.key_bar import Hint, KeyBar
 from tuilabel.ui.widgets.label_list import LabelList
 from tuilabel.ui.widgets.lines import JobHeader, ProgressRow, TextLine
 from tuilabel.ui.widgets.record_text import RecordText
+from tuilabel.ui.widgets.review_panel import ReviewPanel
 
 if TYPE_CHECKING:
     from tuilabel.ui.app import LabelApp
@@ -74,6 +75,8 @@ class LabelScreen(Screen):
         """The message line's text ("" when empty)."""
         self.image_pane: ImagePane | None = None
         self.record_text: RecordText | None = None
+        self.review_panel: ReviewPanel | None = None
+        """A review (`tuilabel review`): every worker's answer and the consolidated label."""
         self.too_small = False
         """The window is below MIN_SIZE: only a message is shown."""
 
@@ -114,6 +117,9 @@ class LabelScreen(Screen):
                 else:
                     self.record_text = RecordText(id="record-text")
                     yield self.record_text
+                if self.session.review is not None:  # review hook 1/4: every worker's answer
+                    self.review_panel = ReviewPanel(id="review-panel")
+                    yield self.review_panel
                 yield self.details_scroll
             yield self.label_list
         yield self.progress_row
@@ -183,8 +189,8 @@ class LabelScreen(Screen):
             return index < n
         if action == "page":
             return int(parameters[0]) * 10 < n  # type: ignore[call-overload]
-        if action == "submit":
-            return self.task_type.multi
+        if action == "submit":  # review hook 3/4: enter accepts the consolidated label
+            return self.task_type.multi or session.review is not None
         if action in ("zoom_in", "zoom_out", "fit", "move_mode"):
             return image
         if action == "pan":
@@ -251,6 +257,8 @@ class LabelScreen(Screen):
             description = binding.description
             if reviewing and binding.id == "skip":
                 description = "Keep"
+            elif binding.id == "submit" and self.review_panel is not None and not reviewing:
+                description = "Accept"
             elif binding.id == "cancel":
                 description = ("Back to labeling" if reviewing and not (self.page or self.move_mode)
                                else "End move" if self.move_mode else "Cancel")
@@ -288,6 +296,8 @@ class LabelScreen(Screen):
             self.answer_labels = self._answer_of()
             self.toggled = set(self.answer_labels) if self.task_type.multi else set()
             self._show_record(record)
+            if self.review_panel is not None:  # review hook 2/4: the panel; multi-label starts at the suggestion
+                self._show_review(record)
         self._show_status()
         self._show_labels()
         self._show_progress()
@@ -366,6 +376,14 @@ class LabelScreen(Screen):
         details = {k: v for k, v in record.data.items() if k not in ("source", "source-ref")}
         self.details.update(record_text("\n".join(f"{k}: {v}" for k, v in details.items()) or "(no other fields)"))
 
+    def _show_review(self, record: Record) -> None:
+        plan = self.session.review
+        assert plan is not None and self.review_panel is not None
+        if self.task_type.multi and not self.answer_labels:
+            suggested = plan.suggested.get(record.index)
+            self.toggled = set(suggested) if isinstance(suggested, list) else set()
+        self.review_panel.show_record(plan, record.index, self.labels, self.label_app.label_colours)
+
     def _show_record(self, record: Record) -> None:
         self._show_details()
         if self.image_pane is not None:
@@ -414,6 +432,9 @@ class LabelScreen(Screen):
             self._do(self.session.leave_review)
 
     def action_submit(self) -> None:
+        if self.session.review is not None and not self.task_type.multi:  # review hook 4/4
+            self._do(self.session.accept)
+            return
         if not self.toggled:
             self.say("pick at least one label (number keys toggle), then enter; x declines, space skips", error=True)
             return
