@@ -362,8 +362,9 @@ def make_job(tmp_path: Path, answers: list, labels=("Yes", "No"), declines: int 
 
 
 # --- near-duplicate texts that look like real text ----------------------------------------
-# Corpora from text_corpora.py: Zipfian word frequencies (frequent word pairs in many texts)
-# and a 36-word vocabulary (every text shares many pairs with every other). "scatter" plants
+# Corpora from text_corpora.py: Zipfian word frequencies (frequent word pairs in many texts),
+# a 36-word vocabulary (every text shares many pairs with every other) and shared openings
+# (texts of one form are 0.3–0.6 alike, just under the threshold). "scatter" plants
 # replace one word in twenty here and there: a Jaccard near 0.8 whose differences are spread
 # over the text, the case a coarse LSH misses (the earlier 4-row bands found 93 % on zipf).
 
@@ -372,6 +373,7 @@ NEAR_CORPORA = {
     "lowvocab-scattered": dict(shape="lowvocab", n=3000, every=10, words=(60, 200), edits=("scatter",)),
     "zipf": dict(shape="zipf", n=3000, every=10),
     "lowvocab": dict(shape="lowvocab", n=3000, every=10),
+    "boilerplate": dict(shape="boilerplate", n=3000, every=10),
 }
 
 
@@ -399,7 +401,7 @@ def test_near_duplicate_texts_recall(tmp_path, name, threshold):
     assert recall >= 0.98, f"missed {missed[:10]}"
 
 
-@pytest.mark.parametrize("name", ["zipf", "lowvocab"])
+@pytest.mark.parametrize("name", ["zipf", "lowvocab", "boilerplate"])
 def test_near_duplicate_texts_precision(tmp_path, name):
     """No false group: within every group, pairs at or above the threshold connect all members;
     a planted edit that falls below it (short texts) is never a group of its own."""

@@ -7,6 +7,8 @@ speed). Three shapes, each deterministic from its seed:
 - "zipf": 15–60 words from a 5,000-word vocabulary with Zipf frequencies (s = 1, like real
   text), so frequent pairs ("of the") are in many texts.
 - "lowvocab": the same with a 36-word vocabulary: every text shares many pairs with every other.
+- "boilerplate": one of 20 fixed 25-word openings, then 10–40 Zipfian words (forms, tickets,
+  listings): texts with the same opening have a Jaccard of 0.3–0.6, just under the threshold.
 
 Plants (by default): 1 % exact copies (case and spacing changed: `check` reports them as
 duplicates) and 1 % edits of an earlier original (in turn: a word replaced, deleted or inserted, or one word in
@@ -27,7 +29,9 @@ SHAPES = {
     "uniform": (20_000, 0.0, 40, 40),
     "zipf": (5_000, 1.0, 15, 60),
     "lowvocab": (36, 1.0, 15, 60),
+    "boilerplate": (5_000, 1.0, 10, 40),  # after one of 20 fixed 25-word openings
 }
+OPENINGS = {"boilerplate": (20, 25)}  # shape: (how many openings, words each)
 _WORD = re.compile(r"\w+")
 
 
@@ -89,6 +93,8 @@ def make_corpus(
     def draw(k: int) -> list[str]:
         return rnd.choices(vocab, cum_weights=cum, k=k)
 
+    count, length = OPENINGS.get(shape, (0, 0))
+    openings = [" ".join(draw(length)) + " " for _ in range(count)]
     texts: list[str] = []
     corpus = Corpus(shape, texts)
     originals: list[int] = []
@@ -114,6 +120,7 @@ def make_corpus(
             texts.append(" ".join(w))
             corpus.near.append((src, i, jaccard(bigrams(texts[src]), bigrams(texts[i]))))
         else:
-            texts.append(" ".join(draw(rnd.randint(lo, hi))))
+            opening = rnd.choice(openings) if openings else ""
+            texts.append(opening + " ".join(draw(rnd.randint(lo, hi))))
             originals.append(i)
     return corpus
