@@ -28,7 +28,6 @@ import os
 import tempfile
 import time
 import warnings
-from array import array
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -355,18 +354,13 @@ def check(
             }
             drop = bytearray()  # per line: 1 = left out of the clean manifest
             near_drop: list[int] = []
-            offsets = array("Q")
             acc = Accumulator()
 
             def add(category: str, index: int, ref: str | None, reason: str) -> None:
                 report.findings.append(Finding(category, index + 1, ref, reason))
                 drop[index] = 1
 
-            def text_of(index: int) -> str:
-                raw, _ = manifest.read_line(offsets[index])
-                return orjson.loads(raw)["source"]
-
-            text_groups = TextGrouper(text_of, text_similarity)
+            text_groups = TextGrouper(text_similarity)
             image_groups = ImageGrouper(image_distance)
             text_first: dict[bytes, int] = {}
             image_first: dict[bytes, int] = {}
@@ -395,7 +389,6 @@ def check(
             limit = workers * 4
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check-image") as pool:
                 for index, offset, _nxt, raw in manifest.iter_lines():
-                    offsets.append(offset)
                     drop.append(0)
                     report.lines += 1
                     if progress is not None:
