@@ -1,19 +1,30 @@
-"""Whole-process timing of `tuilabel check` (python -m tuilabel check X --json).
+"""Whole-process timing of `tuilabel check` (python -m tuilabel check X --json), beside the
+near-duplicate peers doing the same work in one run.
 
-- texts: 10,000 and 100,000 records (40-word sentences from a 20,000-word vocabulary), 1 % exact
-  duplicates and 1 % near-duplicates planted; grouping must grow near-linearly.
+- texts: four corpus shapes from tests/text_corpora.py (uniform made-up words; Zipfian
+  5,000-word vocabulary, 15–60 words; Zipfian 36-word vocabulary; 20 shared 25-word openings
+  then Zipfian words), 100,000 records each with 1 % exact copies and 1 % edits planted. Recall counts the planted pairs whose true
+  word-bigram Jaccard is ≥ 0.8 that end in one group; precision counts reported group members
+  that have a ≥ 0.8 partner in their group.
+- peers, each a whole process doing what `check` does for texts: read the manifest (orjson),
+  drop exact duplicates (folded whitespace and case), shingle word bigrams, MinHash + LSH,
+  verify every candidate with the exact Jaccard, union-find. datasketch's MinHashLSH at
+  threshold 0.8 with its own band choice, and with ours; rensa's RMinHashLSH with ours.
+- "why": the same corpora in this process, LSH work with 4 rows per band (the earlier shape)
+  beside the one `check` uses (rows from `lsh_plan`): texts in a bucket, candidate pairs,
+  largest bucket, exact Jaccard checks left after the MinHash estimate, CPU seconds.
 - images: 10,000 small generated JPEGs (320x240) with 1 % exact and 1 % near duplicates.
-Generated data is cached under $TMPDIR/tuilabel-bench-check. Prints a table.
+Generated data is cached under $TMPDIR/tuilabel-bench-check. Prints tables.
 
-    python bench/bench_check.py [--images N] [--skip-images]
+    python bench/bench_check.py [--texts N] [--repeat R] [--rev GITREV] [--skip-peers] [--skip-images]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,28 +35,21 @@ import orjson
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = Path(tempfile.gettempdir()) / "tuilabel-bench-check"
+sys.path.insert(0, str(REPO / "tests"))
+
+from text_corpora import SHAPES, Corpus, bigrams, jaccard, make_corpus  # noqa: E402
+
+THRESHOLD = 0.8
 
 
-def make_texts(n: int) -> tuple[Path, int, int]:
-    path = CACHE / f"texts-{n}.manifest"
-    rnd = random.Random(n)
-    vocab = ["".join(rnd.choices("abcdefghijklmnopqrstuvwxyz", k=rnd.randint(3, 9))) for _ in range(20_000)]
-    texts = []
-    dups = nears = 0
-    for i in range(n):
-        if i > 10 and i % 100 == 0:
-            texts.append(texts[rnd.randrange(i)].upper())
-            dups += 1
-        elif i > 10 and i % 100 == 50:
-            words = texts[rnd.randrange(i)].split()
-            words[rnd.randrange(len(words))] = "changed"
-            texts.append(" ".join(words))
-            nears += 1
-        else:
-            texts.append(" ".join(rnd.choices(vocab, k=40)))
+# --- data ---------------------------------------------------------------------------------
+
+
+def text_manifest(corpus: Corpus) -> Path:
+    path = CACHE / f"texts-{corpus.shape}-{len(corpus.texts)}.manifest"
     if not path.exists():
-        path.write_bytes(b"".join(orjson.dumps({"source": t}) + b"\n" for t in texts))
-    return path, dups, nears
+        path.write_bytes(b"".join(orjson.dumps({"source": t}) + b"\n" for t in corpus.texts))
+    return path
 
 
 def _original(rnd: random.Random, i: int) -> int:
@@ -90,43 +94,196 @@ def make_images(n: int) -> tuple[Path, int, int]:
     return manifest, dups, nears
 
 
-def run_check(path: Path) -> tuple[float, dict]:
-    start = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-m", "tuilabel", "check", str(path), "--json"],
-        capture_output=True,
-        cwd=REPO,
-    )
-    elapsed = time.perf_counter() - start
-    if result.returncode not in (0, 1):
-        raise SystemExit(result.stderr.decode())
-    return elapsed, json.loads(result.stdout)
+# --- one whole process --------------------------------------------------------------------
+
+
+def run(cmd: list[str], env: dict | None = None) -> tuple[float, float, bytes, float]:
+    """Wall seconds, peak RSS (MB), stdout and CPU seconds (user + system) of one whole process."""
+    with tempfile.TemporaryFile() as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, cwd=REPO if env is None else CACHE, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        if os.waitstatus_to_exitcode(status) not in (0, 1):
+            raise SystemExit(f"failed: {' '.join(cmd)}")
+        out.seek(0)
+        return elapsed, usage.ru_maxrss / 1024, out.read(), usage.ru_utime + usage.ru_stime
+
+
+def check_groups(stdout: bytes) -> tuple[list[list[int]], dict]:
+    report = orjson.loads(stdout)
+    groups = [[line - 1 for line in g["lines"]] for g in report["near_duplicates"] if g["kind"] == "text"]
+    return groups, report
+
+
+# --- the peers (child processes: bench_check.py --peer NAME MANIFEST) ----------------------
+
+
+def peer(name: str, manifest: str) -> None:
+    texts = [orjson.loads(line)["source"] for line in open(manifest, "rb")]
+    seen: set[str] = set()
+    keep: list[int] = []
+    for i, text in enumerate(texts):
+        key = " ".join(text.split()).casefold()
+        if key not in seen:
+            seen.add(key)
+            keep.append(i)
+    sets = [bigrams(texts[i]) for i in keep]
+    from tuilabel.core.quality.near_duplicates import lsh_plan
+
+    bands, rows = lsh_plan(THRESHOLD)
+    if name.startswith("datasketch"):
+        from datasketch import MinHash, MinHashLSH
+
+        perms = bands * rows if name == "datasketch-ours" else 128
+        params = (bands, rows) if name == "datasketch-ours" else None
+        hashes = MinHash.bulk([[g.encode() for g in s] for s in sets], num_perm=perms)
+        lsh = MinHashLSH(threshold=THRESHOLD, num_perm=perms, params=params)
+        with lsh.insertion_session() as session:
+            for i, m in enumerate(hashes):
+                session.insert(i, m)
+        candidates = [lsh.query(m) for m in hashes]
+    elif name == "rensa":
+        from rensa import RMinHash, RMinHashLSH
+
+        hashes = RMinHash.from_token_sets([list(s) for s in sets], bands * rows, 42)
+        lsh = RMinHashLSH(THRESHOLD, bands * rows, bands)
+        lsh.insert_many(hashes)
+        candidates = lsh.query_all(hashes)
+    else:
+        raise SystemExit(f"unknown peer {name}")
+    parent = list(range(len(sets)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, found in enumerate(candidates):
+        for j in found:
+            if j > i and find(i) != find(j) and jaccard(sets[i], sets[j]) >= THRESHOLD:
+                parent[max(find(i), find(j))] = min(find(i), find(j))
+    groups: dict[int, list[int]] = {}
+    for i in range(len(sets)):
+        groups.setdefault(find(i), []).append(keep[i])
+    sys.stdout.buffer.write(orjson.dumps([g for g in groups.values() if len(g) > 1]))
+
+
+# --- scoring ------------------------------------------------------------------------------
+
+
+def score(corpus: Corpus, groups: list[list[int]]) -> tuple[float, float, int, int]:
+    """(recall, precision, pairs found, pairs planted with true Jaccard ≥ 0.8)."""
+    where = {m: n for n, g in enumerate(groups) for m in g}
+    truth = corpus.near_pairs(THRESHOLD)
+    hits = sum(1 for a, b in truth if a in where and where[a] == where.get(b))
+    members = good = 0
+    for g in groups:
+        sets = [bigrams(corpus.texts[m]) for m in g]
+        for i, s in enumerate(sets):
+            members += 1
+            good += any(jaccard(s, o) >= THRESHOLD for k, o in enumerate(sets) if k != i)
+    return hits / len(truth), (good / members if members else 1.0), hits, len(truth)
+
+
+def why(corpus: Corpus) -> list[tuple]:
+    """LSH work on this corpus with 4 rows per band (the earlier shape) and with `lsh_plan`'s."""
+    from tuilabel.core.quality.near_duplicates import TextGrouper
+
+    seen: set[str] = set()
+    rows = []
+    for bands, per_band in ((8, 4), (None, None)):
+        grouper = TextGrouper(THRESHOLD)
+        if bands:
+            grouper.bands, grouper.rows = bands, per_band
+        seen.clear()
+        for i, text in enumerate(corpus.texts):
+            key = " ".join(text.split()).casefold()
+            if key not in seen:
+                seen.add(key)
+                grouper.add(i, text)
+        start = time.process_time()
+        groups = grouper.groups()
+        recall = score(corpus, groups)[0]
+        rows.append((corpus.shape, f"{grouper.bands}×{grouper.rows}", grouper.flagged, grouper.candidates,
+                     grouper.largest_bucket, grouper.comparisons, time.process_time() - start, recall))
+    return rows
+
+
+# --- main ---------------------------------------------------------------------------------
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--texts", type=int, default=100_000)
+    parser.add_argument("--shapes", default=",".join(SHAPES))
+    parser.add_argument("--repeat", type=int, default=1, help="runs per tool and corpus (median reported)")
     parser.add_argument("--images", type=int, default=10_000)
     parser.add_argument("--skip-images", action="store_true")
+    parser.add_argument("--skip-peers", action="store_true")
+    parser.add_argument("--rev", help="also run `check` as of this git revision (before/after)")
+    parser.add_argument("--peer", nargs=2, metavar=("NAME", "MANIFEST"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.peer:
+        return peer(*args.peer)
     CACHE.mkdir(exist_ok=True)
-    rows = []
-    for n in (10_000, 100_000):
-        path, dups, nears = make_texts(n)
-        seconds, rep = run_check(path)
-        rows.append((f"{n:,} texts", seconds, dups, rep["counts"]["duplicate"], nears, rep["counts"]["near-duplicate"]))
+    check_cmd = [sys.executable, "-m", "tuilabel", "check", "{}", "--json"]
+    tools = {"tuilabel check": (check_cmd, None)}
+    if args.rev:
+        tree = CACHE / f"rev-{args.rev}"
+        if not tree.exists():
+            tree.mkdir()
+            archive = subprocess.run(["git", "archive", args.rev, "tuilabel"], cwd=REPO, capture_output=True, check=True)
+            subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+        tools[f"check @ {args.rev}"] = (check_cmd, {**os.environ, "PYTHONPATH": str(tree)})
+    if not args.skip_peers:
+        import importlib.util
+
+        if importlib.util.find_spec("datasketch") is None:
+            print("(datasketch not installed: pip install datasketch to measure it)", file=sys.stderr)
+        for name in ("datasketch", "datasketch-ours", "rensa"):
+            if importlib.util.find_spec(name.split("-")[0]) is not None:
+                tools[name] = ([sys.executable, __file__, "--peer", name, "{}"], None)
+    rows, why_rows, notes = [], [], []
+    for shape in args.shapes.split(","):
+        corpus = make_corpus(shape, args.texts)
+        path = text_manifest(corpus)
+        for tool, (cmd, env) in tools.items():
+            runs = [run([str(path) if part == "{}" else part for part in cmd], env) for _ in range(args.repeat)]
+            seconds = statistics.median(r[0] for r in runs)
+            cpu = statistics.median(r[3] for r in runs)
+            peak = max(r[1] for r in runs)
+            if "check" in tool:
+                groups, report = check_groups(runs[0][2])
+                if tool == "tuilabel check":
+                    notes.append(f"{shape}: exact copies planted {len(corpus.exact)}, found {report['counts']['duplicate']}")
+            else:
+                groups = orjson.loads(runs[0][2])
+            recall, precision, hits, truth = score(corpus, groups)
+            rows.append((shape, tool, seconds, cpu, peak, recall, hits, truth, precision))
+        why_rows += why(corpus)
+    load = os.getloadavg()
+    print(f"near-duplicate texts, {args.texts:,} records, whole processes, median of {args.repeat}; "
+          f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end")
+    print(f"{'corpus':<11} {'tool':<16} {'seconds':>8} {'cpu s':>6} {'peak MB':>8} {'recall':>18} {'precision':>9}")
+    for shape, tool, seconds, cpu, peak, recall, hits, truth, precision in rows:
+        print(f"{shape:<11} {tool:<16} {seconds:8.2f} {cpu:6.2f} {peak:8.0f} "
+              f"{f'{recall:.3f} ({hits}/{truth})':>18} {precision:9.3f}")
+    print("\n".join(notes))
+    print("\nwhy: LSH work in this process (CPU seconds for MinHash, buckets and exact checks)")
+    print(f"{'corpus':<11} {'bands×rows':>10} {'in a bucket':>11} {'cand. pairs':>11} {'largest':>8} "
+          f"{'exact checks':>12} {'cpu s':>6} {'recall':>6}")
+    for shape, plan, flagged, cands, largest, checks, cpu, recall in why_rows:
+        print(f"{shape:<11} {plan:>10} {flagged:11,} {cands:11,} {largest:8,} {checks:12,} {cpu:6.2f} {recall:6.3f}")
     if not args.skip_images:
         t = time.perf_counter()
         path, dups, nears = make_images(args.images)
         print(f"(image data ready in {time.perf_counter() - t:.1f} s)", file=sys.stderr)
-        seconds, rep = run_check(path)
-        rows.append((f"{args.images:,} JPEGs", seconds, dups, rep["counts"]["duplicate"], nears, rep["counts"]["near-duplicate"]))
-    print(f"tuilabel check, whole process, {os.cpu_count()} CPUs")
-    print(f"{'input':<16} {'seconds':>8} {'per 1k':>8} {'dups planted/found':>20} {'near planted/found':>20}")
-    for name, seconds, dp, df, np_, nf in rows:
-        count = int(name.split()[0].replace(",", ""))
-        print(f"{name:<16} {seconds:8.2f} {1000 * seconds / count:8.3f} {f'{dp}/{df}':>20} {f'{np_}/{nf}':>20}")
-    if len(rows) >= 2:
-        print(f"100k/10k texts time ratio: {rows[1][1] / rows[0][1]:.1f} (10.0 = linear)")
+        seconds, peak, out, _ = run([sys.executable, "-m", "tuilabel", "check", str(path), "--json"])
+        counts = orjson.loads(out)["counts"]
+        print(f"\n{args.images:,} JPEGs: {seconds:.2f} s, peak {peak:.0f} MB, exact dups planted/found "
+              f"{dups}/{counts['duplicate']}, near planted/found {nears}/{counts['near-duplicate']}")
 
 
 if __name__ == "__main__":

@@ -149,7 +149,7 @@ async def measure(session: Session, n_keys: int, images: bool) -> tuple[list[flo
                 view = app.query_one(ImageView)
                 request = view.view_request()
                 deadline = time.perf_counter() + 10
-                while nxt and (nxt, ViewRequest(request.cells_w, request.cells_h)) not in app.pictures:
+                while nxt and (nxt, ViewRequest(request.cells_w, request.cells_h)) not in app.label_screen.image_pane.pictures:
                     if time.perf_counter() > deadline:
                         break
                     await asyncio.sleep(0.005)

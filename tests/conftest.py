@@ -1,6 +1,8 @@
 """Shared fixtures. Keep each one small and documented; tests import nothing from here.
 
 - `shared_data`: the real Ground Truth files in ../shared/data (skips when absent).
+- `unprivileged`: a command prefix under which file modes hold even for root (CI runs as
+  root, and root reads a chmod-000 file): setpriv drops CAP_DAC_OVERRIDE/READ_SEARCH.
 - `moto_server`: one real S3-compatible HTTP server (moto) on 127.0.0.1 for the session.
 - `aws_env`: points boto3 at that server with fake credentials, isolated from ~/.aws.
 - `s3_bucket`: a fresh, empty bucket for one test.
@@ -11,7 +13,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import socket
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -26,6 +31,20 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real Ground Truth files not found at {SHARED_DATA} (../shared/data)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def unprivileged() -> tuple[str, ...]:
+    if os.geteuid() != 0:
+        return ()
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root and setpriv (util-linux) is missing: cannot make a file unreadable")
+    prefix = (setpriv, "--bounding-set=-dac_override,-dac_read_search")
+    probe = subprocess.run([*prefix, "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"running as root and cannot drop CAP_DAC_OVERRIDE: {probe.stderr.decode().strip()}")
+    return prefix
 
 
 # --- S3 (moto server over real HTTP) ------------------------------------------------------

@@ -12,7 +12,9 @@ import pytest
 from tuilabel.core.gt.job import Example, Instructions, JobFolder, JobSpec
 from tuilabel.core.data.manifest import Manifest
 from tuilabel.core.session import Session, State
-from tuilabel.ui.app import LabelApp, LabelScreen, label_keys, make_app
+from tuilabel.ui.app import LabelApp, make_app
+from tuilabel.ui.keys import label_keys
+from tuilabel.ui.screens.label import LabelScreen
 from tuilabel.ui.safe_text import visible
 from tuilabel.ui.widgets.image_view import ImageView
 from tuilabel.ui.widgets.label_list import LabelList
@@ -30,13 +32,27 @@ def write_manifest(path: Path, objects: list[dict]) -> Path:
     return path
 
 
+_OPENED: list[Session] = []
+
+
+@pytest.fixture(autouse=True)
+def close_sessions():
+    """Every session a test opened is closed, also when an assert failed midway (the lock and
+    the index thread must not outlive the test); Session.close() is idempotent."""
+    yield
+    while _OPENED:
+        _OPENED.pop().close()
+
+
 def open_session(tmp: Path, manifest: Path, labels, task: str, instructions: Instructions | None = None) -> Session:
     spec = JobSpec(
         name="job", label_attribute="label", task=task, labels=tuple(labels),
         input=str(manifest), output=str(tmp), worker="tester",
         instructions=instructions or Instructions(short="Pick the best label."),
     )
-    return Session(spec, JobFolder(tmp / "job"), Manifest(manifest)).open()
+    session = Session(spec, JobFolder(tmp / "job"), Manifest(manifest)).open()
+    _OPENED.append(session)
+    return session
 
 
 def text_session(tmp: Path, n: int = 5, labels=("pos", "neg", "mixed"), task="text-classification") -> Session:
@@ -109,7 +125,6 @@ def test_number_keys_label_and_advance(tmp_path):
     lines = output_lines(session)
     assert [line["label"] for line in lines] == [1, 0, 2]
     assert lines[0]["label-metadata"]["class-name"] == "neg"
-    session.close()
 
 
 def test_click_label_picks_it(tmp_path):
@@ -118,7 +133,7 @@ def test_click_label_picks_it(tmp_path):
     async def go():
         app = make_app(session)
         async with app.run_test(size=SIZE) as pilot:
-            app.theme = "textual-dark"  # its $boost is visible (tuilabel-dark's is transparent)
+            app.theme = "tuilabel-light"  # a shipped theme, not the default: its own $boost tints
             await pilot.pause()
             labels = app.query_one(LabelList)
             await pilot.hover(LabelList, offset=(8, 1))  # x 0 is the list's left border
@@ -133,7 +148,6 @@ def test_click_label_picks_it(tmp_path):
             assert session.label_counts == [0, 0, 1]
 
     run(go())
-    session.close()
 
 
 def test_skip_and_decline(tmp_path):
@@ -155,7 +169,6 @@ def test_skip_and_decline(tmp_path):
     lines = output_lines(session)
     declined = [line for line in lines if "failure-reason" in line.get("label-metadata", {})]
     assert len(declined) == 1 and declined[0]["source"] == "review number 1"
-    session.close()
 
 
 def test_undo_shows_previous_answer_ready_to_relabel(tmp_path):
@@ -185,7 +198,6 @@ def test_undo_shows_previous_answer_ready_to_relabel(tmp_path):
             assert session.current.index == 1 and scr.answer_labels == {2}
 
     run(go())
-    session.close()
 
 
 def test_history_back_and_forward(tmp_path):
@@ -209,7 +221,6 @@ def test_history_back_and_forward(tmp_path):
             assert session.label_counts == [2, 0, 1]
 
     run(go())
-    session.close()
 
 
 def test_many_labels_prefix_key_picks_label_17(tmp_path):
@@ -234,7 +245,6 @@ def test_many_labels_prefix_key_picks_label_17(tmp_path):
             assert session.current.index == 3
 
     run(go())
-    session.close()
 
 
 def test_filter_picks_first_match(tmp_path):
@@ -255,7 +265,6 @@ def test_filter_picks_first_match(tmp_path):
             assert isinstance(app.screen, LabelScreen)
 
     run(go())
-    session.close()
 
 
 # -- multi-label ------------------------------------------------------------------------------
@@ -288,7 +297,6 @@ def test_multilabel_toggle_and_submit(tmp_path):
     lines = output_lines(session)
     assert lines[-1]["label"] == [0, 1, 2]
     assert set(lines[-1]["label-metadata"]["class-map"].values()) == {"a", "b", "c"}
-    session.close()
 
 
 # -- screens ----------------------------------------------------------------------------------
@@ -318,13 +326,13 @@ def test_help_lists_every_key_from_bindings(tmp_path):
             assert session.label_counts == [0, 0, 0]
             await pilot.press("escape")
             assert isinstance(app.screen, LabelScreen)
+            assert "s Skip" in screen(app).key_bar.text.plain  # the key bar shows the user's key
             await pilot.press("space")  # remapped away: space no longer skips
             assert session.current.index == 0
             await pilot.press("s")
             assert session.current.index == 1
 
     run(go())
-    session.close()
 
 
 def test_instructions_screen_and_first_start(tmp_path):
@@ -349,7 +357,6 @@ def test_instructions_screen_and_first_start(tmp_path):
             assert isinstance(app.screen, InstructionsScreen)
 
     run(go())
-    session.close()
 
 
 def test_completion_summary_writes_output(tmp_path):
@@ -364,7 +371,7 @@ def test_completion_summary_writes_output(tmp_path):
 
             assert session.state is State.DONE
             assert isinstance(app.screen, SummaryScreen)
-            assert app.screen.counts == [1, 1, 0] and app.screen.declined == 1
+            assert app.screen.counts == [1, 1, 0] and app.screen.progress.declined == 1
             assert app.screen.output == session.folder.output_manifest
             await pilot.press("u")  # undo from the summary: back to the last record
             assert session.state is State.REVIEWING and isinstance(app.screen, LabelScreen)
@@ -376,7 +383,6 @@ def test_completion_summary_writes_output(tmp_path):
     run(go())
     lines = output_lines(session)
     assert [line["source"] for line in lines] == ["review number 0", "review number 1", "review number 2"]
-    session.close()
 
 
 def test_quit_and_resume_at_the_right_record(tmp_path):
@@ -423,7 +429,6 @@ def test_literal_markup_and_escapes(tmp_path):
             await pilot.press("1")
 
     run(go())
-    session.close()
     assert visible("a\x1bb\x9bc\td") == "a␛b<U+009B>c    d"
 
 
@@ -446,18 +451,75 @@ def test_long_text_wraps_and_scrolls(tmp_path):
             width = view.scrollable_content_region.width
             assert width < full and all(len(line) <= width for line in view.lines)
             assert " ".join(view.lines) == long  # every word, in order, nothing cut
-            assert view.virtual_size.height == len(view.lines) > view.size.height
-            view.scroll_end(animate=False)
+            # one more row than the text: "more below" sits there until the end is reached
+            assert view.virtual_size.height == len(view.lines) + 1 and len(view.lines) > view.size.height
+            await pilot.press("end")
             await pilot.pause()
-            bottom = "".join(seg.text for seg in view.render_line(view.size.height - 1))
-            assert bottom.split()[-1] == "word399"
+            rows = ["".join(seg.text for seg in view.render_line(y)) for y in range(view.size.height)]
+            assert rows[-2].split()[-1] == "word399" and "more below" not in "".join(rows)
             await pilot.press("1")
             await pilot.pause()
             assert view.scroll_offset.y == 0 and view.lines == ["short again"]
             assert not view.show_vertical_scrollbar and view.scrollable_content_region.width == full
 
     run(go())
-    session.close()
+
+
+def row_texts(view: RecordText) -> list[str]:
+    return ["".join(seg.text for seg in view.render_line(y)) for y in range(view.size.height)]
+
+
+def test_long_text_scrolls_by_keyboard_with_more_below(tmp_path):
+    """Without a mouse (SSH) every line of a long record can be read: PageDown/PageUp by pages
+    that keep one line of context, arrows by lines, Home/End; "more below" until the end; the
+    key bar offers PgDn only while the text overflows, and `?` lists the keys."""
+    long = " ".join(f"w{i}" for i in range(1500))
+    manifest = write_manifest(tmp_path / "m.manifest", [{"source": long}, {"source": "short"}])
+    session = open_session(tmp_path, manifest, ["a", "b"], "text-classification")
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            view = app.query_one(RecordText)
+            bar = screen(app).key_bar
+            height = view.size.height
+            assert view.overflowing and "more below" in row_texts(view)[-1]
+            assert "pgdn More" in bar.text.plain
+            last_seen = row_texts(view)[height - 2]
+            await pilot.press("pagedown")
+            assert view.scroll_offset.y == height - 2
+            assert row_texts(view)[0] == last_seen  # one line of context kept
+            await pilot.press("down", "down")
+            assert view.scroll_offset.y == height
+            await pilot.press("up")
+            assert view.scroll_offset.y == height - 1
+            await pilot.press("pageup", "pageup")
+            assert view.scroll_offset.y == 0
+            await pilot.press("end")
+            rows = row_texts(view)
+            assert rows[-2].split()[-1] == "w1499" and "more below" not in "".join(rows)
+            await pilot.press("home")
+            assert view.scroll_offset.y == 0
+            seen = set()
+            for _ in range(200):  # PageDown alone reaches every word
+                seen.update(w for row in row_texts(view) for w in row.split() if w.startswith("w"))
+                if not view.more_below:
+                    break
+                await pilot.press("pagedown")
+            assert seen == {f"w{i}" for i in range(1500)}
+            assert session.current.index == 0  # scrolling labels nothing
+            await pilot.press("1")
+            await pilot.pause()
+            assert not view.overflowing and "pgdn" not in bar.text.plain
+            await pilot.press("pagedown", "end")  # nothing to scroll: nothing happens
+            assert view.scroll_offset.y == 0
+            await pilot.press("question_mark")
+            ids = {binding_id for _, _, _, binding_id in app.screen.rows}
+            assert {"page-down", "page-up", "text-start", "text-end", "pan-up", "pan-down"} <= ids
+            assert "zoom-in" not in ids
+
+    run(go())
 
 
 def test_details_toggle_shows_other_fields(tmp_path):
@@ -473,7 +535,6 @@ def test_details_toggle_shows_other_fields(tmp_path):
             assert "id: 0" in str(app.query_one("#details").render())
 
     run(go())
-    session.close()
 
 
 def test_command_palette_jump_and_export(tmp_path):
@@ -494,7 +555,6 @@ def test_command_palette_jump_and_export(tmp_path):
 
     run(go())
     assert len(output_lines(session)) == 2
-    session.close()
 
 
 def test_the_theme_is_in_place_before_the_first_parse(tmp_path):
@@ -557,7 +617,6 @@ def test_theme_switching_and_user_theme(tmp_path, monkeypatch):
             assert {"tuilabel-dark", "tuilabel-high-contrast", "tuilabel-colorblind"} <= set(app.available_themes)
 
     run(go())
-    session.close()
 
 
 # -- images -----------------------------------------------------------------------------------
@@ -581,6 +640,8 @@ def test_image_preview_zoom_move_fit(tmp_path):
             await pilot.press("m", "right", "right")
             await settle(pilot)
             assert screen(app).move_mode and view.center[0] > center[0]
+            bar = screen(app).key_bar.text.plain
+            assert "←→↑↓ Pan" in bar and "esc End move" in bar  # what move mode offers
             await pilot.press("o", "f")
             await settle(pilot)
             assert view.zoom == 1.0 and view.picture.zoom == 1.0
@@ -589,10 +650,9 @@ def test_image_preview_zoom_move_fit(tmp_path):
             # the next record came from the prefetch cache or a fresh render, never the old one
             assert session.current.index == 1 and view.picture is not None
             assert view.zoom == 1.0
-            assert (session.current.source_ref, view.view_request()) in app.pictures
+            assert (session.current.source_ref, view.view_request()) in screen(app).image_pane.pictures
 
     run(go())
-    session.close()
 
 
 def test_prefetch_renders_next_records(tmp_path):
@@ -604,10 +664,9 @@ def test_prefetch_renders_next_records(tmp_path):
             await settle(pilot, 0.3)
             request = app.query_one(ImageView).view_request()
             for n in (2, 3, 4):
-                assert (str(FASHION / f"{n:03d}.jpg"), request) in app.pictures
+                assert (str(FASHION / f"{n:03d}.jpg"), request) in screen(app).image_pane.pictures
 
     run(go())
-    session.close()
 
 
 def test_picture_work_for_later_records_starts_after_the_key_frame(tmp_path):
@@ -634,7 +693,7 @@ def test_picture_work_for_later_records_starts_after_the_key_frame(tmp_path):
             await settle(pilot, 0.3)
             assert at_frame == [set()], at_frame
             request = app.query_one(ImageView).view_request()
-            assert (str(FASHION / "004.jpg"), request) in app.pictures  # prefetch still ran
+            assert (str(FASHION / "004.jpg"), request) in screen(app).image_pane.pictures  # prefetch still ran
 
     run(go())
     session.close()
@@ -660,7 +719,6 @@ def test_broken_and_missing_images_show_message_and_can_be_declined(tmp_path):
             assert session.current.index == 5
 
     run(go())
-    session.close()
 
 
 def test_make_app_rejects_unknown_graphics(tmp_path):
@@ -669,7 +727,6 @@ def test_make_app_rejects_unknown_graphics(tmp_path):
     session = text_session(tmp_path)
     with pytest.raises(UserError, match="--graphics"):
         make_app(session, graphics="vt340")
-    session.close()
 
 
 def test_total_appears_when_the_index_finishes(tmp_path):
@@ -689,7 +746,6 @@ def test_total_appears_when_the_index_finishes(tmp_path):
             assert "0/200,000" in app.query_one(ProgressRow).text.plain
 
     run(go())
-    session.close()
 
 
 def test_an_answer_redraws_only_the_label_rows_that_changed(tmp_path):
@@ -753,7 +809,6 @@ def test_keymap_remaps_label_keys_and_list_shows_them(tmp_path):
             assert session.label_counts[11] == 1
 
     run(go())
-    session.close()
 
 
 # -- graphics protocols -------------------------------------------------------------------------
@@ -762,9 +817,10 @@ def test_keymap_remaps_label_keys_and_list_shows_them(tmp_path):
 def test_auto_graphics_rule():
     from tuilabel.ui.graphics import auto_allowed
 
-    assert not auto_allowed({})[0]  # an unknown terminal is not asked (it would cost a time-out)
+    assert not auto_allowed({})[0]  # no TERM: nothing to ask
     assert auto_allowed({"TERM": "xterm-kitty"}) == (True, "")
-    assert not auto_allowed({"TERM": "xterm-256color"})[0]
+    assert auto_allowed({"TERM": "xterm-256color"})[0]  # local: one round trip, no time-out
+    assert not auto_allowed({"TERM": "linux"})[0]
     assert not auto_allowed({"TMUX": "/tmp/tmux-1/default,1,0"})[0]
     assert not auto_allowed({"STY": "1234.pts-0.host"})[0]
     assert not auto_allowed({"SSH_CONNECTION": "1 2 3 4", "TERM": "xterm-256color"})[0]
@@ -774,17 +830,13 @@ def test_auto_graphics_rule():
 
 @pytest.mark.parametrize("mode", ["sixel", "kitty"])
 def test_graphics_protocol_shows_the_real_image(tmp_path, monkeypatch, mode):
-    """kitty/sixel: the image pane holds textual-image's widget with a PIL image cut to the
+    """kitty/sixel: the image pane holds the mode's widget with a PIL image cut to the
     pane; zoom crops it; errors still show as text in ImageView."""
-    import io
-    import sys
-
     from PIL import Image as PILImage
-    from textual_image.widget import SixelImage, TGPImage
+    from textual.geometry import Region
 
-    # The kitty renderable writes the image upload straight to sys.__stdout__.
-    written = io.StringIO()
-    monkeypatch.setattr(sys, "__stdout__", written)
+    from tuilabel.ui.graphics import widget_class
+
     extra = [{"source-ref": str(FASHION / "broken.jpg")}]
     session = image_session(tmp_path, extra=extra)
 
@@ -792,9 +844,10 @@ def test_graphics_protocol_shows_the_real_image(tmp_path, monkeypatch, mode):
         app = make_app(session, graphics=mode)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot, 0.3)
-            assert app.graphics_mode == mode
+            # No terminal answers here, so kitty gets direct placement (every kitty draws it).
+            assert screen(app).image_pane.graphics_mode == {"sixel": "sixel", "kitty": "kitty-direct"}[mode]
             gfx = app.query_one("#image-gfx")
-            assert isinstance(gfx, SixelImage if mode == "sixel" else TGPImage)
+            assert isinstance(gfx, widget_class(app.graphics_mode))
             assert gfx.display and not app.query_one(ImageView).display
             assert isinstance(gfx.image, PILImage.Image)
             box = app.query_one("#image-box").content_size
@@ -803,6 +856,10 @@ def test_graphics_protocol_shows_the_real_image(tmp_path, monkeypatch, mode):
             await pilot.press("z")
             await settle(pilot, 0.3)
             assert app.query_one(ImageView).zoom > 1 and gfx.image.size != fitted  # zoom crops
+            if mode == "kitty":  # the placement rides in the widget's last line
+                width, height = gfx.size
+                last = gfx.render_lines(Region(0, 0, width, height))[-1]
+                assert "\x1b_Ga=p," in "".join(segment.text for segment in last)
             await pilot.press("1", "1", "1", "1")  # to the broken image
             await settle(pilot, 0.3)
             assert session.current.index == 4
@@ -810,9 +867,6 @@ def test_graphics_protocol_shows_the_real_image(tmp_path, monkeypatch, mode):
             assert view.display and not gfx.display and "truncated" in view.message.lower()
 
     run(go())
-    session.close()
-    if mode == "kitty":
-        assert "\x1b_G" in written.getvalue()  # the kitty graphics protocol was spoken
 
 
 @pytest.mark.parametrize("mode", ["halfblock", "auto"])
@@ -824,12 +878,11 @@ def test_halfblock_and_auto_in_tmux_use_imageview(tmp_path, monkeypatch, mode):
         app = make_app(session, graphics=mode)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot, 0.2)
-            assert app.graphics_mode == "halfblock"
+            assert screen(app).image_pane.graphics_mode == "halfblock"
             assert not app.query("#image-gfx")
             assert app.query_one(ImageView).picture is not None
 
     run(go())
-    session.close()
 
 
 def test_thumbnail_first_frame_is_refined_in_the_background(tmp_path):
@@ -862,13 +915,12 @@ def test_thumbnail_first_frame_is_refined_in_the_background(tmp_path):
             fg, bg = view.picture.cell_colours(view.picture.width // 2, view.picture.height // 2)
             assert (fg >> 16) < 60 and (fg & 0xFF) > 160  # blue: the main image, not the red thumbnail
             request = view.view_request()
-            assert not app.pictures.get((str(tmp_path / "cam2.jpg"), request)).from_thumbnail
+            assert not screen(app).image_pane.pictures.get((str(tmp_path / "cam2.jpg"), request)).from_thumbnail
             await pilot.press("1")
             await settle(pilot, 0.1)
             assert view.picture is not None and not view.picture.from_thumbnail
 
     run(go())
-    session.close()
 
 
 # -- stats screen -------------------------------------------------------------------------------
@@ -904,4 +956,304 @@ def test_stats_screen_shows_job_numbers(tmp_path):
             assert isinstance(app.screen, StatsScreen) and app.screen.stats.timing.answers == 4
 
     run(go())
-    session.close()
+
+
+# -- issue 7: a labeler's first hour ------------------------------------------------------------
+
+
+async def wait_total(pilot, session: Session) -> None:
+    for _ in range(100):
+        if not session.progress().counting:
+            break
+        await pilot.pause(0.02)
+    await pilot.pause()
+
+
+def test_progress_total_leaves_out_bad_lines_from_the_start(tmp_path):
+    """13 lines, 3 of them not records (blank, broken JSON, no source): 0/10 at once, not 0/13
+    shrinking to 10 as labeling reaches them."""
+    good = [orjson.dumps({"source": f"text {i}"}) for i in range(10)]
+    lines = good[:3] + [b""] + good[3:6] + [b"{broken"] + good[6:] + [orjson.dumps({"other": 1})]
+    manifest = tmp_path / "m.manifest"
+    manifest.write_bytes(b"\n".join(lines) + b"\n")
+    session = open_session(tmp_path, manifest, ["a", "b"], "text-classification")
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_total(pilot, session)
+            assert session.progress().total == 10
+            assert "0/10" in screen(app).progress_row.text.plain
+            await pilot.press(*"1" * 9)
+            assert session.progress().total == 10 and "9/10" in screen(app).progress_row.text.plain
+            await pilot.press("1")
+            await settle(pilot)
+            assert session.state is State.DONE and session.progress().done == 10
+            from tuilabel.ui.screens.summary import SummaryScreen
+
+            assert isinstance(app.screen, SummaryScreen)
+            facts = rendered_text(app.screen.query_one("#summary-facts").content)
+            assert "bad-lines.txt" in facts and app.screen.bad_lines == session.folder.bad_lines_report
+
+    run(go())
+
+
+def test_skip_says_so_and_skipping_the_last_record_says_it_is_the_last(tmp_path):
+    session = text_session(tmp_path, n=2)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("space")
+            assert session.current.index == 1
+            assert screen(app).message_text == "skipped record 1: it comes back after the others"
+            await pilot.press("1")
+            assert session.current.index == 0 and screen(app).message_text == ""
+            await pilot.press("space")
+            assert session.current.index == 0
+            assert "only one left without an answer" in screen(app).message_text
+
+    run(go())
+
+
+@pytest.mark.parametrize("keymap, words", [
+    ({"skip": "1"}, ['skip = "1"', "label-1"]),
+    ({"decline": "space"}, ['decline = "space"', "skip"]),
+    ({"skipp": "s"}, ["skipp", "no such binding id"]),
+    ({"skip": ""}, ["skip", "empty key"]),
+])
+def test_key_settings_that_conflict_or_are_unknown_are_refused(tmp_path, keymap, words):
+    from tuilabel.core.errors import UserError
+
+    session = text_session(tmp_path)
+    with pytest.raises(UserError) as info:
+        make_app(session, keymap=keymap)
+    message = str(info.value)
+    assert "\n" not in message and "[keys]" in message and "config.toml" in message
+    assert all(word in message for word in words)
+
+
+def test_help_shows_the_keys_setting_literally(tmp_path):
+    session = text_session(tmp_path)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("question_mark")
+            await pilot.pause()
+            shown = " ".join(str(static.render()) for static in app.screen.query("Static"))
+            assert '[keys] then id = "key"' in shown
+
+    run(go())
+
+
+def test_escape_leaves_review_mode_where_labeling_left_off(tmp_path):
+    session = text_session(tmp_path, n=5)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("1", "2", "u", "u")
+            assert session.state is State.REVIEWING and session.current.index == 0
+            assert "esc Back to labeling" in screen(app).key_bar.text.plain
+            await pilot.press("escape")
+            assert session.state is State.LABELING and session.current.index == 2
+            assert session.label_counts == [1, 1, 0]  # the reviewed answers stand
+
+    run(go())
+
+
+def test_thirty_labels_prefix_shows_its_labels_and_scrolls_to_them(tmp_path):
+    labels = [f"class-{i:02d}" for i in range(1, 31)]
+    session = text_session(tmp_path, labels=labels)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            sc = screen(app)
+            lst = sc.label_list
+            height = lst.scrollable_content_region.height
+            assert height < 30 and lst.scroll_offset.y == 0
+            await pilot.press("h")
+            assert sc.page == 2
+            top = lst.scroll_offset.y
+            assert top <= 20 and 29 < top + height  # labels 21-30 all in view
+            bar = sc.key_bar.text.plain
+            assert bar == "1-0 Labels 21-30, shown in the list  esc Cancel"
+            assert "labels 21-30" in sc.status.text.plain
+            dimmed = lst.get_component_rich_style("label-list--other-page").color
+            colours = {index: list(lst.render_line(index - top))[0].style.color for index in range(top, 30)}
+            assert all((colour == dimmed) == (index < 20) for index, colour in colours.items())
+            assert top < 20  # a dimmed row was in view
+
+            await pilot.press("5")
+            assert session.label_counts[24] == 1 and sc.page == 0
+            await pilot.press("h", "escape")
+            assert sc.page == 0 and "Skip" in sc.key_bar.text.plain
+            await pilot.press("g", "0")
+            assert session.label_counts[19] == 1
+            await pilot.resize_terminal(200, 60)  # room for every name of the page
+            await pilot.press("h")
+            bar = sc.key_bar.text.plain
+            assert "1 class-21" in bar and "0 class-30" in bar and "esc Cancel" in bar
+
+    run(go())
+
+
+def test_label_pane_width_follows_the_labels(tmp_path):
+    async def width_for(labels, size=(120, 30)) -> int:
+        sub = tmp_path / str(len(labels[0]))
+        sub.mkdir()
+        session = text_session(sub, labels=labels)
+        app = make_app(session)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            lst = screen(app).label_list
+            assert all(lst.row_text(i).plain.rstrip().split()[-1] == "0" for i in range(len(labels)))
+            return lst.size.width
+
+    short = run(width_for(["a", "b"]))
+    long = run(width_for(["a much longer label name", "another quite long label"]))
+    assert short < 34 < long  # not a fixed ~33 columns
+
+
+@pytest.mark.parametrize("size", [(40, 12), (60, 16), (80, 24), (200, 60)])
+def test_layout_at_standard_sizes(tmp_path, size):
+    """The short instructions are read whole, the key bar ends with whole hints and keeps
+    `q Quit`, and the record pane keeps room to read."""
+    short = "Overall sentiment of the review: 1 positive, 2 negative, 3 neutral, 4 mixed."
+    manifest = write_manifest(tmp_path / "m.manifest", [{"source": "A review. " * 40}])
+    session = open_session(tmp_path, manifest, ["positive", "negative", "neutral", "mixed"],
+                           "text-classification", Instructions(short=short))
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            sc = screen(app)
+            assert not sc.too_small
+            assert " ".join(sc.header.plain.split()).endswith(short)
+            assert sc.header.compact == (size[1] < 16)
+            bar = sc.key_bar.text.plain
+            assert bar.endswith(("q Quit", "^p Palette")) and "q Quit" in bar
+            assert len(bar) <= sc.key_bar.content_size.width
+            assert sc.record_text.size.width >= size[0] // 2 - 2
+            assert sc.record_text.size.height >= 4
+            assert max(len(line) for line in sc.record_text.lines) <= 100  # readable lines at 200 wide
+
+    run(go())
+
+
+def test_window_too_small_says_so_and_keys_wait(tmp_path):
+    session = text_session(tmp_path)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=(39, 11)) as pilot:
+            await pilot.pause()
+            sc = screen(app)
+            assert sc.too_small and sc.too_small_note.display
+            assert "window too small: 39×11" in str(sc.too_small_note.render())
+            assert "need ≥ 40×12" in str(sc.too_small_note.render())
+            await pilot.press("1", "space", "x")
+            assert session.current.index == 0 and session.label_counts == [0, 0, 0]
+            await pilot.resize_terminal(40, 12)
+            await pilot.pause()
+            assert not sc.too_small and not sc.too_small_note.display
+            await pilot.press("1")
+            assert session.label_counts == [1, 0, 0]
+
+    run(go())
+
+
+def test_clicking_a_key_bar_hint_does_what_its_key_does(tmp_path):
+    session = text_session(tmp_path, n=3)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            bar = screen(app).key_bar
+            x = bar.text.plain.index("x Decline")
+            await pilot.click(bar, offset=(x + 1 + 2, 0))  # padding 1, inside "Decline"
+            assert session.progress().declined == 1 and session.current.index == 1
+            await pilot.click(bar, offset=(bar.text.plain.index("  x Decline") + 1, 0))  # the gap: nothing
+            assert session.progress().declined == 1
+
+    run(go())
+
+
+def test_image_task_key_bar_keeps_quit_at_80x24(tmp_path):
+    session = image_session(tmp_path)
+
+    async def go():
+        app = make_app(session)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            bar = screen(app).key_bar.text.plain
+            assert "q Quit" in bar and "? Help" in bar and "z Zoom" in bar
+            assert "palette" not in bar.lower() or bar.endswith("Palette")
+
+    run(go())
+
+
+def test_palette_offers_jump_before_a_number_is_typed(tmp_path):
+    session = text_session(tmp_path, n=10)
+
+    async def go():
+        from textual.command import CommandPalette
+
+        from tuilabel.ui.screens.jump import JumpScreen
+
+        app = make_app(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("ctrl+p")
+            await settle(pilot, 0.3)
+            assert isinstance(app.screen, CommandPalette)
+            shown = [str(option.prompt) for option in app.screen.query_one("CommandList").options]
+            assert any("Jump to record… (type a number)" in text for text in shown)
+            await pilot.press(*"jump")
+            await settle(pilot, 0.3)
+            await pilot.press("enter")
+            await settle(pilot, 0.1)
+            assert isinstance(app.screen, JumpScreen)
+            await pilot.press("7", "enter")
+            await pilot.pause()
+            assert session.current.index == 6 and isinstance(app.screen, LabelScreen)
+
+    run(go())
+
+
+def test_label_command_refuses_a_conflicting_key_setting_before_making_the_job(tmp_path):
+    """The real command: one line naming the setting, exit 2, and no job folder left behind."""
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "cfg" / "tuilabel"
+    config.mkdir(parents=True)
+    (config / "config.toml").write_text('[keys]\nskip = "1"\n')
+    manifest = write_manifest(tmp_path / "reviews.jsonl", [{"source": "a"}, {"source": "b"}])
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+    result = subprocess.run([sys.executable, "-m", "tuilabel", "label", str(manifest), "--labels", "a,b"],
+                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and 'skip = "1"' in lines[0] and "label-1" in lines[0] and "config.toml" in lines[0]
+    assert not (tmp_path / "reviews").exists()
+
+
+def test_upcoming_refs_skips_answered_and_bad_lines(tmp_path):
+    """The prefetch look-ahead (core): the next records without an answer, past bad lines."""
+    lines = [orjson.dumps({"source-ref": f"{i}.jpg"}) for i in range(8)]
+    lines[2] = b"{broken"
+    manifest = tmp_path / "m.manifest"
+    manifest.write_bytes(b"\n".join(lines) + b"\n")
+    session = open_session(tmp_path, manifest, FASHION_LABELS, "image-classification")
+    assert session.upcoming_refs(3) == ["1.jpg", "3.jpg", "4.jpg"]
+    session.jump(3)
+    session.answer(0)  # record 4 answered; the session moves on to record 5
+    session.jump(0)
+    assert session.upcoming_refs(3) == ["1.jpg", "4.jpg", "5.jpg"]
+    assert session.upcoming_refs(0) == []

@@ -290,23 +290,11 @@ def test_bad_input_files_cli(corpus, tmp_path, source, expected):
 # -- unreadable folders (permissions enforced even for root) -----------------------------------
 
 
-def _no_dac_prefix() -> tuple[str, ...]:
-    if os.geteuid() != 0:
-        return ()
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root and setpriv is missing: cannot make a folder unreadable")
-    probe = subprocess.run([setpriv, "--bounding-set=-dac_override,-dac_read_search", "true"], capture_output=True)
-    if probe.returncode != 0:
-        pytest.skip(f"running as root and cannot drop CAP_DAC_OVERRIDE: {probe.stderr.decode().strip()}")
-    return (setpriv, "--bounding-set=-dac_override,-dac_read_search")
-
-
 @pytest.fixture
-def locked(tmp_path):
+def locked(tmp_path, unprivileged):
     """(folder, prefix): `secret/` (mode 000) holds a manifest, a label file and an image;
     `readonly/` is mode 555. `prefix` runs a command that cannot bypass those modes."""
-    prefix = _no_dac_prefix()
+    prefix = unprivileged
     root = tmp_path / "perm"
     (root / "secret").mkdir(parents=True)
     (root / "readonly").mkdir()

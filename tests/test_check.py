@@ -230,7 +230,7 @@ def test_write_clean_keeps_first_of_groups_and_never_touches_input(planted, tmp_
     beside = planted.root / "clean-beside.manifest"
     beside.write_bytes(dest.read_bytes())
     again = check(str(beside), workers=4)
-    assert again.errors == 0
+    assert again.errors == again.counts()["mixed"] == 1  # images and texts, planted on purpose
     assert len(again.near_duplicates) == len(planted.near_groups)
     # --drop-near leaves out all but the first of each near group too
     rep = check(str(planted.manifest), write_clean=str(tmp_path / "c2.manifest"), drop_near=True, workers=4)
@@ -359,6 +359,112 @@ def make_job(tmp_path: Path, answers: list, labels=("Yes", "No"), declines: int 
     folder.output_manifest.parent.mkdir(parents=True, exist_ok=True)
     folder.output_manifest.write_bytes(b"".join(gt_lines.dumps_line(Entry.from_line(l).gt) for ls in journals.values() for l in ls))
     return root
+
+
+# --- near-duplicate texts that look like real text ----------------------------------------
+# Corpora from text_corpora.py: Zipfian word frequencies (frequent word pairs in many texts),
+# a 36-word vocabulary (every text shares many pairs with every other) and shared openings
+# (texts of one form are 0.3–0.6 alike, just under the threshold). "scatter" plants
+# replace one word in twenty here and there: a Jaccard near 0.8 whose differences are spread
+# over the text, the case a coarse LSH misses (the earlier 4-row bands found 93 % on zipf).
+
+NEAR_CORPORA = {
+    "zipf-scattered": dict(shape="zipf", n=3000, every=10, words=(60, 200), edits=("scatter",)),
+    "lowvocab-scattered": dict(shape="lowvocab", n=3000, every=10, words=(60, 200), edits=("scatter",)),
+    "zipf": dict(shape="zipf", n=3000, every=10),
+    "lowvocab": dict(shape="lowvocab", n=3000, every=10),
+    "boilerplate": dict(shape="boilerplate", n=3000, every=10),
+}
+
+
+def _near_check(tmp_path, corpus, threshold: float = 0.8):
+    path = tmp_path / "texts.manifest"
+    path.write_bytes(b"".join(orjson.dumps({"source": t}) + b"\n" for t in corpus.texts))
+    rep = check(str(path), text_similarity=threshold)
+    return [[line - 1 for line in g.lines] for g in rep.near_duplicates]
+
+
+@pytest.mark.parametrize(
+    "name, threshold", [(name, 0.8) for name in NEAR_CORPORA] + [("zipf", 0.6), ("lowvocab", 0.9)]
+)
+def test_near_duplicate_texts_recall(tmp_path, name, threshold):
+    from text_corpora import make_corpus
+
+    corpus = make_corpus(**NEAR_CORPORA[name])
+    where = {m: n for n, g in enumerate(_near_check(tmp_path, corpus, threshold)) for m in g}
+    truth = corpus.near_pairs(threshold)
+    missed = [(a, b) for a, b in truth if a not in where or where[a] != where.get(b)]
+    recall = 1 - len(missed) / len(truth)
+    print(f"\n{name} at {threshold}: {len(truth) - len(missed)}/{len(truth)} planted pairs found ({recall:.3f})")
+    assert len(truth) > 150, "the corpus must plant enough pairs at or above the threshold"
+    # lsh_plan catches a pair exactly at the threshold with probability 0.98, higher above it.
+    assert recall >= 0.98, f"missed {missed[:10]}"
+
+
+@pytest.mark.parametrize("name", ["zipf", "lowvocab", "boilerplate"])
+def test_near_duplicate_texts_precision(tmp_path, name):
+    """No false group: within every group, pairs at or above the threshold connect all members;
+    a planted edit that falls below it (short texts) is never a group of its own."""
+    from text_corpora import bigrams, jaccard, make_corpus
+
+    corpus = make_corpus(**NEAR_CORPORA[name])
+    groups = _near_check(tmp_path, corpus)
+    assert groups
+    for group in groups:
+        sets = {m: bigrams(corpus.texts[m]) for m in group}
+        reached, todo = {group[0]}, [group[0]]
+        while todo:
+            a = todo.pop()
+            for b in group:
+                if b not in reached and jaccard(sets[a], sets[b]) >= 0.8:
+                    reached.add(b)
+                    todo.append(b)
+        assert reached == set(group), f"group {group} is not joined by pairs with Jaccard ≥ 0.8"
+    below = [(a, b) for a, b, j in corpus.near if j < 0.8]
+    assert below, "the corpus must plant pairs just below the threshold"
+    assert not [g for g in groups for a, b in below if sorted(g) == sorted((a, b))]
+
+
+def test_shingle_hashes_are_word_bigrams():
+    """The vectorised shingling equals the definition (re's \\w+ words of the folded text,
+    bigrams; one word alone; a text without words is itself) on messy Unicode."""
+    from text_corpora import bigrams
+
+    from tuilabel.core.quality.near_duplicates import shingle_hashes
+
+    rnd = random.Random(5)
+    alphabet = list("abcXYZ  _-.,!é—…ßÅ日本\t\n\x00’0٣ΣσςİK")
+    texts = ["".join(rnd.choices(alphabet, k=rnd.randint(1, 40))) for _ in range(5000)]
+    texts += ["Great product, works fine.", "great product works fine", "!!!", " !!! ", "one", "ONE."]
+    hashes, counts = shingle_hashes(texts)
+    sets, start = [], 0
+    for count in counts.tolist():
+        sets.append(frozenset(hashes[start : start + count].tolist()))
+        start += count
+    by_definition: dict[frozenset, set] = {}
+    by_hash: dict[frozenset, set] = {}
+    for text, mine in zip(texts, sets):
+        grams = bigrams(text.replace("\x00", " "))
+        assert len(mine) == len(grams), repr(text)
+        by_definition.setdefault(grams, set()).add(mine)
+        by_hash.setdefault(mine, set()).add(grams)
+    assert all(len(v) == 1 for v in by_definition.values())  # same bigrams, same hashes
+    assert all(len(v) == 1 for v in by_hash.values())  # and the other way round
+    assert sets[-6] == sets[-5] and sets[-4] == sets[-3] and sets[-2] == sets[-1]
+
+
+def test_a_bucket_larger_than_the_pair_limit_is_one_group(tmp_path):
+    """1,500 records from one template (one number differs): every LSH bucket holds them all,
+    far over BUCKET_PAIR_LIMIT; still one group, and the unrelated texts stay out."""
+    from tuilabel.core.quality.near_duplicates import BUCKET_PAIR_LIMIT
+
+    template = "thank you for your order it will ship within two days and you can track it online order"
+    texts = [f"{template} {i}" for i in range(1500)] + [_sentence(9000 + i) for i in range(100)]
+    assert 1500 > BUCKET_PAIR_LIMIT
+    path = tmp_path / "template.manifest"
+    path.write_bytes(b"".join(orjson.dumps({"source": t}) + b"\n" for t in texts))
+    rep = check(str(path))
+    assert [g.lines for g in rep.near_duplicates] == [list(range(1, 1501))]
 
 
 # --- the command --------------------------------------------------------------------------

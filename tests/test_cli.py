@@ -106,7 +106,7 @@ def test_started_job_refuses_other_labels_or_task(tmp_path):
     s.close()
     with pytest.raises(UserError, match="cannot change"):
         prepare(JobRequest(source=str(m), labels="a,c"))
-    with pytest.raises(UserError, match="is a text-classification job"):
+    with pytest.raises(UserError, match="task text-classification -> text-classification-multilabel"):
         prepare(JobRequest(source=str(m), task="text-classification-multilabel"))
     job = prepare(JobRequest(source=str(m)))  # same command again: resumes with its labels
     assert job.spec.labels == ("a", "b") and not job.new
@@ -134,7 +134,7 @@ def test_export_formats_via_cli(tmp_path):
     assert csv_lines[0].startswith("line,source,status,label")
     assert csv_lines[2].startswith("2,text 1,declined,,,")
     assert tl("export", tmp_path / "in", "--format", "jsonl").returncode == 0
-    rows = [orjson.loads(x) for x in (tmp_path / "in" / "in.jsonl").read_bytes().splitlines()]
+    rows = [orjson.loads(x) for x in (tmp_path / "in" / "in-answers.jsonl").read_bytes().splitlines()]
     assert [r["label"] for r in rows] == ["b", None, "b"] and rows[0]["worker"] == "w1"
     # A later session appends after the canonical file, and the next start does not duplicate.
     s = open_session(m, name="in", labels=("a", "b"))

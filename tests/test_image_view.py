@@ -77,7 +77,7 @@ async def _test_shows_picture_centered_then_message():
         await pilot.pause()
         texts = [view.render_line(y).text for y in range(20)]
         joined = "\n".join(texts)
-        assert "Loading 001.jpg\\x1b[31m" in joined  # control characters made visible
+        assert "Loading 001.jpg␛[31m" in joined  # control characters made visible (safe_text.visible)
         assert "▀" not in joined
         assert all(len(t) == 60 for t in texts)
 
@@ -196,3 +196,21 @@ def test_worker_built_rows_are_what_the_frame_shows():
     rows = view._prebuilt[id(picture)][1]  # noqa: SLF001
     strips = view.build_strips(Size(picture.width, picture.height))
     assert all(list(strip)[0] is row[0] for strip, row in zip(strips, rows))  # not built again
+
+
+def test_message_keeps_its_line_breaks_and_shows_control_characters():
+    """Our own messages break where they say; a path from the record cannot send an escape."""
+    asyncio.run(_test_message_lines())
+
+
+async def _test_message_lines():
+    app = ViewerApp()
+    async with app.run_test(size=(60, 9)) as pilot:
+        view = app.query_one(ImageView)
+        view.show_message("cannot read evil\x1b[31m.jpg\n\nx declines this record")
+        await pilot.pause()
+        rows = [view.render_line(y).text.strip() for y in range(9)]
+        shown = [r for r in rows if r]
+        assert shown == ["cannot read evil␛[31m.jpg", "x declines this record"]
+        assert "\\x0a" not in "".join(rows)
+        assert rows.index("x declines this record") - rows.index("cannot read evil␛[31m.jpg") == 2

@@ -54,16 +54,19 @@ def make_tree(root: Path) -> None:
         path.write_bytes(data)
 
 
+# make_tree holds 6 images and 2 .txt files: images are the majority, texts need --type text.
 EXPECTED_LOCAL = (
     b'{"source-ref":"photos/a-b.jpeg"}\n'
     b'{"source-ref":"photos/a.png"}\n'
     b'{"source-ref":"photos/a/c.jpg"}\n'
     b'{"source-ref":"photos/a/d/e.PNG"}\n'
     b'{"source-ref":"photos/b.JPG"}\n'
+    b'{"source-ref":"photos/\xc3\xa9 x.jpg"}\n'
+)
+EXPECTED_LOCAL_TEXT = (
     b'{"source":"first \\"q\\" \\\\ line"}\n'
     b'{"source":"zweite Zeile \xc3\xbc"}\n'
     b'{"source":"last without newline"}\n'
-    b'{"source-ref":"photos/\xc3\xa9 x.jpg"}\n'
 )
 
 
@@ -89,9 +92,60 @@ def test_local_scan_byte_exact(tmp_path):
     assert path.parent == tmp_path
     assert NAME_RE.fullmatch(path.name)
     assert path.read_bytes() == EXPECTED_LOCAL
-    assert (result.images, result.text_lines, result.text_files, result.lines) == (6, 3, 2, 9)
+    assert (result.images, result.text_lines, result.text_files, result.lines) == (6, 0, 0, 6)
+    assert result.media == "image" and result.left_out == {".txt": 2, ".gif": 1, ".md": 1}
     assert seen and seen[-1][0] == "listing"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp left
+    text = scan(str(tmp_path / "photos"), str(tmp_path / "text.manifest"), media="text")
+    assert Path(text.manifest).read_bytes() == EXPECTED_LOCAL_TEXT
+    assert (text.images, text.text_lines, text.text_files, text.media) == (0, 3, 2, "text")
+    assert text.left_out == {".jpg": 3, ".png": 2, ".jpeg": 1, ".gif": 1, ".md": 1}
+
+
+def test_majority_decides_the_type_and_a_tie_asks(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name in ("a.txt", "b.txt", "c.jpg", "d.gif", "README"):
+        (folder / name).write_bytes(b"line\n")
+    result = scan(str(folder))
+    assert result.media == "text" and result.text_lines == 2
+    assert result.left_out == {".jpg": 1, ".gif": 1, "": 1}
+    assert b"source-ref" not in Path(result.manifest).read_bytes()
+    (folder / "e.png").write_bytes(b"x")
+    with pytest.raises(UserError, match="as many images as .txt files .2 each.*--type image or --type text"):
+        scan(str(folder))
+    (tmp_path / "pics").mkdir()
+    (tmp_path / "pics" / "a.jpg").write_bytes(b"x")
+    with pytest.raises(UserError, match=r"no \.txt files in .*pics \(--type text\)"):
+        scan(str(tmp_path / "pics"), media="text")
+
+
+def test_a_second_scan_in_the_same_second_takes_the_next_second(tmp_path):
+    make_tree(tmp_path / "photos")
+    when = datetime(2026, 12, 2, 8, 0, 59, 500000, tzinfo=timezone.utc)
+    first = scan(str(tmp_path / "photos"), now=when)
+    (tmp_path / "photos" / "new.jpg").write_bytes(b"7")
+    second = scan(str(tmp_path / "photos"), now=when)
+    assert Path(first.manifest).name == "dataset-20261202T080059.manifest"
+    assert Path(second.manifest).name == "dataset-20261202T080100.manifest"
+    assert Path(first.manifest).read_bytes() == EXPECTED_LOCAL  # not overwritten
+    assert b"new.jpg" in Path(second.manifest).read_bytes()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no partial file left
+    named = scan(str(tmp_path / "photos"), str(tmp_path / "mine.manifest"), now=when)
+    again = scan(str(tmp_path / "photos"), str(tmp_path / "mine.manifest"), now=when)
+    assert named.manifest == again.manifest  # a name the user gave is theirs to replace
+
+
+def test_scans_racing_in_one_second_each_keep_their_manifest(tmp_path):
+    make_tree(tmp_path / "photos")
+    procs = [subprocess.Popen([sys.executable, "-m", "tuilabel", "scan", "photos"], cwd=tmp_path,
+                              env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)]
+    outs = [p.communicate(timeout=60)[0].decode() for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    written = sorted(tmp_path.glob("dataset-*.manifest"))
+    assert len(written) == 3 and sorted(o.split(":")[0][len("wrote "):] for o in outs) == [str(w) for w in written]
+    assert all(w.read_bytes() == EXPECTED_LOCAL for w in written)
 
 
 def test_local_refs_resolve_with_sources(tmp_path):
@@ -137,7 +191,7 @@ def test_local_errors(tmp_path):
         scan(str(tmp_path / "file.jpg"))
     (tmp_path / "empty" / "sub").mkdir(parents=True)
     (tmp_path / "empty" / "x.gif").write_bytes(b"x")
-    with pytest.raises(UserError, match=r"no \.jpg, \.jpeg, \.png or \.txt files in"):
+    with pytest.raises(UserError, match=r"no \.jpg, \.jpeg, \.png or \.txt files in .*empty; it has 1 \.gif$"):
         scan(str(tmp_path / "empty"))
     (tmp_path / "blank").mkdir()
     (tmp_path / "blank" / "t.txt").write_bytes(b"\n \n")
@@ -156,8 +210,16 @@ def test_local_cli(tmp_path):
     assert proc.returncode == 0, proc.stderr
     written = list(tmp_path.glob("dataset-*.manifest"))
     assert len(written) == 1 and NAME_RE.fullmatch(written[0].name)
-    assert proc.stdout == f"wrote {written[0]}: 6 images, 3 text lines from 2 .txt files\n"
+    assert proc.stdout == f"wrote {written[0]}: 6 images\n"
+    assert proc.stderr == (
+        "note: left out 2 .txt, 1 .gif, 1 .md (an image manifest takes .jpg, .jpeg and .png; "
+        "--type text lists the others)\n"
+    )
     assert written[0].read_bytes() == EXPECTED_LOCAL
+    proc = run_cli("scan", "photos", "--type", "text", "-o", "text.manifest", cwd=tmp_path)
+    assert proc.stdout == f"wrote {tmp_path / 'text.manifest'}: 3 text lines from 2 .txt files\n"
+    assert proc.stderr.startswith("note: left out 3 .jpg, 2 .png, 1 .jpeg, 1 .gif, 1 .md (a text manifest takes .txt; --type image")
+    assert (tmp_path / "text.manifest").read_bytes() == EXPECTED_LOCAL_TEXT
     proc = run_cli("scan", str(tmp_path / "nowhere"))
     assert proc.returncode == 2
     assert proc.stderr == f"tuilabel scan: folder {tmp_path / 'nowhere'} does not exist\n"
@@ -184,8 +246,7 @@ def fill_bucket(bucket: str) -> None:
 
 def expected_s3(bucket: str) -> bytes:
     refs = ["dataset/._mac.jpg", "dataset/a.JPEG", "dataset/a/deep/y.jpg", "dataset/a/z.png", "dataset/b.jpg"]
-    lines = [orjson.dumps({"source-ref": f"s3://{bucket}/{k}"}) for k in refs]
-    return b"".join(x + b"\n" for x in lines[:5]) + b'{"source":"one"}\n{"source":"two"}\n'
+    return "".join(f'{{"source-ref":"s3://{bucket}/{k}"}}\n' for k in refs).encode()
 
 
 def test_s3_scan_manifest_lands_beside_prefix(s3_bucket):
@@ -195,8 +256,13 @@ def test_s3_scan_manifest_lands_beside_prefix(s3_bucket):
     bucket, key = s3.parse_s3_uri(result.manifest)
     assert bucket == s3_bucket and NAME_RE.fullmatch(key)
     assert s3.get_bytes(result.manifest) == expected_s3(s3_bucket)
-    assert (result.images, result.text_lines) == (5, 2)
+    assert (result.images, result.text_lines) == (5, 0) and result.left_out == {".txt": 1, ".csv": 1}
     assert seen
+    text = scan(f"s3://{s3_bucket}/dataset", media="text", now=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    assert s3.get_bytes(text.manifest) == b'{"source":"one"}\n{"source":"two"}\n'
+    again = scan(f"s3://{s3_bucket}/dataset", now=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    assert again.manifest.endswith("dataset-20260101T000001.manifest")  # the text one is kept
+    assert s3.get_bytes(text.manifest) == b'{"source":"one"}\n{"source":"two"}\n'
 
 
 def test_s3_scan_to_local_output_and_no_recursive(s3_bucket, tmp_path):
@@ -226,7 +292,7 @@ def test_s3_cli(s3_bucket):
     fill_bucket(s3_bucket)
     proc = run_cli("scan", f"s3://{s3_bucket}/dataset")
     assert proc.returncode == 0, proc.stderr
-    match = re.fullmatch(rf"wrote (s3://{s3_bucket}/dataset-\d{{8}}T\d{{6}}\.manifest): 5 images, 2 text lines from 1 \.txt file\n", proc.stdout)
+    match = re.fullmatch(rf"wrote (s3://{s3_bucket}/dataset-\d{{8}}T\d{{6}}\.manifest): 5 images\n", proc.stdout)
     assert match, proc.stdout
     assert s3.get_bytes(match.group(1)) == expected_s3(s3_bucket)
     proc = run_cli("scan", "s3://no-such-bucket-tuilabel/x")
@@ -234,12 +300,24 @@ def test_s3_cli(s3_bucket):
     assert proc.stderr == "tuilabel scan: bucket 'no-such-bucket-tuilabel' does not exist\n"
 
 
-def test_lines_match_real_gt_data_setup_bytes(shared_data):
-    """GT's own automated-setup manifest re-serializes byte for byte with our writer
-    (compact separators, raw UTF-8 such as the U+F025 in its keys, raw '=')."""
+def test_scan_writes_gt_data_setup_bytes(shared_data, aws_env):
+    """GT's own automated-setup manifest, rebuilt by scan's writer from the same keys in S3:
+    byte for byte (compact separators, raw UTF-8 such as the U+F025 in its keys, raw '=')."""
+    import boto3
+
     real = (shared_data / "gt-samples" / "dataset-20200530T121341.manifest").read_bytes()
-    lines = real.splitlines(keepends=True)
-    assert lines
-    for line in lines:
-        ref = orjson.loads(line)["source-ref"]
-        assert orjson.dumps({"source-ref": ref}, option=orjson.OPT_APPEND_NEWLINE) == line
+    refs = [orjson.loads(line)["source-ref"] for line in real.splitlines()]
+    bucket = s3.parse_s3_uri(refs[0])[0]  # GT's bucket name, so the refs come out the same
+    client = boto3.client("s3")
+    client.create_bucket(Bucket=bucket)
+    try:
+        for ref in refs:
+            s3.put_bytes(ref, b"image bytes")
+        result = scan(f"s3://{bucket}/data", now=datetime(2020, 5, 30, 12, 13, 41, tzinfo=timezone.utc))
+        assert result.manifest == f"s3://{bucket}/dataset-20200530T121341.manifest"  # GT's name too
+        assert s3.get_bytes(result.manifest) == real
+    finally:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for obj in page.get("Contents", []):
+                client.delete_object(Bucket=bucket, Key=obj["Key"])
+        client.delete_bucket(Bucket=bucket)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import orjson
 import pytest
 
@@ -180,6 +182,12 @@ def test_export_leaves_out_unanswered(tmp_path):
     assert [orjson.loads(x)["id"] for x in (tmp_path / "out.manifest").read_bytes().splitlines()] == [0, 2]
 
 
+def wait_total(session, timeout: float = 10.0) -> int | None:
+    deadline = time.monotonic() + timeout
+    while session.progress().total is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return session.progress().total
+
 
 def test_open_without_background_leaves_the_index_to_start_background(tmp_path):
     """A UI opens with background=False and starts the index once it has drawn its first
@@ -201,7 +209,7 @@ def test_open_without_background_leaves_the_index_to_start_background(tmp_path):
         session.start_background()
         session.start_background()  # idempotent
         assert session.manifest.wait_index(10)
-        assert session.progress().total == 1000
+        assert wait_total(session) == 1000  # lines not records are counted after the index
     finally:
         session.close()
 
@@ -235,5 +243,9 @@ def test_deferred_index_starts_when_resuming_needs_it(tmp_path):
     assert not thread.is_alive(), "open(background=False) hung waiting for an index nobody started"
     try:
         assert opened[0].current.index == 5
+        # The index that lookup started reports to the session: the total appears.
+        opened[0].start_background()
+        assert wait_total(opened[0]) == 12
     finally:
         opened[0].close()
+

@@ -36,19 +36,31 @@ def job_dir(tmp_path, monkeypatch):
     return tmp_path
 
 
-def session_for(tmp: Path, objects: list[dict], labels, task: str, full: str = "") -> Session:
-    manifest = tmp / "input.manifest"
-    manifest.write_bytes(b"".join(orjson.dumps(o) + b"\n" for o in objects))
-    spec = JobSpec(
-        name="snapshot-job", label_attribute="label", task=task, labels=tuple(labels),
-        input=str(manifest), output=str(tmp), worker="tester",
-        instructions=Instructions(
-            short="Pick the label that fits the main item.", full=full,
-            good=Example("A clear bag, centred.", "good-example.jpg"),
-            bad=Example("Blurry and cut off: skip these.", "bad-example.jpg"),
-        ),
-    )
-    return Session(spec, JobFolder(tmp / "job"), Manifest(manifest)).open()
+@pytest.fixture
+def open_session(job_dir):
+    """`open_session(objects, labels, task, full="", short=...)`: a session closed after the test."""
+    opened: list[Session] = []
+
+    def open_(objects: list[dict], labels, task: str, full: str = "",
+              short: str = "Pick the label that fits the main item.") -> Session:
+        manifest = job_dir / "input.manifest"
+        manifest.write_bytes(b"".join(orjson.dumps(o) + b"\n" for o in objects))
+        spec = JobSpec(
+            name="snapshot-job", label_attribute="label", task=task, labels=tuple(labels),
+            input=str(manifest), output=str(job_dir), worker="tester",
+            instructions=Instructions(
+                short=short, full=full,
+                good=Example("A clear bag, centred.", "good-example.jpg"),
+                bad=Example("Blurry and cut off: skip these.", "bad-example.jpg"),
+            ),
+        )
+        session = Session(spec, JobFolder(job_dir / "job"), Manifest(manifest)).open()
+        opened.append(session)
+        return session
+
+    yield open_
+    for session in opened:
+        session.close()
 
 
 async def settle(pilot) -> None:
@@ -65,99 +77,109 @@ REVIEWS = [
 ]
 
 
-def test_image_task_80x24(job_dir, snap_compare):
-    session = session_for(job_dir, IMAGES, ["BAG", "SUNGLASS", "SHOES", "WATCH"], "image-classification")
-    try:
-        assert snap_compare(make_app(session, clock=frozen), terminal_size=SMALL, run_before=settle)
-    finally:
-        session.close()
+SIZES = [(40, 12), (60, 16), (80, 24), (200, 60)]
+SIZE_IDS = [f"{w}x{h}" for w, h in SIZES]
+SENTIMENT = ["positive", "negative", "neutral", "mixed"]
+SENTIMENT_SHORT = "Overall sentiment of the review: 1 positive, 2 negative, 3 neutral, 4 mixed."
+LONG_REVIEW = " ".join(
+    f"Paragraph {p}: the kettle boils fast, the lid sticks now and then, and the handle gets warm."
+    for p in range(1, 41)
+)
 
 
-def test_text_task_reviewing(job_dir, snap_compare):
-    session = session_for(job_dir, REVIEWS, ["positive", "negative", "neutral"], "text-classification")
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_image_task(open_session, snap_compare, size):
+    session = open_session(IMAGES, ["BAG", "SUNGLASS", "SHOES", "WATCH"], "image-classification")
+    assert snap_compare(make_app(session, clock=frozen), terminal_size=size, run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_text_task(open_session, snap_compare, size):
+    """A long review: "more below" and PgDn in the key bar; the short instructions whole."""
+    session = open_session([{"source": LONG_REVIEW}, *REVIEWS], SENTIMENT, "text-classification",
+                           short=SENTIMENT_SHORT)
+    assert snap_compare(make_app(session, clock=frozen), terminal_size=size, run_before=settle)
+
+
+def test_window_too_small(open_session, snap_compare):
+    session = open_session(REVIEWS, SENTIMENT, "text-classification")
+    assert snap_compare(make_app(session, clock=frozen), terminal_size=(36, 10), run_before=settle)
+
+
+def test_thirty_labels_prefix_pending(open_session, snap_compare):
+    session = open_session(REVIEWS, [f"class-{i:02d}" for i in range(1, 31)], "text-classification")
+
+    async def before(pilot):
+        await pilot.press("h")  # labels 21-30: in view, the others dimmed
+        await settle(pilot)
+
+    assert snap_compare(make_app(session, clock=frozen), terminal_size=SMALL, run_before=before)
+
+
+def test_text_task_reviewing(open_session, snap_compare):
+    session = open_session(REVIEWS, ["positive", "negative", "neutral"], "text-classification")
 
     async def before(pilot):
         await pilot.press("2", "3", "u")  # reviewing record 2, answered "neutral"
         await settle(pilot)
 
-    try:
-        assert snap_compare(make_app(session, clock=frozen), terminal_size=SMALL, run_before=before)
-    finally:
-        session.close()
+    assert snap_compare(make_app(session, clock=frozen), terminal_size=SMALL, run_before=before)
 
 
-def test_text_task_literal_markup(job_dir, snap_compare):
-    session = session_for(job_dir, REVIEWS, ["positive", "negative", "neutral"], "text-classification")
+def test_text_task_literal_markup(open_session, snap_compare):
+    session = open_session(REVIEWS, ["positive", "negative", "neutral"], "text-classification")
 
     async def before(pilot):
         await pilot.press("1", "d")  # record 2 holds an ANSI escape; details shown
         await settle(pilot)
 
-    try:
-        assert snap_compare(make_app(session, clock=frozen), terminal_size=(100, 30), run_before=before)
-    finally:
-        session.close()
+    assert snap_compare(make_app(session, clock=frozen), terminal_size=(100, 30), run_before=before)
 
 
-def test_multilabel_toggled(job_dir, snap_compare):
+def test_multilabel_toggled(open_session, snap_compare):
     labels = [f"topic-{i}" for i in range(1, 15)]
-    session = session_for(job_dir, REVIEWS, labels, "text-classification-multilabel")
+    session = open_session(REVIEWS, labels, "text-classification-multilabel")
 
     async def before(pilot):
         await pilot.press("1", "3", "g", "2")  # topic-1, topic-3, topic-12 toggled
         await settle(pilot)
 
-    try:
-        assert snap_compare(make_app(session, clock=frozen), terminal_size=SMALL, run_before=before)
-    finally:
-        session.close()
+    assert snap_compare(make_app(session, clock=frozen), terminal_size=SMALL, run_before=before)
 
 
-def test_help_screen(job_dir, snap_compare):
-    session = session_for(job_dir, IMAGES, ["BAG", "SUNGLASS", "SHOES", "WATCH"], "image-classification")
+def test_help_screen(open_session, snap_compare):
+    session = open_session(IMAGES, ["BAG", "SUNGLASS", "SHOES", "WATCH"], "image-classification")
 
     async def before(pilot):
         await pilot.press("question_mark")
         await settle(pilot)
 
-    try:
-        assert snap_compare(make_app(session, clock=frozen), terminal_size=(100, 40), run_before=before)
-    finally:
-        session.close()
+    assert snap_compare(make_app(session, clock=frozen), terminal_size=(100, 40), run_before=before)
 
 
-def test_instructions_screen(job_dir, snap_compare):
+def test_instructions_screen(open_session, snap_compare):
     full = (FASHION / "instructions.md").read_text()
-    session = session_for(job_dir, IMAGES, ["BAG", "SUNGLASS", "SHOES", "WATCH"], "image-classification", full)
+    session = open_session(IMAGES, ["BAG", "SUNGLASS", "SHOES", "WATCH"], "image-classification", full)
 
     async def before(pilot):
         await settle(pilot)
         pilot.app.screen.query_one("#instructions-body").scroll_end(animate=False)
         await settle(pilot)
 
-    try:
-        assert snap_compare(make_app(session, clock=frozen, first_start=True), terminal_size=(100, 40), run_before=before)
-    finally:
-        session.close()
+    assert snap_compare(make_app(session, clock=frozen, first_start=True), terminal_size=(100, 40), run_before=before)
 
 
-def test_completion_screen(job_dir, snap_compare):
-    session = session_for(job_dir, REVIEWS, ["positive", "negative", "neutral"], "text-classification")
+def test_completion_screen(open_session, snap_compare):
+    session = open_session(REVIEWS, ["positive", "negative", "neutral"], "text-classification")
 
     async def before(pilot):
         await pilot.press("1", "2", "x")
         await settle(pilot)
 
-    try:
-        assert snap_compare(make_app(session, clock=frozen), terminal_size=SMALL, run_before=before)
-    finally:
-        session.close()
+    assert snap_compare(make_app(session, clock=frozen), terminal_size=SMALL, run_before=before)
 
 
-def test_broken_image(job_dir, snap_compare):
+def test_broken_image(open_session, snap_compare):
     objects = [{"source-ref": "broken.jpg"}, {"source-ref": "missing.jpg"}]
-    session = session_for(job_dir, objects, ["BAG", "SUNGLASS", "SHOES", "WATCH"], "image-classification")
-    try:
-        assert snap_compare(make_app(session, clock=frozen), terminal_size=SMALL, run_before=settle)
-    finally:
-        session.close()
+    session = open_session(objects, ["BAG", "SUNGLASS", "SHOES", "WATCH"], "image-classification")
+    assert snap_compare(make_app(session, clock=frozen), terminal_size=SMALL, run_before=settle)

@@ -44,6 +44,16 @@ def wait_for(target: str, text: str, timeout: float = 20.0) -> str:
     raise AssertionError(f"{text!r} did not appear on screen within {timeout}s; screen:\n{screen}")
 
 
+def wait_gone(target: str, text: str, timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    screen = capture(target)
+    while text in screen and time.monotonic() < deadline:
+        time.sleep(0.1)
+        screen = capture(target)
+    assert text not in screen, f"{text!r} stayed on screen for {timeout}s; screen:\n{screen}"
+    return screen
+
+
 def pane_pid(target: str) -> int:
     return int(tmux("display-message", "-p", "-t", target, "#{pane_pid}").strip())
 
@@ -57,14 +67,14 @@ def session_name():
     subprocess.run([*SERVER, "kill-session", "-t", name], capture_output=True)
 
 
-def start(name: str, manifest: Path, new: bool) -> None:
+def start(name: str, manifest: Path, new: bool, size: tuple[int, int] = (80, 24)) -> None:
     cmd = f"{sys.executable} -m tuilabel label {manifest} --labels alpha,beta,gamma"
     env = {"TERM": "xterm-256color", "XDG_CONFIG_HOME": str(manifest.parent / "config")}
     exports = " ".join(f"{k}={v}" for k, v in env.items())
     # COLUMNS/LINES (pytest may set them) would pin the app's size instead of the pane's.
     run = f"unset COLUMNS LINES; env {exports} {cmd}; sleep 30"
     if new:
-        tmux("new-session", "-d", "-s", name, "-x", "80", "-y", "24", run)
+        tmux("new-session", "-d", "-s", name, "-x", str(size[0]), "-y", str(size[1]), run)
     else:
         tmux("respawn-pane", "-k", "-t", name, run)
 
@@ -101,3 +111,62 @@ def test_label_kill_resume(tmp_path, session_name):
     objects = [orjson.loads(line) for line in lines]  # every line whole and valid JSON
     assert [o["source"] for o in objects] == [f"review text number {i}" for i in range(6)]
     assert [o["reviews"] for o in objects] == [0, 1, 2, 0, 1, 2]
+
+
+def test_long_text_scrolls_by_keyboard_in_a_real_terminal(tmp_path, session_name):
+    """Over SSH without a mouse: PageDown, End and Home reach every part of a 1,500-word
+    record at 80x24; "more below" shows until the end; the key bar keeps q Quit."""
+    words = " ".join(f"w{i}" for i in range(1500))
+    manifest = tmp_path / "long.manifest"
+    manifest.write_bytes(orjson.dumps({"source": f"START {words} FINISH"}) + b"\n" + orjson.dumps({"source": "next"}) + b"\n")
+    start(session_name, manifest, new=True)
+    wait_for(session_name, "START")
+    screen = wait_for(session_name, "pgdn More")
+    assert "more below" in screen and "q Quit" in screen
+    assert "FINISH" not in screen
+    tmux("send-keys", "-t", session_name, "PageDown")
+    screen = wait_gone(session_name, "START")  # a page further
+    assert "more below" in screen
+    tmux("send-keys", "-t", session_name, "End")
+    screen = wait_for(session_name, "FINISH")
+    assert "more below" not in screen
+    tmux("send-keys", "-t", session_name, "Home")
+    screen = wait_for(session_name, "START")
+    assert "FINISH" not in screen and "more below" in screen
+    tmux("send-keys", "-t", session_name, "Down")
+    screen = wait_gone(session_name, "START")  # one line down
+    assert "w14" in screen
+    tmux("send-keys", "-t", session_name, "1")
+    wait_for(session_name, "next")
+
+
+def test_small_windows_in_a_real_terminal(tmp_path, session_name):
+    """40x12 labels with the short instructions whole; below it the window says what it
+    needs, keys wait, and growing the window brings the job back."""
+    manifest = tmp_path / "reviews.manifest"
+    manifest.write_bytes(b"".join(orjson.dumps({"source": f"review {i}"}) + b"\n" for i in range(3)))
+    (tmp_path / "job.toml").write_text(
+        f'name = "reviews"\ninput = "{manifest}"\ntask = "text-classification"\n'
+        'labels = ["positive", "negative"]\n[instructions]\n'
+        'short = "Overall sentiment of the review: 1 positive, 2 negative."\n'
+    )
+    cmd = f"{sys.executable} -m tuilabel label {tmp_path / 'job.toml'}"
+    run = f"unset COLUMNS LINES; env TERM=xterm-256color XDG_CONFIG_HOME={tmp_path / 'config'} {cmd}; sleep 30"
+    tmux("new-session", "-d", "-s", session_name, "-x", "40", "-y", "12", run)
+    wait_for(session_name, "Instructions")  # a job's first start opens them
+    tmux("send-keys", "-t", session_name, "Escape")
+    screen = wait_for(session_name, "review 0")
+    flat = " ".join(screen.split())
+    assert "Overall sentiment of the review: 1 positive, 2 negative." in flat
+    assert "q Quit" in screen
+    tmux("resize-window", "-t", session_name, "-x", "36", "-y", "10")
+    screen = wait_for(session_name, "window too small: 36×10")
+    assert "need ≥ 40×12" in screen and "review 0" not in screen
+    tmux("send-keys", "-t", session_name, "1")  # blind keys do not label
+    time.sleep(0.3)
+    tmux("resize-window", "-t", session_name, "-x", "60", "-y", "16")
+    screen = wait_for(session_name, "review 0")
+    assert "0/3" in screen
+    tmux("send-keys", "-t", session_name, "1")
+    screen = wait_for(session_name, "review 1")
+    assert "1/3" in screen

@@ -15,11 +15,19 @@ from tuilabel import __version__
 from tuilabel.core.errors import UserError
 
 # Order is the order `--help` lists them in.
-COMMANDS = ("label", "demo", "init", "scan", "export", "check", "stats")
+COMMANDS = ("label", "demo", "init", "scan", "export", "check", "stats", "consolidate", "review")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with the one line that matters on a usage error, not the whole usage block
+    (subcommand parsers are made of the same class)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\nsee {self.prog} --help\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="tuilabel",
         description="Amazon SageMaker Ground Truth labeling jobs in a terminal.",
     )

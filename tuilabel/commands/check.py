@@ -54,7 +54,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         metavar="J",
         help="near-duplicate texts: word-bigram Jaccard similarity at least J (default 0.8)",
     )
-    parser.add_argument("--jobs", type=int, default=None, metavar="N", help="image decoding threads (default 2 x CPUs, max 16)")
+    parser.add_argument("--jobs", type=int, default=None, metavar="N", help="image decoding threads, 1..64 (default 2 x CPUs, at most 16)")
     parser.add_argument("--limit", type=int, default=20, metavar="N", help="rows per table in the report (default 20, 0 = all)")
     parser.add_argument("--strict", action="store_true", help="exit 1 on warnings (near-duplicates, imbalance) too")
     parser.set_defaults(run=run)
@@ -82,9 +82,11 @@ def run(args: argparse.Namespace) -> int:
     import orjson
     from rich.console import Console
 
+    from tuilabel.core.data.sources import local_path
     from tuilabel.core.quality.check import check
 
     _validate(args)
+    args.source = local_path(args.source)
     err = Console(stderr=True)
     kwargs = dict(
         image_distance=args.image_distance,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+from pathlib import Path
 
 from tuilabel.commands.label import add_app_options, request_from, run_job
 
@@ -26,6 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tuilabel.core.errors import UserError
     from tuilabel.core.job_setup import data_home
     from tuilabel.core.gt.job import read_job_file
     from tuilabel.resources import sample_data_dir
@@ -33,10 +35,16 @@ def run(args: argparse.Namespace) -> int:
     folder, job_file = DEMOS[args.which]
     path = sample_data_dir() / folder / job_file
     output = args.output or str(data_home() / "demo")
+    job_folder = Path(output) / read_job_file(path)["name"]
     if args.reset:
-        name = read_job_file(path)["name"]
-        shutil.rmtree(f"{output}/{name}", ignore_errors=True)
+        shutil.rmtree(job_folder, ignore_errors=True)
     for attr in ("name", "labels", "task", "multi", "label_attribute", "instructions"):
         setattr(args, attr, None)
     args.output = output
-    return run_job(request_from(args, str(path)), args)
+    try:
+        return run_job(request_from(args, str(path)), args)
+    except UserError as exc:
+        if not (job_folder / "tuilabel" / "job.json").exists():
+            raise
+        # An earlier demo (another version's sample, or labels) the bundled one cannot resume.
+        raise UserError(f"{exc}; `tuilabel demo {args.which} --reset` starts this demo over (its answers are deleted)") from None

@@ -11,8 +11,8 @@ HELP = "export a job's answers: gt (canonical output manifest), csv or jsonl (fl
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("export", help=HELP, description=HELP + ". Atomic: a temp file, then a rename.")
     parser.add_argument("job", metavar="JOB", help="job folder (<output>/<job-name>) or job file")
-    parser.add_argument("--format", choices=("gt", "csv", "jsonl"), default="gt", help="default: gt")
-    parser.add_argument("-o", "--output", metavar="FILE", help="where to write (default: the job's manifests/output/output.manifest for gt, <job>/<name>.csv|jsonl otherwise)")
+    parser.add_argument("--format", choices=("gt", "csv", "jsonl", "gt-responses"), default="gt", help="default: gt; gt-responses: GT's worker-response and consolidation-response files (into the job folder, or -o DIR)")
+    parser.add_argument("-o", "--output", metavar="FILE", help="where to write (default: the job's manifests/output/output.manifest for gt, <job>/<name>-answers.csv|jsonl otherwise)")
     parser.set_defaults(run=run)
 
 
@@ -28,59 +28,69 @@ def _folder_for(job: str):
         if prepared.folder.exists():
             return prepared.folder
         raise UserError(f"job file {job} has no job folder yet ({prepared.folder.root}); label first")
+    if Path(job).expanduser().is_file():
+        raise UserError(_manifest_hint(job))
     raise UserError(f"{job} is not a tuilabel job folder (no tuilabel/job.json inside)")
 
 
-def run(args: argparse.Namespace) -> int:
+def _manifest_hint(manifest: str) -> str:
+    """An input manifest was named: say where its job folder is (`label` puts it beside the
+    manifest, named after it), or that there is none yet."""
     from tuilabel.core.errors import UserError
-    from tuilabel.core.gt.export import write_flat, write_gt
-    from tuilabel.core.store.lock import JobLock
-    from tuilabel.core.data.manifest import Manifest
+    from tuilabel.core.job_setup import JobRequest, prepare
 
-    folder = _folder_for(args.job)
+    what = f"{manifest} is an input manifest, not a job"
+    try:
+        folder = prepare(JobRequest(source=manifest), fetch_input=False).folder
+    except UserError:  # no job to resume (no labels known): nothing was labeled from it here
+        folder = None
+    if folder is None or not folder.exists():
+        return f"{what}, and it has no job folder beside it; label it first (tuilabel label {manifest})"
+    return f"{what}; export its job folder: tuilabel export {folder.root}"
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from tuilabel.core.errors import UserError
+    from tuilabel.core.gt.export import refuse_if_busy, write_canonical, write_flat, write_gt
+    from tuilabel.core.data.manifest import Manifest
+    from tuilabel.core.data.sources import local_path
+
+    folder = _folder_for(local_path(args.job))
     spec = folder.load_spec()
+    if args.format == "gt-responses":
+        from tuilabel.core.gt.consolidate_job import export_gt_responses
+
+        done = export_gt_responses(folder, Path(args.output) if args.output else folder.root)
+        print(f"wrote {done.response_files:,} worker-response files and {done.consolidation_response} ({done.consolidated:,} consolidated) under {done.root}")
+        return 0
     if args.format == "gt":
         dest = Path(args.output) if args.output else folder.output_manifest
         in_place = dest.resolve() == folder.output_manifest.resolve()
-        locks = []
-        if in_place:
-            # Rewriting output.manifest under a running session would cut its appends off.
-            for journal in folder.journals():
-                locks.append(JobLock(journal.parent / "lock", f"job {spec.name!r} (worker {journal.parent.name})").acquire())
-        try:
-            manifest_path = folder.input_cache if "://" in spec.input else Path(spec.input)
-            if not manifest_path.is_file():
-                raise UserError(f"the job's input {spec.input} is gone; cannot order the output")
-            with Manifest(manifest_path, display=spec.input) as manifest:
-                result = write_gt(folder, manifest, dest, spec.label_attribute)
+        manifest_path = folder.input_cache if "://" in spec.input else Path(spec.input)
+        if not manifest_path.is_file():
+            raise UserError(f"the job's input {spec.input} is gone; cannot order the output")
+        with Manifest(manifest_path, display=spec.input) as manifest:
             if in_place:
-                _mark_canonical(folder, spec)
-        finally:
-            for lock in locks:
-                lock.release()
+                # Never replace output.manifest under a running session: it appends to it.
+                result = refuse_if_busy(folder, write_canonical(folder, manifest, spec.label_attribute))
+            else:
+                # A review's output keeps every consolidated line, decisions replacing labels.
+                result = write_gt(folder, manifest, dest, spec.label_attribute,
+                                  keep_unanswered=folder.review_marker.exists())
+        for problem in result.skipped:
+            print(f"note: {problem}", file=sys.stderr)
         print(
-            f"wrote {dest}: {result.written:,} lines ({result.declined:,} declined)"
+            f"wrote {dest.absolute()}: {result.written:,} lines ({result.declined:,} declined)"
             + (f"; {result.unanswered:,} input lines without an answer left out" if result.unanswered else "")
         )
         return 0
-    dest = Path(args.output) if args.output else folder.root / f"{spec.name}.{args.format}"
-    rows = write_flat(folder, dest, args.format, spec.label_attribute, spec.labels)
-    print(f"wrote {dest}: {rows:,} records")
+    # Not <name>.jsonl: the job is named after its input, so that would look like the input.
+    dest = Path(args.output) if args.output else folder.root / f"{spec.name}-answers.{args.format}"
+    skipped: list[str] = []
+    rows = write_flat(folder, dest, args.format, spec.label_attribute, spec.labels, skipped)
+    for problem in skipped:
+        print(f"note: {problem}", file=sys.stderr)
+    print(f"wrote {dest.absolute()}: {rows:,} records")
     return 0
-
-
-def _mark_canonical(folder, spec) -> None:
-    """Tell each worker's checkpoint that output.manifest now holds its journal canonically."""
-    from tuilabel.core.store.journal import Journal
-
-    for journal_path in folder.journals():
-        worker_dir = journal_path.parent
-        journal = Journal(journal_path, worker_dir / "checkpoint.json", folder.output_manifest, spec.label_attribute, len(spec.labels))
-        journal.open(repair_output=False)  # output.manifest was just written canonically
-        journal.canonical_journal_size = journal.size
-        cursor = journal.checkpoint.get("cursor")
-        extra = {"cursor": cursor} if cursor else {}
-        if journal.checkpoint.get("input"):
-            extra["input"] = journal.checkpoint["input"]
-        journal.save_checkpoint(**extra)
-        journal.close()

@@ -8,6 +8,7 @@ import gc
 import sys
 
 from tuilabel.core.gt.tasks import TASK_TYPES
+from tuilabel.core.user_config import GRAPHICS_MODES
 
 HELP = "open the labeling app on a manifest, a job file or a job folder (resumes a started job)"
 
@@ -27,7 +28,7 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
 def add_app_options(parser: argparse.ArgumentParser) -> None:
     app = parser.add_argument_group("app")
     app.add_argument("--theme", help="theme name (tuilabel-dark, tuilabel-light, tuilabel-high-contrast, tuilabel-colorblind, or one of yours)")
-    app.add_argument("--graphics", choices=("auto", "kitty", "sixel", "halfblock"), help="image drawing (default: auto; half-block over SSH and tmux)")
+    app.add_argument("--graphics", choices=GRAPHICS_MODES, help="image drawing (default: auto; half-block over SSH and tmux)")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -76,32 +77,54 @@ def start_collecting() -> None:
     gc.enable()
 
 
+def user_config():
+    """The user's config file, its keymap checked: refused before a job folder is made."""
+    from tuilabel.core.user_config import load_user_config
+
+    config = load_user_config()
+    if config.keys:
+        from tuilabel.core.locations import config_file
+        from tuilabel.ui.keys import validate_keymap
+
+        validate_keymap(config.keys, str(config_file()))
+    return config
+
+
+def run_app(session, args: argparse.Namespace, config, **options) -> None:
+    """The app on an opened session, with the user's theme, graphics and keys (`label` and
+    `review`). Called after every check of the job, so a real problem is named first."""
+    from tuilabel.commands import require_terminal
+
+    require_terminal()
+    from tuilabel.ui.app import make_app
+
+    app = make_app(
+        session,
+        theme=args.theme or config.theme,
+        graphics=args.graphics or config.graphics or "auto",
+        keymap=config.keys,
+        **options,
+    )
+    start_collecting()
+    app.run()
+
+
 @no_collection_until_run
 def run_job(request, args: argparse.Namespace) -> int:
     """Prepare, open, label, close: the whole life of one labeling session."""
     from tuilabel.core.job_setup import prepare
     from tuilabel.core.session import State
-    from tuilabel.core.user_config import load_user_config
 
-    config = load_user_config()
+    config = user_config()
     if request.worker is None and config.worker:
         request.worker = config.worker
     prepared = prepare(request)
-    # The app starts the line index once its first frame is on screen (LabelApp.on_ready).
+    # The app starts the background work (line index, input hash) once its first frame is
+    # on screen (LabelApp.on_ready); close() verifies the input if it never got there.
     session, mirror = prepared.start(background=False)
     try:
-        from tuilabel.ui.app import make_app
-
-        app = make_app(
-            session,
-            theme=args.theme or config.theme,
-            graphics=args.graphics or config.graphics or "auto",
-            keymap=config.keys,
-            first_start=prepared.new,
-            upload_status=mirror.lagging if mirror is not None else None,
-        )
-        start_collecting()
-        app.run()
+        run_app(session, args, config, first_start=prepared.new,
+                upload_status=mirror.lagging if mirror is not None else None)
     finally:
         progress = session.progress()
         left = prepared.stop(session, mirror)
@@ -110,11 +133,22 @@ def run_job(request, args: argparse.Namespace) -> int:
     state = "finished" if session.state is State.DONE else "stopped; run the same command to resume"
     print(
         f"{prepared.spec.name}: {progress.done:,} of {progress.total if progress.total is not None else '?'} "
-        f"records done ({progress.declined:,} declined), {state}. Output: {prepared.folder.output_manifest}"
+        f"records done ({progress.declined:,} declined), {state}."
     )
+    print(canonical_note(prepared.folder, session.output_canonical))
     if prepared.output_s3:
         print(f"S3: {prepared.output_s3}" + (f" ({len(left)} files still to upload; they go up on the next start)" if left else " (up to date)"))
     return 0
+
+
+def canonical_note(folder, canonical: bool) -> str:
+    """Which file holds the answers, in one line, after a session."""
+    if canonical:
+        return f"Output (canonical: one line per record, latest answer wins, input order): {folder.output_manifest}"
+    return (
+        f"Output: {folder.output_manifest} (not canonical now: every answer in the order given, see the "
+        f"notes above); the record of truth is each worker's journal in {folder.private / 'workers'}"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,9 +1,11 @@
 """`tuilabel stats MANIFEST|JOB`: label distribution, confidence, boxes, and (for a job
-folder) labeling speed and workers."""
+folder) labeling speed and workers; agreement and worker quality for a job with several
+workers (a GT folder with worker responses, or a tuilabel job with 2+ workers)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -24,36 +26,65 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
     import orjson
 
+    from tuilabel.core.data.sources import local_path
     from tuilabel.core.quality.stats import compute
 
-    stats = compute(args.source)
+    source = local_path(args.source)
+    stats, agreement = _with_agreement(source)
+    if stats is None and agreement is None:
+        stats = compute(source)
     if args.json:
-        sys.stdout.buffer.write(orjson.dumps(stats.to_json(), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
+        out = stats.to_json() if stats is not None else {"source": source}
+        if agreement is not None:
+            out["agreement"] = agreement.to_json()
+        sys.stdout.buffer.write(orjson.dumps(out, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
         return 0
     from rich.console import Console
 
-    render(stats, Console(), args.limit)
+    console = Console()
+    if stats is not None:
+        render(stats, console, args.limit)
+    if agreement is not None:
+        from tuilabel.commands.agreement_report import render_agreement
+
+        render_agreement(agreement, console, args.limit)
     return 0
 
 
-def _bar(n: int, top: int, width: int = 30) -> str:
-    if not n or not top:
-        return ""
-    cells = n * width / top
-    full = int(cells)
-    eighths = int((cells - full) * 8)
-    return "█" * full + ("▏▎▍▌▋▊▉"[eighths - 1] if eighths else "") or "▏"
+def _with_agreement(source: str):
+    """A GT job folder (worker responses) or a tuilabel job with 2+ workers: (stats or None,
+    agreement or None); (None, None) for anything else. A GT folder's stats are those of its
+    output manifest. Answers that cannot be read are a note, and the stats go on."""
+    from pathlib import Path
 
+    from tuilabel.core.errors import UserError
+    from tuilabel.core.quality.agreement import job_agreement, several_workers
+    from tuilabel.core.quality.stats import compute
 
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}h {m:02d}m {s:02d}s" if h else f"{m}m {s:02d}s"
+    path = Path(source).expanduser()
+    if "://" in source or not path.is_dir() or not several_workers(path):
+        return None, None
+    tuilabel_job = (path / "tuilabel" / "job.json").is_file()
+    try:
+        inp, agreement = job_agreement(path)
+    except UserError as exc:
+        if not tuilabel_job:
+            raise
+        print(f"note: no agreement figures: {exc}", file=sys.stderr)
+        return compute(source), None
+    # A tuilabel job's stats come from its journals, a GT folder's from its output manifest
+    # (without one, the agreement alone).
+    stats = None
+    if tuilabel_job or inp.manifest_path is not None:
+        stats = compute(source if tuilabel_job else str(inp.manifest_path))
+        stats.labels = stats.labels or list(inp.spec.labels)
+    for problem in inp.problems[:5]:
+        print(f"note: {problem}", file=sys.stderr)
+    if len(inp.problems) > 5:
+        print(f"note: … and {len(inp.problems) - 5} more problems in the worker answers", file=sys.stderr)
+    return stats, agreement
 
 
 def render(stats, console, limit: int = 30) -> None:
@@ -61,6 +92,7 @@ def render(stats, console, limit: int = 30) -> None:
     from rich.text import Text
 
     from tuilabel.core.quality.stats import CONFIDENCE_BINS
+    from tuilabel.ui.format import bar, duration
 
     head = Text()
     head.append(stats.source, style="bold")
@@ -105,7 +137,7 @@ def render(stats, console, limit: int = 30) -> None:
             top = items[0][1]
             shown = items[:limit] if limit else items
             for name, n in shown:
-                table.add_row(Text(name), f"{n:,}", f"{100 * n / total:.1f}", Text(_bar(n, top), style="cyan"))
+                table.add_row(Text(name), f"{n:,}", f"{100 * n / total:.1f}", Text(bar(n / (top or 1), 30), style="cyan"))
             console.print(table)
             if len(shown) < len(items):
                 console.print(f"  … and {len(items) - len(shown)} more classes")
@@ -119,7 +151,7 @@ def render(stats, console, limit: int = 30) -> None:
             for i, n in enumerate(st.confidence):
                 lo, hi = i / CONFIDENCE_BINS, (i + 1) / CONFIDENCE_BINS
                 label = f"{lo:.1f}–{hi:.1f}"
-                table.add_row(label, f"{n:,}", Text(_bar(n, top), style="magenta"))
+                table.add_row(label, f"{n:,}", Text(bar(n / (top or 1), 30), style="magenta"))
             console.print(table)
 
         if st.boxes_per_image:
@@ -130,7 +162,7 @@ def render(stats, console, limit: int = 30) -> None:
             top = max(st.boxes_per_image.values())
             rows = sorted(st.boxes_per_image.items())
             for k, n in rows[:limit] if limit else rows:
-                table.add_row(str(k), f"{n:,}", Text(_bar(n, top), style="green"))
+                table.add_row(str(k), f"{n:,}", Text(bar(n / (top or 1), 30), style="green"))
             console.print(table)
 
     t = stats.timing
@@ -141,11 +173,11 @@ def render(stats, console, limit: int = 30) -> None:
             f"  answers {t.answers:,} (declined {t.declined:,}; {t.submissions:,} journal submissions, relabels included)"
         )
         if t.first:
-            console.print(f"  from {t.first} to {t.last}  ({_duration(t.span_seconds)})")
+            console.print(f"  from {t.first} to {t.last}  ({duration(t.span_seconds)})")
         median = f"{t.median_seconds:.1f} s" if t.median_seconds is not None else "—"
         console.print(
             f"  {t.labels_per_hour:,.1f} labels per hour   median {median} per record   "
-            f"time spent {_duration(t.total_seconds)}"
+            f"time spent {duration(t.total_seconds)}"
         )
         if t.workers:
             table = Table(title="  workers", title_justify="left", show_edge=False, box=None)
@@ -154,5 +186,5 @@ def render(stats, console, limit: int = 30) -> None:
             table.add_column("")
             top = max(t.workers.values())
             for name, n in t.workers.items():
-                table.add_row(Text(name), f"{n:,}", Text(_bar(n, top), style="cyan"))
+                table.add_row(Text(name), f"{n:,}", Text(bar(n / (top or 1), 30), style="cyan"))
             console.print(table)

@@ -2,7 +2,10 @@
 
 Order of precedence: command-line flags, then the job file, then the existing job (when the
 folder already holds one), then defaults. A new job needs labels; an existing one keeps its
-labels and task type, and a different request is refused (never silently mixed).
+labels and task type once it has answers, and a different request is refused (never silently
+mixed); before the first answer a new label set or task simply replaces the old one.
+A job whose input moved (the folder was moved, or the package reinstalled) follows it when the
+file at the new place has the same content (the fingerprint in the checkpoints).
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import orjson
+
 from tuilabel.core.data import s3
 from tuilabel.core.store.durable import explain_os_error
 from tuilabel.core.errors import UserError
+from tuilabel.core.locations import data_home
 from tuilabel.core.gt.job import (
     Instructions,
     JobFolder,
@@ -22,14 +28,16 @@ from tuilabel.core.gt.job import (
     check_job_name,
     check_label_attribute,
     check_labels,
-    compare_specs,
     default_worker,
     instructions_from,
     read_job_file,
     read_labels,
+    spec_changes,
     suggest_name,
 )
+from tuilabel.core.store.lock import IdleWorkers
 from tuilabel.core.data.manifest import BadRecord, Manifest, is_blank, parse_record
+from tuilabel.core.data.sources import local_path
 from tuilabel.core.session import Session
 from tuilabel.core.gt.tasks import TASK_TYPES, task_for
 
@@ -61,6 +69,7 @@ class PreparedJob:
     output_s3: str | None  # s3://…/<job-name>/ to mirror the job folder to, if any
     new: bool  # True on a job's first start
     notes: list[str] = field(default_factory=list)  # one line each, for the user
+    replace_spec: bool = False  # job.json is rewritten (moved input, labels before any answer)
 
     def open_manifest(self) -> Manifest:
         return Manifest(self.manifest_path, base=self.manifest_base, display=self.spec.input)
@@ -68,7 +77,7 @@ class PreparedJob:
     def start(self, background: bool = True) -> tuple[Session, "S3Mirror | None"]:
         """Open the session; with an s3:// output, a mirror uploads the job folder as it goes.
         `background`: see `Session.open`."""
-        session = Session(self.spec, self.folder, self.open_manifest())
+        session = Session(self.spec, self.folder, self.open_manifest(), replace_spec=self.replace_spec)
         session.messages.extend(self.notes)
         mirror = None
         if self.output_s3:
@@ -110,10 +119,6 @@ class PreparedJob:
         return mirror.close(timeout=timeout)
 
 
-def data_home() -> Path:
-    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "tuilabel"
-
-
 def _s3_parent(uri: str) -> str:
     bucket, key = s3.parse_s3_uri(uri)
     parent = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
@@ -153,15 +158,72 @@ def find_job_folder(source: str) -> JobFolder | None:
     return None
 
 
+def _saved_fingerprints(folder: JobFolder) -> list[dict]:
+    """The input fingerprints the job's checkpoints hold (one per worker that saved one)."""
+    found = []
+    for checkpoint in sorted((folder.private / "workers").glob("*/checkpoint.json")):
+        try:
+            saved = orjson.loads(checkpoint.read_bytes()).get("input")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(saved, dict) and {"size", "head_sha1", "tail_sha1"} <= saved.keys():
+            found.append(saved)
+    return found
+
+
+def _same_input(folder: JobFolder, path: Path) -> bool:
+    """Is `path` the job's input (or that input grown)? First and last 64 KiB of the old length
+    here; the session compares the whole file in the background and refuses a mismatch."""
+    saved = _saved_fingerprints(folder)
+    if not saved:
+        return not folder.answers_exist()  # nothing is tied to the old file's lines yet
+    try:
+        with Manifest(path) as manifest:
+            for fp in saved:
+                now = manifest.fingerprint(fp["size"])
+                if manifest.size >= fp["size"] and (now.head_sha1, now.tail_sha1) == (fp["head_sha1"], fp["tail_sha1"]):
+                    return True
+    except OSError:
+        return False
+    return False
+
+
+def _moved_input(folder: JobFolder, spec: JobSpec) -> Path | None:
+    """Where the input of a job whose stored input path is gone may be now: the stored path
+    relative to the job folder, or a file of the same name beside the job folder."""
+    candidates = []
+    if spec.input_from_job:
+        candidates.append(folder.root / spec.input_from_job)
+    candidates.append(folder.root.parent / Path(spec.input).name)
+    for path in candidates:
+        try:
+            if path.is_file() and _same_input(folder, path):
+                return path.resolve()
+        except OSError:
+            continue
+    return None
+
+
+def _others_labeling(folder: JobFolder, worker: str) -> list[str]:
+    with IdleWorkers(folder.locks(), skip=folder.lock(worker)) as idle:
+        return idle.busy
+
+
 def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
-    source = req.source
+    source = local_path(req.source)
     file_values: dict = {}
     base = Path.cwd()
     existing_folder = None if "://" in source else find_job_folder(source)
     if existing_folder is not None:
         spec = existing_folder.load_spec()
-        file_values = {"input": spec.input, "name": spec.name, "output": spec.output}
+        # A moved folder is where it is now, not where job.json was written.
+        here = spec.output if s3.is_s3_uri(spec.output) else str(existing_folder.root.resolve().parent)
+        file_values = {"input": spec.input, "name": spec.name, "output": here}
         base = Path("/")
+        if not s3.is_s3_uri(spec.input) and not Path(spec.input).is_file():
+            moved = _moved_input(existing_folder, spec)
+            if moved is not None:
+                file_values["input"] = str(moved)
     elif source.lower().endswith(".toml"):
         path = Path(source).expanduser()
         try:
@@ -177,12 +239,9 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
     else:
         file_values = {"input": source}
 
-    input_loc = str(file_values["input"])
+    input_loc = local_path(str(file_values["input"]))
     if not s3.is_s3_uri(input_loc) and "://" not in input_loc:
         input_path = (base / Path(input_loc).expanduser()).resolve()
-        input_loc = str(input_path)
-    elif input_loc.startswith("file://"):
-        input_path = Path(input_loc[len("file://") :]).resolve()
         input_loc = str(input_path)
     elif s3.is_s3_uri(input_loc):
         input_path = None
@@ -303,14 +362,47 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
         worker=str(worker),
         instructions=instructions,
     )
+    if input_path is not None:
+        try:
+            spec = replace(spec, input_from_job=os.path.relpath(input_path, folder.root.resolve()))
+        except ValueError:  # another drive: no relative path
+            pass
+    replace_spec = False
     if existing is not None:
         if existing.name.lower() != name.lower():
             raise UserError(f"{folder.root} holds job {existing.name!r}, not {name!r}")
-        compare_specs(existing, spec)
-        if existing.input != spec.input:
-            raise UserError(
-                f"job {existing.name!r} at {folder.root} labels {existing.input}, not {spec.input}; "
-                "use another --name or --output for a new job"
+        changes = spec_changes(existing, spec)
+        if changes:
+            _refuse_changes_after_answers(folder, existing, spec, changes)
+            notes.append(
+                f"job {existing.name!r} had no answers yet, so it now has {'; '.join(changes)}"
             )
-        spec = replace(existing, worker=spec.worker, instructions=spec.instructions)
-    return PreparedJob(spec, folder, manifest_path, base_uri, output_s3, existing is None, notes)
+            existing = replace(existing, task=spec.task, labels=spec.labels, label_attribute=spec.label_attribute)
+            replace_spec = True
+        if existing.input != spec.input:
+            if input_path is None or not _same_input(folder, input_path):
+                raise UserError(
+                    f"job {existing.name!r} at {folder.root} labels {existing.input}, not {spec.input} "
+                    "(other content); use another --name or --output for a new job"
+                )
+            notes.append(f"job {existing.name!r}: its input moved from {existing.input} to {spec.input} (same content); resuming")
+            replace_spec = True
+        elif existing.input_from_job != spec.input_from_job:
+            replace_spec = True  # the folder moved with its input, or a job.json from before
+        spec = replace(existing, worker=spec.worker, instructions=spec.instructions, input=spec.input,
+                       input_from_job=spec.input_from_job, output=spec.output)
+    return PreparedJob(spec, folder, manifest_path, base_uri, output_s3, existing is None, notes, replace_spec)
+
+
+def _refuse_changes_after_answers(folder: JobFolder, existing: JobSpec, wanted: JobSpec, changes: list[str]) -> None:
+    """A started job keeps its task, labels and attribute: answers are label indexes. Before
+    the first answer (and with no other worker labeling) a change is allowed."""
+    busy = _others_labeling(folder, wanted.worker)
+    if not folder.answers_exist() and not busy:
+        return
+    why = f"worker {', '.join(busy)} is labeling it" if busy else "it has answers (label indexes)"
+    raise UserError(
+        f"job {existing.name!r} at {folder.root} cannot change ({'; '.join(changes)}): {why}; "
+        f"label with the new settings in a new job folder (add --name {suggest_name(existing.name + '-2')}), "
+        f"or keep the old ones (leave out the flags that differ)"
+    )

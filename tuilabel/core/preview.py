@@ -39,7 +39,9 @@ header bytes ourselves *before* `Image.open`, so Pillow never gets to warn about
 refuse anyway (an over-limit WEBP/TIFF/PPM/ICO/TGA can still make Pillow warn once before we
 refuse it).
 Silencing with `warnings.catch_warnings()` is not an option: it swaps process-global state
-and is not thread-safe, and we decode in worker threads. tuilabel uses Pillow only here.
+and is not thread-safe, and we decode in worker threads. Pillow is also used by
+`quality/check.py` and `quality/near_duplicates.py` (verify and hash images; they apply GT's
+limits themselves) and `ui/graphics.py` (scale for kitty/sixel, after this module decoded).
 
 Everything here is pure (no Textual, no Rich) and safe to call from worker threads:
 `PreviewImage` guards its cached working image with a lock, and `PreviewCache` is a small
@@ -62,10 +64,7 @@ if TYPE_CHECKING:
 else:  # bound by _pillow() on first use
     ExifTags = Image = ImageOps = UnidentifiedImageError = None
 
-#: Ground Truth's input limits for images (see shared spec): file size and pixel count.
-GT_MAX_BYTES = 40 * 1024 * 1024
-GT_MAX_PIXELS = 100_000_000
-
+from tuilabel.core.gt.limits import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
 
 
 def _pillow() -> None:
@@ -78,9 +77,10 @@ def _pillow() -> None:
 
     # Pillow warns above MAX_IMAGE_PIXELS and raises above twice that; match GT's limit so
     # legal images never warn (see the module docstring). Set once, never toggled.
-    image.MAX_IMAGE_PIXELS = GT_MAX_PIXELS
+    image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
     ExifTags, Image, ImageOps = exif_tags, image, image_ops
     UnidentifiedImageError = unidentified
+
 
 #: Transparent pixels are shown over this neutral mid-grey.
 BACKGROUND_RGB = (128, 128, 128)
@@ -358,13 +358,13 @@ def open_preview(data: bytes | bytearray | memoryview | None) -> PreviewImage | 
     data = bytes(data)
     if not data:
         return PreviewError("the image file is empty (0 bytes)")
-    if len(data) > GT_MAX_BYTES:
+    if len(data) > MAX_IMAGE_BYTES:
         return PreviewError(
             f"image file is {len(data) / 1024 / 1024:.1f} MB; Ground Truth accepts at most 40 MB"
         )
     # Refuse over-limit PNG/JPEG/GIF/BMP before Pillow sees them: no Pillow warning (see top).
     sniffed = _header_size(data)
-    if sniffed is not None and sniffed[0] * sniffed[1] > GT_MAX_PIXELS:
+    if sniffed is not None and sniffed[0] * sniffed[1] > MAX_IMAGE_PIXELS:
         return _too_many_pixels(*sniffed)
     try:
         with Image.open(BytesIO(data)) as img:
@@ -387,7 +387,7 @@ def open_preview(data: bytes | bytearray | memoryview | None) -> PreviewImage | 
     width, height = raw_size
     if width < 1 or height < 1:
         return PreviewError(f"image has no pixels ({width}x{height})")
-    if width * height > GT_MAX_PIXELS:
+    if width * height > MAX_IMAGE_PIXELS:
         return _too_many_pixels(width, height)
     return PreviewImage(data, fmt, raw_size, orientation, thumbnail)
 

@@ -5,12 +5,12 @@ into `textual.theme.Theme`. A theme file holds Theme's fields plus a `[variables
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from textual.theme import Theme
 
 from tuilabel.core.errors import UserError
+from tuilabel.core.locations import user_themes_dir
 from tuilabel.core.toml_file import read_toml
 from tuilabel.resources import themes_dir
 
@@ -23,11 +23,6 @@ _FIELDS = {
     "primary", "secondary", "warning", "error", "success", "accent", "foreground",
     "background", "surface", "panel", "boost", "dark", "luminosity_spread", "text_alpha",
 }
-
-
-def user_themes_dir() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "tuilabel" / "themes"
 
 
 def label_variable(n: int) -> str:
@@ -55,6 +50,10 @@ def theme_from_file(path: Path) -> Theme:
     if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
         raise ValueError(f"theme {path}: [variables] must map names to colour strings")
     fields = {k: v for k, v in data.items() if k in _FIELDS}
+    if "boost" in fields:
+        # Textual applies `boost` only to dark themes without `panel` (design.py); as a variable
+        # it holds in every theme, and it tints the hovered label row.
+        variables = {"boost": fields["boost"], **variables}
     try:
         return Theme(name=str(name), variables={**label_variable_defaults(), **variables}, **fields)
     except Exception as exc:  # Theme validates colours lazily; keep the message one line

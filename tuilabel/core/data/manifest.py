@@ -2,8 +2,9 @@
 
 A record is one physical line; its index is the 0-based line number (GT's "line index from 0").
 Nothing reads the whole file up front: `read_line(offset)` returns one line with `os.pread`,
-and a background thread builds the offset index (8 bytes per line in an `array('Q')`) and the
-total count. Records are parsed only when they are needed.
+and a background thread builds the offset index (4 bytes per line: `array('I')` blocks of
+offsets relative to each block's base, see `LineIndex`) and the total count. Records are
+parsed only when they are needed.
 """
 
 from __future__ import annotations
@@ -20,9 +21,7 @@ from typing import Callable, Iterator
 
 import orjson
 
-# GT's limits (spec §1). Exceeding them makes a line bad: GT would refuse the object.
-MAX_LINE_CHARS = 100_000
-MAX_ATTRIBUTE_CHARS = 20_000
+from tuilabel.core.gt.limits import MAX_ATTRIBUTE_CHARS, MAX_LINE_CHARS  # over them a line is bad: GT refuses it
 
 _BOM = b"\xef\xbb\xbf"
 _READ_CHUNK = 64 * 1024
@@ -196,6 +195,8 @@ class Manifest:
         self._index_done = threading.Event()
         self._index_error: str | None = None
         self._thread: threading.Thread | None = None
+        # Told `(lines, done)` by the index thread, whoever starts it (see start_indexing).
+        self.on_index_progress: Callable[[int, bool], None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -266,13 +267,15 @@ class Manifest:
     # -- background index --------------------------------------------------------------------
 
     def start_indexing(self, on_progress: Callable[[int, bool], None] | None = None) -> None:
-        """Build the line-offset index in a daemon thread; `on_progress(lines, done)`."""
+        """Build the line-offset index in a daemon thread; `on_progress(lines, done)`
+        (default: `on_index_progress`, so a deferred index started by a lookup reports too)."""
         with self._lock:  # callers on several threads (offset_of, a UI's first frame)
             if self._thread is not None:
                 return
             self._stop = False
             self._thread = threading.Thread(
-                target=self._build_index, args=(on_progress,), name="manifest-index", daemon=True
+                target=self._build_index, args=(on_progress or self.on_index_progress,),
+                name="manifest-index", daemon=True,
             )
         self._thread.start()
 

@@ -4,6 +4,11 @@ manifest `dataset-YYYYMMDDTHHMMSS.manifest` (UTC) beside it.
 - Every `.jpg`/`.jpeg`/`.png` (any case) gives one `{"source-ref":"…"}` line.
 - Every `.txt` gives one `{"source":"…"}` line per line of text (line ending stripped;
   empty and whitespace-only lines skipped).
+- One data type per manifest, as GT's setup takes one: `media="image"` or `"text"`, by default
+  the folder's majority (by files); what was left out (the other type, and files GT does not
+  take such as `.gif`) is counted in `ScanResult.left_out`. `tuilabel check` lists both types.
+- The default name carries the time to the second; a second scan in the same second waits for
+  the next one rather than replace the first manifest (GT's name pattern stays intact).
 - Lines follow key order: S3's lexicographic key order, and for a local folder the same
   order over the relative paths with `/` separators (so a folder and its copy in S3 scan
   identically). Text lines sit at their file's place in that order.
@@ -20,15 +25,17 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
 import orjson
 
 from tuilabel.core.data import s3
-from tuilabel.core.store.durable import atomic_write
+from tuilabel.core.data.sources import local_path
+from tuilabel.core.store.durable import atomic_write, explain_os_error, fsync_dir
 from tuilabel.core.errors import UserError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -47,6 +54,17 @@ class ScanResult:
     text_lines: int
     text_files: int
     lines: int  # images + text_lines
+    media: str = "image"  # "image" or "text": the one data type written
+    left_out: dict[str, int] = field(default_factory=dict)  # extension -> files not listed
+
+
+@dataclass
+class Listing:
+    """What a scan found, before any file is read."""
+
+    where: str  # the folder or s3:// prefix, for messages
+    found: list[tuple[str, str]]  # (relative path or key, "image" | "text"), key order
+    others: Counter  # extension ("" for none) -> files GT's setup does not take
 
 
 def manifest_name(now: datetime | None = None) -> str:
@@ -94,9 +112,15 @@ class _Ticker:
 # --- listing ------------------------------------------------------------------------------
 
 
-def _list_local(root: Path, recursive: bool, tick: _Ticker) -> list[tuple[str, str]]:
-    """(relative posix path, kind) of the wanted files, in key order."""
+def _extension(name: str) -> str:
+    stem, dot, ext = name.rpartition(".")
+    return f".{ext.lower()}" if dot and stem else ""
+
+
+def _list_local(root: Path, recursive: bool, tick: _Ticker) -> Listing:
+    """The wanted files as (relative posix path, kind), in key order, and the others counted."""
     found: list[tuple[str, str]] = []
+    others: Counter = Counter()
     seen = 0
     errors: list[OSError] = []
 
@@ -116,28 +140,72 @@ def _list_local(root: Path, recursive: bool, tick: _Ticker) -> list[tuple[str, s
             kind = _kind(name)
             if kind is not None:
                 found.append((prefix + name, kind))
+            else:
+                others[_extension(name)] += 1
         tick("listing", seen, None)
     if errors:
         exc = errors[0]
         raise UserError(f"cannot read folder {exc.filename}: {exc.strerror or exc}")
     found.sort()  # code point order == UTF-8 byte order == S3's key order
-    return found
+    return Listing(str(root), found, others)
 
 
-def _list_s3(source: str, recursive: bool, tick: _Ticker) -> tuple[str, list[tuple[str, str]]]:
+def _list_s3(source: str, recursive: bool, tick: _Ticker) -> Listing:
     bucket, prefix = s3.parse_s3_uri(source)
     if prefix and not prefix.endswith("/"):
         prefix += "/"  # a prefix names a folder: `data` must not pick up `data2/` or `data-x`
     found: list[tuple[str, str]] = []
+    others: Counter = Counter()
     seen = 0
     for key in s3.list_keys(s3.join_uri(bucket, prefix), delimiter=None if recursive else "/"):
         seen += 1
+        if key.endswith("/"):
+            continue  # a console-made "folder" object
         kind = _kind(key)
-        if kind is not None and not key.endswith("/"):
+        if kind is not None:
             found.append((key, kind))
+        else:
+            others[_extension(key.rpartition("/")[2])] += 1
         tick("listing", seen, None)
     found.sort()  # S3 already returns this order; sorting keeps us honest with any endpoint
-    return s3.join_uri(bucket, prefix), found
+    return Listing(s3.join_uri(bucket, prefix), found, others)
+
+
+def _choose(listing: Listing, media: str | None, recursive: bool) -> tuple[str | None, dict[str, int]]:
+    """Keep one data type in `listing.found` ("image", "text", or "majority" by files; None
+    keeps both). Returns (the type kept, extension -> files left out, most first)."""
+    where = listing.where
+    if not listing.found:
+        what = "" if recursive or s3.is_s3_uri(where) else " (not looking in subfolders: --no-recursive)"
+        if listing.others:
+            what += f"; it has {left_out_text(_most_first(listing.others))}"
+        raise UserError(f"no .jpg, .jpeg, .png or .txt files {'under' if s3.is_s3_uri(where) else 'in'} {where}{what}")
+    left_out = listing.others
+    if media is not None:
+        counts = Counter(kind for _, kind in listing.found)
+        if media == "majority":
+            if counts["image"] == counts["text"]:
+                raise UserError(
+                    f"{where} holds as many images as .txt files ({counts['image']} each); a manifest "
+                    "takes one data type: choose with --type image or --type text"
+                )
+            media = "image" if counts["image"] > counts["text"] else "text"
+        if not counts[media]:
+            wanted = "images (.jpg, .jpeg, .png)" if media == "image" else ".txt files"
+            raise UserError(f"no {wanted} in {where} (--type {media})")
+        other = Counter(_extension(name) for name, kind in listing.found if kind != media)
+        listing.found = [item for item in listing.found if item[1] == media]
+        return media, {**_most_first(other), **_most_first(left_out)}  # the other type first
+    return media, _most_first(left_out)
+
+
+def _most_first(counts: Counter) -> dict[str, int]:
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], not kv[0], kv[0])))  # ties: no extension last
+
+
+def left_out_text(left_out: dict[str, int]) -> str:
+    """`3 .txt, 1 .gif, 2 without extension` for the note scan prints."""
+    return ", ".join(f"{n:,} {ext or 'without extension'}" for ext, n in left_out.items())
 
 
 # --- manifest lines -----------------------------------------------------------------------
@@ -170,11 +238,13 @@ def build_manifest(
     source: str,
     manifest_location: str,
     *,
+    media: str | None = None,
     recursive: bool = True,
     progress: Progress | None = None,
-) -> tuple[bytes, int, int, int]:
-    """The manifest bytes for `source` as if written at `manifest_location`:
-    (data, images, text_lines, text_files)."""
+) -> tuple[bytes, int, int, int, str | None, dict[str, int]]:
+    """The manifest bytes for `source` as if written at `manifest_location`: (data, images,
+    text_lines, text_files, media, left_out). `media`: see `_choose` (None lists both types,
+    as `tuilabel check` wants)."""
     tick = _Ticker(progress)
     dumps = orjson.dumps
     newline = orjson.OPT_APPEND_NEWLINE
@@ -183,11 +253,10 @@ def build_manifest(
 
     if s3.is_s3_uri(source):
         bucket, _ = s3.parse_s3_uri(source)
-        where, found = _list_s3(source, recursive, tick)
-        if not found:
-            raise UserError(f"no .jpg, .jpeg, .png or .txt files under {where}")
-        total_text = sum(1 for _, kind in found if kind == "text")
-        for key, kind in found:
+        listing = _list_s3(source, recursive, tick)
+        media, left_out = _choose(listing, media, recursive)
+        total_text = sum(1 for _, kind in listing.found if kind == "text")
+        for key, kind in listing.found:
             uri = s3.join_uri(bucket, key)
             if kind == "image":
                 out.append(dumps({"source-ref": uri}, option=newline))
@@ -200,10 +269,8 @@ def build_manifest(
                 tick("reading text", text_files, total_text)
     else:
         root = _check_local_source(source)
-        found = _list_local(root, recursive, tick)
-        if not found:
-            what = "" if recursive else " (not looking in subfolders: --no-recursive)"
-            raise UserError(f"no .jpg, .jpeg, .png or .txt files in {root}{what}")
+        listing = _list_local(root, recursive, tick)
+        media, left_out = _choose(listing, media, recursive)
         if s3.is_s3_uri(manifest_location):
             base = None  # a manifest in S3 cannot point relative to a local folder
         else:
@@ -211,8 +278,8 @@ def build_manifest(
             # relpath of root once; each file's ref is that plus its relative path
             root_rel = os.path.relpath(root, base).replace(os.sep, "/")
             root_prefix = "" if root_rel == "." else root_rel + "/"
-        total_text = sum(1 for _, kind in found if kind == "text")
-        for rel, kind in found:
+        total_text = sum(1 for _, kind in listing.found if kind == "text")
+        for rel, kind in listing.found:
             if kind == "image":
                 ref = str(root / rel) if base is None else root_prefix + rel
                 out.append(dumps({"source-ref": ref}, option=newline))
@@ -228,57 +295,111 @@ def build_manifest(
                     text_lines += 1
                 text_files += 1
                 tick("reading text", text_files, total_text)
-        where = str(root)
     if images == 0 and text_lines == 0:
-        raise UserError(f"no images, and only empty .txt files, in {where}")
-    tick("listing", len(found), len(found), force=True)
-    return b"".join(out), images, text_lines, text_files
+        raise UserError(f"no images, and only empty .txt files, in {listing.where}")
+    tick("listing", len(listing.found), len(listing.found), force=True)
+    return b"".join(out), images, text_lines, text_files, media, left_out
 
 
-def _write_local(path: Path, data: bytes) -> None:
-    folder = path.parent
-    if not folder.is_dir():
-        raise UserError(f"folder {folder} does not exist (for the manifest {path.name})")
+def _write_new(location: str, data: bytes) -> bool:
+    """Write `location` only if nothing is there yet: True if written, False if taken.
+    Locally the durable temp file is hard-linked into place, which fails if the name exists
+    (atomic: two scans racing cannot both win). On S3 a HEAD comes first (a narrow race)."""
+    if s3.is_s3_uri(location):
+        try:
+            s3.head(location)
+            return False
+        except s3.S3Error as exc:
+            if exc.kind != "not-found":
+                raise
+        s3.put_bytes(location, data)
+        return True
+    path = Path(location)
+    if not path.parent.is_dir():
+        raise UserError(f"folder {path.parent} does not exist (for the manifest {path.name})")
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    atomic_write(partial, data)
+    try:
+        os.link(partial, path)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        raise explain_os_error(exc, path) from None
+    finally:
+        partial.unlink(missing_ok=True)
+        fsync_dir(path.parent)
+    return True
+
+
+def _write(location: str, data: bytes) -> None:
+    if s3.is_s3_uri(location):
+        s3.put_bytes(location, data)
+        return
+    path = Path(location)
+    if not path.parent.is_dir():
+        raise UserError(f"folder {path.parent} does not exist (for the manifest {path.name})")
     atomic_write(path, data)
 
 
-def resolve_output(source: str, output: str | None, now: datetime | None = None) -> str:
-    """Where the manifest goes: `output` as given (a folder — existing, or ending in `/` —
-    gets the default name inside it), else beside the source."""
+def resolve_output(source: str, output: str | None, now: datetime) -> tuple[str, bool]:
+    """Where the manifest goes, and whether that is the default (dated) name: `output` as
+    given (a folder — existing, or ending in `/` — gets the default name inside it), else
+    beside the source."""
     if not output:
-        return default_output(source, now)
+        return default_output(source, now), True
     if s3.is_s3_uri(output):
         bucket, key = s3.parse_s3_uri(output)
         if not key or key.endswith("/"):
-            return s3.join_uri(bucket, key + manifest_name(now))
-        return output
+            return s3.join_uri(bucket, key + manifest_name(now)), True
+        return output, False
     path = Path(output).expanduser()
     if output.endswith(("/", os.sep)) or path.is_dir():
-        return str((path / manifest_name(now)).resolve())
-    return str(path.resolve())
+        return str((path / manifest_name(now)).resolve()), True
+    return str(path.resolve()), False
+
+
+#: How many seconds a scan moves on when the dated name is taken, before it gives up.
+_NAME_TRIES = 10
 
 
 def scan(
     source: str,
     output: str | None = None,
     *,
+    media: str = "majority",
     recursive: bool = True,
     progress: Progress | None = None,
     now: datetime | None = None,
 ) -> ScanResult:
-    """Scan `source` (folder or s3:// prefix) and write its input manifest."""
-    location = resolve_output(source, output, now)
-    data, images, text_lines, text_files = build_manifest(
-        source, location, recursive=recursive, progress=progress
+    """Scan `source` (folder or s3:// prefix) and write its input manifest. `media`: "image",
+    "text" or "majority"; a dated name already taken moves on to the next second."""
+    source = local_path(source)
+    output = local_path(output) if output else None
+    when = now or datetime.now(timezone.utc)
+    location, dated = resolve_output(source, output, when)
+    data, images, text_lines, text_files, chosen, left_out = build_manifest(
+        source, location, media=media, recursive=recursive, progress=progress
     )
-    if s3.is_s3_uri(location):
-        s3.put_bytes(location, data)
+    if not dated:
+        _write(location, data)
     else:
-        _write_local(Path(location), data)
+        for _ in range(_NAME_TRIES):
+            if _write_new(location, data):
+                break
+            # GT's name is the time to the second: rather than overwrite the manifest a scan
+            # wrote this second, or break the name pattern with a suffix, take the next second.
+            when = when.replace(microsecond=0) + timedelta(seconds=1)
+            if now is None:
+                time.sleep(max(0.0, (when - datetime.now(timezone.utc)).total_seconds()))
+            location, _ = resolve_output(source, output, when)
+        else:
+            raise UserError(f"{_NAME_TRIES} manifests were written beside {source} in {_NAME_TRIES} seconds; give -o FILE")
     return ScanResult(
         manifest=location,
         images=images,
         text_lines=text_lines,
         text_files=text_files,
         lines=images + text_lines,
+        media=chosen or "image",
+        left_out=left_out,
     )

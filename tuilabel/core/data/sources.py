@@ -2,7 +2,7 @@
 
 A ref is one of:
 - a local path: absolute, `~`-relative, or relative to the manifest's folder;
-- a `file://` URI;
+- a `file://` URI (`local_path` is the one parser for them);
 - an `s3://bucket/key` URI (what Ground Truth writes);
 - an `http://` or `https://` URL.
 
@@ -19,13 +19,13 @@ from __future__ import annotations
 import os
 import posixpath
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 from urllib.request import url2pathname
 
 from tuilabel.core.data import s3
 from tuilabel.core.errors import UserError
+from tuilabel.core.gt.limits import MAX_IMAGE_BYTES
 
-GT_IMAGE_LIMIT = 40 * 1024 * 1024  # Ground Truth's 40 MB per image
 HTTP_TIMEOUT = 10.0  # seconds
 
 
@@ -57,7 +57,14 @@ def _file_uri_path(uri: str) -> str:
     parts = urlsplit(uri)
     if parts.netloc not in ("", "localhost"):
         raise SourceError(f"file:// URI names another host: {uri!r}")
-    return url2pathname(unquote(parts.path))
+    return url2pathname(parts.path)  # decodes %-escapes (once: a literal "%20" is "%2520")
+
+
+def local_path(location: str) -> str:
+    """The one `file://` parser: a `file://` URI (no host or `localhost`, %-escapes decoded) as
+    the local path it names; any other location (a path, s3://, http) unchanged. Every command
+    that takes a manifest, folder or job location passes it through here first."""
+    return _file_uri_path(location) if _is_file_uri(location) else location
 
 
 def resolve(ref: str, base: str | os.PathLike = ".") -> str:
@@ -100,12 +107,12 @@ def _mb(size: int) -> str:
 
 
 def _limit_text(max_bytes: int) -> str:
-    if max_bytes == GT_IMAGE_LIMIT:
+    if max_bytes == MAX_IMAGE_BYTES:
         return "GT's 40 MB image limit"
     return f"the {_mb(max_bytes)} limit"
 
 
-def fetch(ref: str, base: str | os.PathLike = ".", max_bytes: int | None = GT_IMAGE_LIMIT) -> bytes:
+def fetch(ref: str, base: str | os.PathLike = ".", max_bytes: int | None = MAX_IMAGE_BYTES) -> bytes:
     """The bytes `ref` points to. Raises SourceError with one line naming the ref and the
     resolved location. Objects over `max_bytes` are refused without reading them whole."""
     where = resolve(ref, base)

@@ -15,13 +15,13 @@ import orjson
 
 from tuilabel.core.store.durable import explain_os_error
 from tuilabel.core.errors import UserError
+from tuilabel.core.gt.limits import MAX_LABEL_CHARS
 from tuilabel.core.gt.tasks import TASK_TYPES, TaskType
 from tuilabel.core.toml_file import read_toml
 
 JOB_NAME_RULE = "1-63 characters, letters, digits and single or repeated hyphens, starting and ending with a letter or digit ([a-zA-Z0-9](-*[a-zA-Z0-9])*)"
 _JOB_NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _ATTR_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,126}")
-MAX_LABEL_CHARS = 256
 LABEL_FILE_VERSION = "2018-11-28"
 
 
@@ -100,6 +100,8 @@ def read_labels(value: str, base: Path | None = None) -> tuple[list[str], str]:
     except OSError as exc:  # e.g. a folder on the way that we may not read
         raise explain_os_error(exc, path, "read label file") from None
     if not is_file:
+        if not value.strip():
+            raise UserError("--labels is empty; give at least 2, e.g. --labels yes,no (or a label file)")
         if looks_like_file and "," not in value:
             raise UserError(f"label file {value} does not exist")
         return [part.strip() for part in value.split(",")], "--labels"
@@ -165,6 +167,9 @@ class JobSpec:
     output: str  # the folder that holds <job-name>/
     worker: str
     instructions: Instructions = field(default_factory=Instructions)
+    # The input relative to the job folder, when both are local: a moved job (with its
+    # manifest beside it) still finds its input.
+    input_from_job: str = ""
 
     @property
     def task_type(self) -> TaskType:
@@ -180,6 +185,8 @@ class JobSpec:
     @classmethod
     def from_json(cls, data: bytes) -> "JobSpec":
         obj = orjson.loads(data)
+        if not isinstance(obj, dict):
+            raise ValueError("not a JSON object")
         ins = obj.get("instructions") or {}
         obj["instructions"] = Instructions(
             short=ins.get("short", ""),
@@ -188,7 +195,8 @@ class JobSpec:
             bad=Example(**(ins.get("bad") or {})),
         )
         obj["labels"] = tuple(obj["labels"])
-        return cls(**obj)
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in obj.items() if k in known})
 
 
 def default_worker() -> str:
@@ -214,6 +222,11 @@ class JobFolder:
         self.input_cache = self.private / "input.manifest"  # local copy of an s3:// manifest
         self.reports = self.private / "reports"
         self.bad_lines_report = self.reports / "bad-lines.txt"
+        # Damaged journal lines, set aside (never deleted), each under a file:offset header.
+        self.corrupt_lines = self.reports / "journal-lines.corrupt"
+        self.output_gate = self.private / "output.lock"  # see store.lock.OutputGate
+        self.canonical_state = self.private / "canonical.json"  # see store.canonical
+        self.review_marker = self.private / "review.json"  # a review (core/review.py): its output keeps every line
 
     def worker_dir(self, worker: str) -> Path:
         return self.private / "workers" / worker_folder_name(worker)
@@ -230,6 +243,13 @@ class JobFolder:
     def journals(self) -> list[Path]:
         return sorted((self.private / "workers").glob("*/journal.jsonl"))
 
+    def locks(self) -> list[Path]:
+        return sorted((self.private / "workers").glob("*/lock"))
+
+    def answers_exist(self) -> bool:
+        """True once any worker has committed an answer (or a decline)."""
+        return any(path.stat().st_size > 0 for path in self.journals())
+
     def exists(self) -> bool:
         try:
             return self.spec_file.is_file()
@@ -239,28 +259,20 @@ class JobFolder:
     def load_spec(self) -> JobSpec:
         try:
             return JobSpec.from_json(self.spec_file.read_bytes())
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
             raise UserError(f"{self.spec_file}: not a readable tuilabel job ({exc})") from None
 
 
-def compare_specs(existing: JobSpec, wanted: JobSpec) -> None:
-    """Refuse to mix answers from different label sets or task types in one job."""
+def spec_changes(existing: JobSpec, wanted: JobSpec) -> list[str]:
+    """What `wanted` changes about a job's answers: task, labels, label attribute."""
+    changes = []
     if existing.task != wanted.task:
-        raise UserError(
-            f"job {existing.name!r} at {existing.output} is a {existing.task} job; you asked for "
-            f"{wanted.task}. Use another --name or --output for a new job."
-        )
+        changes.append(f"task {existing.task} -> {wanted.task}")
     if tuple(existing.labels) != tuple(wanted.labels):
-        raise UserError(
-            f"job {existing.name!r} has labels {', '.join(existing.labels)}; you gave "
-            f"{', '.join(wanted.labels)}. Labels of a started job cannot change (answers are "
-            "label indexes); use another --name or --output for a new job."
-        )
+        changes.append(f"labels {', '.join(existing.labels)} -> {', '.join(wanted.labels)}")
     if existing.label_attribute != wanted.label_attribute:
-        raise UserError(
-            f"job {existing.name!r} writes label attribute {existing.label_attribute!r}; you gave "
-            f"{wanted.label_attribute!r}."
-        )
+        changes.append(f"label attribute {existing.label_attribute} -> {wanted.label_attribute}")
+    return changes
 
 
 # -- the job file ---------------------------------------------------------------------------
@@ -273,7 +285,7 @@ JOB_FILE_TEMPLATE = """\
 name = "{name}"
 
 # The input manifest: JSON Lines of {{"source-ref": "..."}} (images) or {{"source": "..."}} (text).
-# A path, file://, s3://bucket/key or http(s)://.
+# A path, file:// or s3://bucket/key.
 input = "{input}"
 
 # image-classification | image-classification-multilabel

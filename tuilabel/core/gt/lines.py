@@ -25,8 +25,15 @@ def iso_seconds(when: datetime) -> str:
     return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def answer_object(record: dict, spec: JobSpec, answer: int | list[int], when: datetime) -> dict:
-    """The augmented object for a labeled record. `answer` is an index, or indexes (multi)."""
+def answer_object(
+    record: dict,
+    spec: JobSpec,
+    answer: int | list[int],
+    when: datetime,
+    confidence: float | dict[int, float] = SINGLE_WORKER_CONFIDENCE,
+) -> dict:
+    """The augmented object for a labeled record. `answer` is an index, or indexes (multi);
+    `confidence` is the consolidated one (multi-label: per chosen index), 0 for one worker."""
     attr = spec.label_attribute
     task = spec.task_type
     out = {k: v for k, v in record.items() if k != attr and k != attr + "-metadata"}
@@ -38,14 +45,17 @@ def answer_object(record: dict, spec: JobSpec, answer: int | list[int], when: da
             "class-map": {str(i): spec.labels[i] for i in chosen},
             "human-annotated": "yes",
             "creation-date": creation_date(when),
-            "confidence-map": {str(i): SINGLE_WORKER_CONFIDENCE for i in chosen},
+            "confidence-map": {
+                str(i): confidence.get(i, SINGLE_WORKER_CONFIDENCE) if isinstance(confidence, dict) else confidence
+                for i in chosen
+            },
             "type": task.gt_type,
         }
     else:
         index = int(answer)  # type: ignore[arg-type]
         out[attr] = index
         out[attr + "-metadata"] = {
-            "confidence": SINGLE_WORKER_CONFIDENCE,
+            "confidence": confidence,
             "job-name": spec.gt_job_name,
             "class-name": spec.labels[index],
             "human-annotated": "yes",

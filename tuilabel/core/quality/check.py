@@ -11,7 +11,9 @@ Categories (each finding names its line):
   truncated, corrupt, not JPEG/PNG, content that does not match the extension),
   `over-limit` (GT's 40 MB, 100 megapixels incl. decompression bombs, 20,000 characters per
   attribute, 100,000 per line), `duplicate` (same image bytes, or same text after folding
-  whitespace and case: every member of a group but the first);
+  whitespace and case: every member of a group but the first), `mixed` (more than one data
+  type in one manifest: one finding, at the first record of the smaller type; `write_clean`
+  keeps both types, since which to keep is the user's choice);
 - warnings: `near-duplicate` (near_duplicates.py), and label balance (few samples, biased).
 
 `write_clean` writes the input's lines minus the error records (the first of each duplicate
@@ -26,7 +28,6 @@ import os
 import tempfile
 import time
 import warnings
-from array import array
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -37,19 +38,11 @@ import orjson
 
 from tuilabel.core.data import s3
 from tuilabel.core.errors import UserError
-from tuilabel.core.data.manifest import (
-    MAX_ATTRIBUTE_CHARS,
-    MAX_LINE_CHARS,
-    BadRecord,
-    Manifest,
-    is_blank,
-    parse_record,
-)
+from tuilabel.core.data.manifest import BadRecord, Manifest, is_blank, parse_record
+from tuilabel.core.gt.limits import IMAGE_FORMATS, MAX_ATTRIBUTE_CHARS, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_LINE_CHARS
 from tuilabel.core.quality.near_duplicates import ImageGrouper, TextGrouper, dhash, normalize_text
 
-GT_MAX_BYTES = 40 * 1024 * 1024
-GT_MAX_PIXELS = 100_000_000
-ERROR_CATEGORIES = ("invalid", "missing", "unreadable", "over-limit", "duplicate")
+ERROR_CATEGORIES = ("invalid", "missing", "unreadable", "over-limit", "duplicate", "mixed")
 WARNING_CATEGORIES = ("near-duplicate", "few-samples", "biased")
 _EXPECTED_FORMAT = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}
 
@@ -146,9 +139,9 @@ def inspect_image(ref: str, base: str) -> tuple:
                 size = os.stat(where).st_size
             except OSError:
                 size = 0  # fetch gives the precise message
-            if size > GT_MAX_BYTES:
+            if size > MAX_IMAGE_BYTES:
                 return ("over-limit", f"{size / 1048576:.1f} MB, over GT's 40 MB image limit")
-        data = fetch(ref, base, GT_MAX_BYTES)
+        data = fetch(ref, base, MAX_IMAGE_BYTES)
     except SourceError as exc:
         text = str(exc)
         if "over GT's 40 MB" in text:
@@ -159,12 +152,12 @@ def inspect_image(ref: str, base: str) -> tuple:
         with Image.open(io.BytesIO(data)) as im:
             width, height = im.size
             fmt = im.format
-            if width * height > GT_MAX_PIXELS:
+            if width * height > MAX_IMAGE_PIXELS:
                 return (
                     "over-limit",
                     f"{width}x{height} is {width * height / 1e6:.1f} megapixels, over GT's 100",
                 )
-            if fmt not in ("JPEG", "PNG"):
+            if fmt not in IMAGE_FORMATS:
                 return ("unreadable", f"{fmt} image; GT takes JPEG and PNG only")
             ext = os.path.splitext(ref.split("?", 1)[0])[1].lower()
             expected = _EXPECTED_FORMAT.get(ext)
@@ -207,6 +200,38 @@ def _classify_bad(raw: bytes, reason: str) -> tuple[str, str]:
         except UnicodeDecodeError:
             pass
     return "invalid", reason
+
+
+# --- one data type per job ------------------------------------------------------------------
+
+_MEDIA = {"image": "images (source-ref)", "text": "texts (source)", "text-ref": "text files (source-ref to .txt)"}
+
+
+@dataclass
+class MediaMix:
+    """The data types seen. A GT job takes one: images, texts inline in `source`, or texts by
+    `source-ref` to .txt objects; a manifest mixing them fails on every record of the others."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    first: dict[str, int] = field(default_factory=dict)  # kind -> its first line index
+
+    def add(self, index: int, record: dict) -> None:
+        ref = record.get("source-ref")
+        kind = "text" if ref is None else "text-ref" if ref.lower().endswith(".txt") else "image"
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        self.first.setdefault(kind, index)
+
+    def finding(self) -> Finding | None:
+        if len(self.counts) < 2:
+            return None
+        kinds = sorted(self.counts, key=lambda k: (-self.counts[k], self.first[k]))
+        parts = ", ".join(f"{self.counts[k]:,} {_MEDIA[k]} from line {self.first[k] + 1}" for k in kinds)
+        return Finding(
+            "mixed",
+            self.first[kinds[-1]] + 1,  # the smaller type (the later one on a tie)
+            None,
+            f"mixes {parts}; a GT job takes one data type: split it (`tuilabel scan --type` lists one)",
+        )
 
 
 # --- sources ------------------------------------------------------------------------------
@@ -329,23 +354,19 @@ def check(
             }
             drop = bytearray()  # per line: 1 = left out of the clean manifest
             near_drop: list[int] = []
-            offsets = array("Q")
             acc = Accumulator()
 
             def add(category: str, index: int, ref: str | None, reason: str) -> None:
                 report.findings.append(Finding(category, index + 1, ref, reason))
                 drop[index] = 1
 
-            def text_of(index: int) -> str:
-                raw, _ = manifest.read_line(offsets[index])
-                return orjson.loads(raw)["source"]
-
-            text_groups = TextGrouper(text_of, text_similarity)
+            text_groups = TextGrouper(text_similarity)
             image_groups = ImageGrouper(image_distance)
             text_first: dict[bytes, int] = {}
             image_first: dict[bytes, int] = {}
             dup_members: dict[int, list[int]] = {}  # first index -> later indexes
             image_refs: dict[int, str] = {}
+            mix = MediaMix()
 
             def image_done(index: int, ref: str, result: tuple) -> None:
                 if result[0] != "ok":
@@ -368,7 +389,6 @@ def check(
             limit = workers * 4
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check-image") as pool:
                 for index, offset, _nxt, raw in manifest.iter_lines():
-                    offsets.append(offset)
                     drop.append(0)
                     report.lines += 1
                     if progress is not None:
@@ -386,6 +406,7 @@ def check(
                         continue
                     report.records += 1
                     acc.add(data)
+                    mix.add(index, data)
                     ref = data.get("source-ref")
                     if ref is not None:
                         report.images += 1
@@ -434,6 +455,9 @@ def check(
                         Group(kind, [m + 1 for m in members], [image_refs.get(m) for m in members], detail)
                     )
                     near_drop.extend(members[1:])
+            mixed = mix.finding()
+            if mixed is not None:
+                report.findings.append(mixed)
             report.findings.sort(key=lambda f: (f.line, f.category))
 
             # Balance: labels in the manifest itself, or the job's answers.

@@ -30,15 +30,16 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         keys = Table(box=None, show_header=True, header_style="bold", expand=True, pad_edge=False)
+        # In a narrow window the action keeps room to be read; a long id folds instead.
         keys.add_column("Key", no_wrap=True)
-        keys.add_column("Action")
-        keys.add_column(Text("id in config [keys]"), no_wrap=True, style="dim")
+        keys.add_column("Action", min_width=14)
+        keys.add_column(Text("id in config [keys]"), overflow="fold", style="dim")
         for key, description, available, binding_id in self.rows:
             keys.add_row(Text(key, style="bold"), Text(description, style="" if available else "dim"), binding_id)
         labels = Table(box=None, show_header=True, header_style="bold", expand=True, pad_edge=False)
         labels.add_column("Key", no_wrap=True)
-        labels.add_column("Label")
-        labels.add_column(Text("id in config [keys]"), no_wrap=True, style="dim")
+        labels.add_column("Label", min_width=14)
+        labels.add_column(Text("id in config [keys]"), overflow="fold", style="dim")
         for key, name, binding_id in self.labels:
             labels.add_row(Text(key, style="bold"), Text(one_line(name)), binding_id)
         with VerticalScroll(id="help-body", classes="dialog"):
@@ -46,13 +47,13 @@ class HelpScreen(ModalScreen[None]):
             yield Static(keys)
             yield Static("Labels", classes="dialog-title")
             yield Static(labels)
-            yield Static(
-                "Change a key in ~/.config/tuilabel/config.toml: [keys] then id = \"key\" "
-                "(e.g. skip = \"s\"; several keys: \"s,space\").",
-                classes="dim",
-            )
-            yield Static("Zoom, fit and move work for half-block and kitty/sixel pictures alike.", classes="dim")
-            yield Static("ctrl+p: command palette (jump to record N, stats, theme, export, help)", classes="dim")
+            # Text, not markup: "[keys]" is what the user types, not a style tag.
+            yield Static(Text(
+                'Change a key in ~/.config/tuilabel/config.toml: [keys] then id = "key" '
+                '(e.g. skip = "s"; several keys: "s,space").'
+            ), classes="dim")
+            yield Static(Text("Zoom, fit and move work for half-block and kitty/sixel pictures alike."), classes="dim")
+            yield Static(Text("ctrl+p: command palette (jump to record N, stats, theme, export, help)"), classes="dim")
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(None)

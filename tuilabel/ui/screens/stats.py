@@ -20,7 +20,7 @@ from textual.widgets import Static
 
 from tuilabel.core.errors import UserError
 from tuilabel.ui.safe_text import one_line
-from tuilabel.ui.screens.summary import format_duration
+from tuilabel.ui.format import bar, duration
 
 BAR_WIDTH = 30
 
@@ -32,9 +32,10 @@ class StatsScreen(ModalScreen[None]):
     ]
 
     class Ready(Message):
-        def __init__(self, stats: object) -> None:
+        def __init__(self, stats: object, agreement: object = None) -> None:
             super().__init__()
             self.stats = stats  # Stats, or a one-line str when it could not be computed
+            self.agreement = agreement  # Agreement of a job with 2+ workers, else None
 
     def __init__(self, root: Path, labels: list[str], colours: list[str]) -> None:
         super().__init__(id="stats-screen")
@@ -55,13 +56,15 @@ class StatsScreen(ModalScreen[None]):
     def compute(self) -> None:
         from tuilabel.core.quality.stats import job_stats
 
+        agreement = None
         try:
             stats: object = job_stats(self.root)
+            agreement = _agreement(self.root)  # None unless 2+ workers, single-label
         except UserError as exc:
             stats = str(exc)
         except OSError as exc:
             stats = f"cannot read the job folder {self.root}: {exc.strerror or exc}"
-        self.post_message(self.Ready(stats))
+        self.post_message(self.Ready(stats, agreement))
 
     @on(Ready)
     def _ready(self, event: Ready) -> None:
@@ -70,7 +73,11 @@ class StatsScreen(ModalScreen[None]):
         if isinstance(event.stats, str):
             content.update(Text(one_line(event.stats), style="bold"))
         else:
-            content.update(self.render_stats(event.stats))
+            grid = self.render_stats(event.stats)
+            if event.agreement is not None:
+                grid.add_row("")
+                grid.add_row(render_agreement(event.agreement))
+            content.update(grid)
 
     def render_stats(self, stats) -> Table:
         """Label bars, declines, pace and workers as one Rich table (grid)."""
@@ -90,10 +97,9 @@ class StatsScreen(ModalScreen[None]):
         for i, name in enumerate(names):
             count = classes.get(name, 0)
             colour = self.colours[i] if i < len(self.colours) else ""
-            bar = "█" * round(BAR_WIDTH * count / top) if count else ""
             share = f"{count / total:.0%}" if total else ""
-            bars.add_row(Text(one_line(name)), Text(bar or "·", style=colour), f"{count:,}", share)
-        bars.add_row(Text("declined", style="italic"), Text("█" * round(BAR_WIDTH * declined / top) or "·", style="dim"),
+            bars.add_row(Text(one_line(name)), Text(bar(count / top, BAR_WIDTH) or "·", style=colour), f"{count:,}", share)
+        bars.add_row(Text("declined", style="italic"), Text(bar(declined / top, BAR_WIDTH) or "·", style="dim"),
                      f"{declined:,}", f"{declined / total:.0%}" if total else "")
 
         facts = Table(box=None, show_header=False, pad_edge=False)
@@ -103,7 +109,7 @@ class StatsScreen(ModalScreen[None]):
         if timing:
             facts.add_row("Labels per hour", f"{timing.labels_per_hour:,.0f}" if timing.labels_per_hour else "—")
             facts.add_row("Median per record", f"{timing.median_seconds:.1f} s" if timing.median_seconds is not None else "—")
-            facts.add_row("Time labeling", format_duration(timing.total_seconds))
+            facts.add_row("Time labeling", duration(timing.total_seconds))
             if timing.first and timing.last:
                 facts.add_row("First / last answer", f"{timing.first}  …  {timing.last}")
             workers = ", ".join(f"{one_line(w)} {n:,}" for w, n in timing.workers.items()) or "—"
@@ -123,3 +129,55 @@ class StatsScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+# -- agreement (a job with several workers) ------------------------------------------------------
+
+AGREEMENT_WORKERS = 8
+
+
+def _agreement(root: Path):
+    """The agreement of a job with 2+ workers; None otherwise, or when its answers cannot be
+    read (the stats above still show)."""
+    from tuilabel.core.quality.agreement import job_agreement, several_workers
+
+    if not several_workers(root):
+        return None
+    try:
+        return job_agreement(root)[1]
+    except UserError:
+        return None
+
+
+def render_agreement(report) -> Table:
+    """Kappas, alpha and the weakest workers, as `tuilabel stats` shows them (shorter)."""
+
+    def share(value: float | None) -> str:
+        return "—" if value is None else f"{value:.2f}"
+
+    def share_bar(value: float | None) -> str:
+        return bar(value, 16) if value else "·"
+
+    facts = Table(box=None, show_header=False, pad_edge=False)
+    facts.add_column(style="bold", no_wrap=True)
+    facts.add_column(no_wrap=True)
+    facts.add_row("Agreement", f"{report.answers:,} answers by {report.workers:,} workers on {report.records:,} records")
+    facts.add_row("Fleiss' kappa", share(report.fleiss_kappa))
+    facts.add_row("Krippendorff's alpha", share(report.krippendorff_alpha))
+    facts.add_row("Cohen's kappa (pairs)", f"{share(report.mean_pair_kappa)}  mean of {len(report.pairwise):,} pairs "
+                  f"sharing {report.min_shared}+ records")
+    workers = Table(box=None, pad_edge=False, header_style="dim")
+    workers.add_column("worker (weakest first)", no_wrap=True, max_width=28, overflow="ellipsis")
+    workers.add_column("answers", justify="right")
+    workers.add_column("agree", justify="right")
+    workers.add_column("", no_wrap=True)
+    workers.add_column("sec", justify="right")
+    for q in report.per_worker[:AGREEMENT_WORKERS]:
+        seconds = "—" if q.median_seconds is None else f"{q.median_seconds:.1f}"
+        workers.add_row(Text(one_line(q.worker)), f"{q.answers:,}", share(q.agreement),
+                        Text(share_bar(q.agreement), style="green"), seconds)
+    grid = Table.grid()
+    grid.add_column()
+    grid.add_row(facts)
+    grid.add_row(workers)
+    return grid

@@ -12,6 +12,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from tuilabel.core.session import Progress
+from tuilabel.ui.format import bar, duration
 from tuilabel.ui.safe_text import one_line
 
 BAR_WIDTH = 30
@@ -25,13 +27,6 @@ def shown_path(path: Path) -> Path:
         return path
 
 
-def format_duration(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
 class SummaryScreen(Screen[str]):
     """Dismissed with "quit" or "undo"."""
 
@@ -41,18 +36,15 @@ class SummaryScreen(Screen[str]):
     ]
 
     def __init__(self, *, job: str, labels: list[str], colours: list[str], counts: list[int],
-                 declined: int, bad: int, seconds: float, answers: int, output: Path,
-                 message: str = "") -> None:
+                 progress: Progress, output: Path, bad_lines: Path | None = None, message: str = "") -> None:
         super().__init__(id="summary-screen")
         self.job = job
         self.labels = labels
         self.colours = colours
         self.counts = counts
-        self.declined = declined
-        self.bad = bad
-        self.seconds = seconds
-        self.answers = answers
+        self.progress = progress
         self.output = output
+        self.bad_lines = bad_lines  # the report of unusable input lines, when there are any
         self.message = message
 
     def compose(self) -> ComposeResult:
@@ -60,19 +52,24 @@ class SummaryScreen(Screen[str]):
         table.add_column(no_wrap=True, max_width=28, overflow="ellipsis")
         table.add_column(no_wrap=True)
         table.add_column(justify="right", no_wrap=True)
-        top = max([*self.counts, self.declined, 1])
+        progress = self.progress
+        top = max([*self.counts, progress.declined, 1])
+        # A narrow window shortens the bars, not the names and counts.
+        width = max(6, min(BAR_WIDTH, self.app.size.width - 26))
         for name, colour, count in zip(self.labels, self.colours, self.counts):
-            bar = "█" * round(BAR_WIDTH * count / top) if count else ""
-            table.add_row(Text(one_line(name)), Text(bar or "·", style=colour), f"{count:,}")
-        table.add_row(Text("declined", style="italic"), Text("█" * round(BAR_WIDTH * self.declined / top) or "·", style="dim"), f"{self.declined:,}")
-        total = sum(self.counts) + self.declined
-        pace = f"{self.answers / self.seconds * 3600:,.0f} labels/hour" if self.seconds >= 1 and self.answers else "—"
+            table.add_row(Text(one_line(name)), Text(bar(count / top, width) or "·", style=colour), f"{count:,}")
+        table.add_row(Text("declined", style="italic"), Text(bar(progress.declined / top, width) or "·", style="dim"),
+                      f"{progress.declined:,}")
+        total = sum(self.counts) + progress.declined
+        pace = f"{progress.per_hour:,.0f} labels/hour" if progress.per_hour else "—"
         facts = Text.assemble(
             ("Records done: ", "bold"), f"{total:,}",
-            ("   Declined: ", "bold"), f"{self.declined:,}",
-            *((("   Unusable lines: ", "bold"), f"{self.bad:,}") if self.bad else ()),
+            ("   Declined: ", "bold"), f"{progress.declined:,}",
+            *((("   Unusable lines: ", "bold"), f"{progress.bad:,}") if progress.bad else ()),
+            *(("\n", ("Unusable lines listed in: ", "bold"), one_line(str(shown_path(self.bad_lines))))
+              if self.bad_lines is not None else ()),
             "\n",
-            ("Time this session: ", "bold"), format_duration(self.seconds),
+            ("Time this session: ", "bold"), duration(progress.elapsed),
             ("   Pace: ", "bold"), pace,
             "\n",
             ("Output: ", "bold"), one_line(str(shown_path(self.output))),

@@ -33,6 +33,7 @@ from tuilabel.core.preview import (
     PreviewError,
     PreviewImage,
 )
+from tuilabel.ui.safe_text import visible
 
 ZOOM_STEP = 1.5
 PAN_STEP = 0.25  # fraction of the visible width/height per pan step
@@ -75,11 +76,6 @@ def _colour(value: int) -> Color:
         colour = _new_tuple(Color, (f"#{value:06x}", _TRUECOLOR, None, triplet))
         _COLOURS[value] = colour
     return colour
-
-
-def _safe_text(text: str) -> str:
-    """Make control characters visible: message text is data, never terminal output."""
-    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -347,7 +343,7 @@ class ImageView(Widget):
         blank = Strip.blank(width, base)
         if not message or width < 1:
             return [blank] * height
-        lines = _wrap(_safe_text(message), width)[:height]
+        lines = _wrap(visible(message), width)[:height]
         top = (height - len(lines)) // 2
         strips = [blank] * top
         for line in lines:

@@ -23,19 +23,11 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tuilabel.ui.format import bar
 from tuilabel.ui.safe_text import one_line
 
-_EIGHTHS = " ▏▎▍▌▋▊▉"
 MAX_BAR = 8
 MIN_NAME = 6
-
-
-def bar(fraction: float, width: int) -> str:
-    """A left-aligned bar `width` cells wide filled to `fraction`, in eighths of a cell."""
-    eighths = round(max(0.0, min(1.0, fraction)) * width * 8)
-    full, part = divmod(eighths, 8)
-    text = "█" * full + (_EIGHTHS[part] if part else "")
-    return text.ljust(width)
 
 
 class ListLayout:
@@ -83,7 +75,7 @@ class LabelRow:
         name_w = room - (bar_w + 1 if bar_w >= 3 else 0)
         fill = ""
         if bar_w >= 3:
-            fill = bar(self.count / layout.total if layout.total else 0.0, bar_w)
+            fill = bar(self.count / layout.total if layout.total else 0.0, bar_w).ljust(bar_w)
         return key, box, count, share, name_w, fill, self.colour, bool(self.count)
 
     def text(self, width: int, layout: ListLayout) -> Text:
@@ -115,7 +107,7 @@ class LabelRow:
 class LabelList(ScrollView, can_focus=False):
     """All labels; `Picked(index)` when one is clicked."""
 
-    COMPONENT_CLASSES = {"label-list--hover", "label-list--toggled", "label-list--answer"}
+    COMPONENT_CLASSES = {"label-list--hover", "label-list--toggled", "label-list--answer", "label-list--other-page"}
 
     DEFAULT_CSS = """
     LabelList {
@@ -131,10 +123,11 @@ class LabelList(ScrollView, can_focus=False):
 
     def __init__(self, labels: list[str], keys: list[str], colours: list[str], multi: bool, **kw) -> None:
         super().__init__(**kw)
-        self.layout_info = ListLayout(max(3, *(len(k) for k in keys)) if keys else 3, 1,
+        self.layout_info = ListLayout(max((len(k) for k in keys), default=1), 1,
                                       max((cell_len(one_line(n)) for n in labels), default=0), 0)
         self.rows = [LabelRow(i, name, keys[i], colours[i], multi) for i, name in enumerate(labels)]
         self.hover: int | None = None
+        self.page: int | None = None  # a pending prefix key's page: the other rows are dimmed
         self._cache: dict[int, tuple[tuple, Strip]] = {}
         self._styles: dict[str, Style] | None = None  # rich_style walks the ancestors: once per restyle
 
@@ -153,7 +146,7 @@ class LabelList(ScrollView, can_focus=False):
         self._repaint(None if layout.as_tuple() != before else changed)
 
     def set_keys(self, keys: list[str]) -> None:
-        self.layout_info.key_w = max(3, *(len(k) for k in keys)) if keys else 3
+        self.layout_info.key_w = max((len(k) for k in keys), default=1)
         for row, key in zip(self.rows, keys):
             row.key = key
         self._repaint(None)
@@ -162,6 +155,25 @@ class LabelList(ScrollView, can_focus=False):
         for row, colour in zip(self.rows, colours):
             row.colour = colour
         self._repaint(None)
+
+    def natural_width(self, with_bar: bool = True) -> int:
+        """Cells for the widest row at its best (key, mark, colour, the longest name, a small
+        bar, a 5-digit count and the share) plus the border, padding and scrollbar."""
+        layout = self.layout_info
+        box = 4 if self.rows and self.rows[0].multi else 2
+        bar = MAX_BAR + 1 if with_bar else 0
+        return 2 + layout.key_w + 1 + box + 2 + max(layout.name_w, MIN_NAME) + 1 + bar + 5 + 5 + 1
+
+    def show_page(self, page: int | None) -> None:
+        """A prefix key is pending (`h`: page 2, labels 21-30): bring that page into view and
+        dim the others; None ends it."""
+        if page != self.page:
+            self.page = page
+            self._repaint(None)
+        index = (page or 0) * 10
+        top, height = self.scroll_offset.y, self.scrollable_content_region.height
+        if not top <= index < top + height - 9:
+            self.scroll_to(y=index, animate=False, immediate=True)
 
     def row_text(self, index: int) -> Text:
         """Row `index` as drawn at the current width."""
@@ -208,14 +220,17 @@ class LabelList(ScrollView, can_focus=False):
             return Strip.blank(width, self._style(""))
         row = self.rows[index]
         hover = index == self.hover
+        other_page = self.page is not None and index // 10 != self.page
         parts = row.parts(width, self.layout_info)
-        key = (parts, row.mark, width, hover)
+        key = (parts, row.mark, width, hover, other_page)
         cached = self._cache.get(index)
         if cached is not None and cached[0] == key:
             return cached[1]
         style = self._style("")
         if hover:
             style += self._style("label-list--hover")
+        if other_page:
+            style += self._style("label-list--other-page")
         if "toggled" in row.mark:
             style += self._style("label-list--toggled")
         if "answer" in row.mark:

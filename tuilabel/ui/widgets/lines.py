@@ -33,6 +33,7 @@ class TextLines(Widget, can_focus=False):
         self.margin = margin
         self._strips: list[Strip | None] = [None] * len(lines)
         self._styles: list[Style] | None = None  # per row; component styles walk the ancestors
+        self._fitted_width = -1
 
     def get_content_height(self, container, viewport, width: int) -> int:
         return len(self._texts)
@@ -71,8 +72,15 @@ class TextLines(Widget, can_focus=False):
                             for name in self._line_classes]
         return self._styles
 
+    def fit_width(self, width: int) -> None:
+        """Called before drawing at a new width (the first draw included): rows laid out by
+        width are rebuilt here, with `_texts` set directly (this runs while painting)."""
+
     def render_line(self, y: int) -> Strip:
         width = self.content_size.width
+        if width != self._fitted_width:
+            self._fitted_width = width
+            self.fit_width(width)
         styles = self._row_styles()
         if not 0 <= y < len(self._texts):
             return Strip.blank(width, self.rich_style)
@@ -112,6 +120,7 @@ class TextLine(TextLines):
 
 
 BAR_WIDTH = 30
+MIN_BAR_WIDTH = 8
 
 
 class ProgressRow(TextLine):
@@ -150,33 +159,47 @@ class ProgressRow(TextLine):
             style = self._parts[name] = Style(color=self.get_component_rich_style(name).color)
         return style
 
+    def fit_width(self, width: int) -> None:
+        if self._shown is not None:
+            self._texts[0], self._strips[0] = self._build(*self._shown, width), None
+
     def show(self, done: int, total: int | None, stats: str, force: bool = False) -> None:
         """`total` None: still counting (an empty bar and `--%`)."""
         state = (done, total, stats)
         if state == self._shown and not force:
             return
         self._shown = state
+        self.update(self._build(done, total, stats, self._fitted_width))
+
+    def _build(self, done: int, total: int | None, stats: str, width: int) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis", end="")
+        # The numbers matter more than the bar: a narrow window gets a shorter bar.
+        if width < 0:
+            width = BAR_WIDTH * 3
+        bar_width = max(MIN_BAR_WIDTH, min(BAR_WIDTH, width - 6 - len(stats)))
         if total:
             fraction = max(0.0, min(1.0, done / total))
-            halves = round(fraction * BAR_WIDTH * 2)
+            halves = round(fraction * bar_width * 2)
             full, half = divmod(halves, 2)
             colour = self._part("progress--complete" if done >= total else "progress--bar")
             text.append("━" * full, colour)
             if half:
                 text.append("╸", colour)
-            text.append("━" * (BAR_WIDTH - full - half), self._part("progress--track"))
+            text.append("━" * (bar_width - full - half), self._part("progress--track"))
             text.append(f"{round(fraction * 100)}%".rjust(5))
         else:
-            text.append("━" * BAR_WIDTH, self._part("progress--track"))
+            text.append("━" * bar_width, self._part("progress--track"))
             text.append("--%".rjust(5))
         text.append(" " + stats, self._part("progress--stats"))
-        self.update(text)
+        return text
 
 
 class JobHeader(TextLines):
-    """The job's title row (on the primary tint) and its short instructions, one widget."""
+    """The job's title row (on the primary tint) and its short instructions, wrapped to the
+    width so they are always read whole (up to `MAX_SHORT_ROWS`; `i` shows everything). A low
+    window (`compact`) drops the title row, not the instructions."""
 
+    MAX_SHORT_ROWS = 3
     COMPONENT_CLASSES = {"header--title", "header--short"}
 
     DEFAULT_CSS = """
@@ -187,5 +210,37 @@ class JobHeader(TextLines):
     }
     """
 
-    def __init__(self, title: Text, short: Text, **kw) -> None:
-        super().__init__([title, short], ["header--title", "header--short"], margin=1, **kw)
+    def __init__(self, titles: list[Text], short: Text, **kw) -> None:
+        """`titles`: the title row, longest first; the first that fits is shown."""
+        super().__init__([titles[0], short], ["header--title", "header--short"], margin=1, **kw)
+        self.titles, self.short_text = titles, short
+        self.compact = False
+        self._laid_out: tuple[int, bool] | None = None
+
+    def set_compact(self, compact: bool) -> None:
+        if compact != self.compact:
+            self.compact = compact
+            self._relayout()
+
+    def on_resize(self) -> None:
+        self._relayout()
+
+    def _relayout(self) -> None:
+        width = self.size.width - 2 * self.margin
+        if width <= 0 or self._laid_out == (width, self.compact):
+            return
+        self._laid_out = (width, self.compact)
+        short = list(self.short_text.wrap(self.app.console, width, overflow="fold"))
+        if len(short) > self.MAX_SHORT_ROWS:
+            short = short[: self.MAX_SHORT_ROWS]
+            short[-1].truncate(max(1, width - 2))
+            short[-1].append(" …")  # the rest is under `i`
+        title = next((t for t in self.titles if t.cell_len <= width), self.titles[-1])
+        texts = ([] if self.compact else [title]) + short
+        classes = ([] if self.compact else ["header--title"]) + ["header--short"] * len(short)
+        self._texts, self._line_classes = texts, classes
+        self._strips, self._styles = [None] * len(texts), None
+        # A style change, not refresh(layout=True): this runs inside a resize, where a layout
+        # request can be absorbed by the one under way.
+        self.styles.height = len(texts)
+        self.refresh()

@@ -7,6 +7,11 @@ wrapped lines differs) and repaints only the rows that differ. When a long text 
 scrollbar (or a short one removes it) the width changes and the text is wrapped again: one
 more wrap and layout for that record only, and it settles (a narrower wrap only adds lines).
 
+A text longer than the pane can be read by keyboard alone (`scroll_lines`, `scroll_page`,
+`scroll_home`, `scroll_end`); while more lies below, the bottom row says so
+("▼ more below · 40% shown"). That row is one extra row of scroll height, so it never hides
+a line for good: at the end it is gone and the last line sits above it.
+
 The text is data: `visible()` makes control characters printable and nothing parses markup.
 """
 
@@ -15,25 +20,36 @@ from __future__ import annotations
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Size
+from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tuilabel.ui.safe_text import visible
 
+MAX_MEASURE = 100  # characters per line at most: longer lines are hard to read in a wide window
+
 
 class RecordText(ScrollView, can_focus=False):
+    COMPONENT_CLASSES = {"record-text--more"}
+
     DEFAULT_CSS = """
     RecordText {
         overflow-x: hidden;
         overflow-y: auto;
+        & > .record-text--more { background: $primary 40%; color: $foreground; text-style: bold; }
     }
     """
+
+    class OverflowChanged(Message):
+        """The text now does (or no longer does) fit the pane: the keys that scroll it apply."""
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.text = ""  # what is shown (already made visible)
+        self.overflowing = False
+        """The text is taller than the pane (scroll keys apply)."""
         self._strips: list[Strip] = []
-        self._wrapped_for: tuple[str, int, Style] | None = None
+        self._wrapped_for: tuple[str, int, int, Style] | None = None
         self._style: Style | None = None  # rich_style walks the ancestors: once per restyle
 
     @property
@@ -62,6 +78,7 @@ class RecordText(ScrollView, can_focus=False):
                 break
             if y >= len(old) or y >= len(new) or old[y] != new[y]:
                 self.refresh_line(y)
+        self.refresh_line(self.size.height - 1)  # the "more below" row comes and goes with the text
 
     @property
     def lines(self) -> list[str]:
@@ -69,29 +86,64 @@ class RecordText(ScrollView, can_focus=False):
         self._wrap()
         return [strip.text.rstrip() for strip in self._strips]
 
+    @property
+    def more_below(self) -> bool:
+        return self.overflowing and self.scroll_offset.y < self.max_scroll_y
+
     def _wrap(self) -> None:
         width = self.scrollable_content_region.width
+        height = self.size.height
         if width <= 0:
             return
+        measure = min(width, MAX_MEASURE)
         style = self.base_style
-        key = (self.text, width, style)
+        key = (self.text, width, height, style)
         if key == self._wrapped_for:
             return
         self._wrapped_for = key
         console = self.app.console
-        lines = Text(self.text, end="").wrap(console, width, overflow="fold")
+        lines = Text(self.text, end="").wrap(console, measure, overflow="fold")
         self._strips = [Strip(line.render(console), line.cell_len).apply_style(style).crop_extend(0, width, style)
                         for line in lines]
-        # A layout only when the line count (the scrollable height) changes.
-        self.virtual_size = Size(width, len(self._strips))
+        overflowing = len(self._strips) > height > 0
+        # A layout only when the line count (the scrollable height) changes; a text that
+        # overflows gets one more row, where "more below" is drawn until the end is reached.
+        self.virtual_size = Size(width, len(self._strips) + overflowing)
+        if overflowing != self.overflowing:
+            self.overflowing = overflowing
+            self.post_message(self.OverflowChanged())
 
     def on_resize(self) -> None:
         self._wrap()
+
+    # -- keyboard scrolling ---------------------------------------------------------------------
+
+    def scroll_lines(self, n: int) -> None:
+        self.scroll_to(y=self.scroll_offset.y + n, animate=False, immediate=True)
+
+    def scroll_page(self, pages: int) -> None:
+        """A page is the visible text less one line, so the last line read stays in view."""
+        self.scroll_lines(pages * max(1, self.size.height - 2))
+
+    def scroll_text_home(self) -> None:
+        self.scroll_to(y=0, animate=False, immediate=True)
+
+    def scroll_text_end(self) -> None:
+        self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+
+    def _more_strip(self, width: int) -> Strip:
+        shown = min(len(self._strips), self.scroll_offset.y + self.size.height - 1)
+        text = Text(f" ▼ more below · PgDn · {shown / max(1, len(self._strips)):.0%} read ", end="")
+        text.truncate(width)
+        style = self.base_style + self.get_component_rich_style("record-text--more")
+        return Strip(text.render(self.app.console), text.cell_len).apply_style(style).crop_extend(0, width, self.base_style)
 
     def render_line(self, y: int) -> Strip:
         self._wrap()
         index = y + self.scroll_offset.y
         width = self.scrollable_content_region.width
+        if y == self.size.height - 1 and self.more_below:
+            return self._more_strip(width)
         if 0 <= index < len(self._strips):
             strip = self._strips[index]
             if strip.cell_length != width:

@@ -1,0 +1,375 @@
+"""What `tuilabel consolidate` was pointed at -> answers, labels and input lines; and the
+consolidated GT output manifest written from them.
+
+Three kinds of input:
+- a tuilabel job folder (its journals, one per worker);
+- a GT job folder: `annotations/worker-response/…` plus `manifests/output/output.manifest`
+  (or `--input`), labels from `annotation-tool/data.json`, `--labels` or the output manifest;
+- explicit `--responses DIR --input MANIFEST --labels …`; GT's files as AWS's examples ship
+  them (gt-birds: `worker-response/` beside `output.manifest`) need no `--input`.
+The worker-response index is the input line index (from 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import orjson
+
+from tuilabel.core.data.manifest import BadRecord, Manifest, is_blank, parse_record
+from tuilabel.core.errors import UserError
+from tuilabel.core.gt import lines as gt_lines
+from tuilabel.core.gt.consolidation import Answers, Consolidated, answers_from_job, consolidate
+from tuilabel.core.gt.job import JobFolder, JobSpec, label_category_file, read_labels, suggest_name
+from tuilabel.core.gt.tasks import TASK_TYPES, TaskType
+from tuilabel.core.gt.worker_responses import (
+    ELEMENTS,
+    read_worker_responses,
+    worker_answers_from_job,
+    worker_response_folder,
+    write_consolidation_response,
+    write_worker_responses,
+)
+from tuilabel.core.store.durable import atomic_write
+
+NO_ANSWER = "No worker answered this object"
+ALL_DECLINED = "Declined by every worker: bad or unusable data"
+
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+
+
+@dataclass
+class ConsolidationInput:
+    answers: Answers
+    spec: JobSpec  # job name, label attribute, task type and labels of the output lines
+    manifest_path: Path | None  # the input lines, in order (None: from_folder(need_input=False) found none)
+    n_lines: int | None
+    default_output: Path | None  # a tuilabel job's output.manifest; None: -o is required
+    job_folder: JobFolder | None  # set for a tuilabel job (its locks guard output.manifest)
+    kind: str  # "tuilabel job" | "GT job" | "worker responses"
+    problems: list[str] = field(default_factory=list)
+
+
+def _line_count(path: Path, display: str) -> int:
+    with Manifest(path, display=display) as manifest:
+        manifest.wait_index()
+        if manifest.index_error:
+            raise UserError(manifest.index_error)
+        return manifest.line_count
+
+
+def _objects(manifest_path: Path):
+    """(line index, object) for every line that is a JSON object; the rest is reported when
+    the output is written."""
+    with Manifest(manifest_path) as manifest:
+        for index, _, _, raw in manifest.iter_lines():
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(obj, dict):
+                yield index, obj
+
+
+def _existing_label(manifest_path: Path) -> tuple[str | None, str | None, dict[int, str]]:
+    """From a GT output manifest used as input: (label attribute, job name, index -> class)."""
+    attr = job = None
+    classes: dict[int, str] = {}
+    for _, obj in _objects(manifest_path):
+        for key, meta in obj.items():
+            if not (key.endswith("-metadata") and isinstance(meta, dict)):
+                continue
+            if "classification" not in str(meta.get("type", "")):
+                continue
+            name = key[: -len("-metadata")]
+            if attr is None:
+                attr, job = name, str(meta.get("job-name", "")).removeprefix("labeling-job/") or None
+            if name != attr:
+                continue
+            value = obj.get(attr)
+            if isinstance(value, int) and isinstance(meta.get("class-name"), str):
+                classes[value] = meta["class-name"]
+            for idx, cname in (meta.get("class-map") or {}).items():
+                if str(idx).isdigit() and isinstance(cname, str):
+                    classes[int(idx)] = cname
+    return attr, job, classes
+
+
+def _task_for_element(element: str) -> TaskType:
+    for task in TASK_TYPES.values():
+        if task.element == element:
+            return task
+    raise UserError(f"no usable answers in the worker responses (element names: {', '.join(ELEMENTS)})")
+
+
+def from_tuilabel_job(folder: JobFolder) -> ConsolidationInput:
+    spec = folder.load_spec()
+    manifest_path = folder.input_cache if "://" in spec.input else Path(spec.input)
+    if not manifest_path.is_file():
+        raise UserError(f"the job's input {spec.input} is gone; cannot order the output")
+    n_lines = _line_count(manifest_path, spec.input)
+    problems: list[str] = []
+    answers = answers_from_job(folder, problems, n_lines)
+    return ConsolidationInput(answers, spec, manifest_path, n_lines, folder.output_manifest, folder, "tuilabel job", problems)
+
+
+def from_worker_responses(
+    responses: Path,
+    input_manifest: Path | None,
+    labels: str | None,
+    name: str | None = None,
+    attribute: str | None = None,
+    progress: Progress | None = None,
+    need_input: bool = True,
+) -> ConsolidationInput:
+    """A GT job folder (or its worker-response folder) with its input lines and labels.
+    Without `need_input`, a folder without input lines still gives its answers (labels from
+    `labels` or annotation-tool/data.json): agreement needs no more."""
+    folder = worker_response_folder(responses)  # refuses a folder without iteration-N inside
+    job_root = responses if (responses / "annotations").is_dir() else None
+    if input_manifest is None:
+        if job_root is not None:
+            candidate = job_root / "manifests" / "output" / "output.manifest"
+        else:  # GT's files as AWS's examples ship them: output.manifest beside worker-response/
+            candidate = folder.parent / "output.manifest"
+        input_manifest = candidate if candidate.is_file() and folder.name == "worker-response" else None
+    if input_manifest is None and need_input:
+        raise UserError(f"{responses}: give the input manifest with --input (no manifests/output/output.manifest)")
+    if input_manifest is not None and not input_manifest.is_file():
+        raise UserError(f"input manifest {input_manifest} does not exist")
+    n_lines = None if input_manifest is None else _line_count(input_manifest, str(input_manifest))
+    attr, job_name, classes = (None, None, {}) if input_manifest is None else _existing_label(input_manifest)
+    if labels:
+        label_list, _ = read_labels(labels)
+    elif job_root is not None and (job_root / "annotation-tool" / "data.json").is_file():
+        label_list, _ = read_labels(str(job_root / "annotation-tool" / "data.json"))
+    elif classes and sorted(classes) == list(range(len(classes))):
+        label_list = [classes[i] for i in range(len(classes))]
+    else:
+        raise UserError("give the labels in order with --labels A,B,… or a label file (annotation-tool/data.json is missing)")
+    problems: list[str] = []
+
+    def on_object(done: int, total: int) -> None:
+        if progress is not None:
+            progress("reading worker responses", done, total)
+
+    answers = Answers.from_worker_answers(read_worker_responses(folder, problems, on_object), label_list, problems, n_lines)
+    task = _task_for_element(answers.element)
+    name = name or job_name or suggest_name((job_root or responses).resolve().name)
+    spec = JobSpec(
+        name=name,
+        label_attribute=attribute or attr or name,
+        task=task.name,
+        labels=tuple(label_list),
+        input=str(input_manifest or ""),
+        output=str(job_root or responses),
+        worker="",
+    )
+    kind = "GT job" if job_root is not None else "worker responses"
+    return ConsolidationInput(answers, spec, input_manifest, n_lines, None, None, kind, problems)
+
+
+def from_folder(path: Path, need_input: bool = True, progress: Progress | None = None) -> ConsolidationInput:
+    """A tuilabel job folder or a GT job folder with nothing else given (what `stats` and
+    `review` read): its own input, labels and answers (see from_worker_responses for
+    `need_input`)."""
+    folder = JobFolder(path)
+    if folder.exists():
+        return from_tuilabel_job(folder)
+    try:
+        worker_response_folder(path)
+    except UserError:
+        raise UserError(
+            f"{path} has no worker answers: neither a tuilabel job (tuilabel/job.json) nor a GT job "
+            "folder (annotations/worker-response/iteration-N)"
+        ) from None
+    return from_worker_responses(path, None, None, progress=progress, need_input=need_input)
+
+
+def read_gold(value: str, labels: tuple[str, ...], manifest_path: Path, multi: bool) -> dict[int, int | list[int]]:
+    """Known answers: a JSON file {"<line index>": "label" | index | [labels]}, or the name of
+    a field on the input lines holding the label (name or index)."""
+    index_of = {name: i for i, name in enumerate(labels)}
+
+    def label_index(raw: object, where: str) -> int:
+        if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw < len(labels):
+            return raw
+        if isinstance(raw, str) and raw in index_of:
+            return index_of[raw]
+        raise UserError(f"{where}: gold label {raw!r} is not one of the labels")
+
+    def parse(raw: object, where: str) -> int | list[int]:
+        if multi:
+            items = raw if isinstance(raw, list) else [raw]
+            return [label_index(item, where) for item in items]
+        return label_index(raw, where)
+
+    path = Path(value)
+    if path.is_file():
+        try:
+            obj = orjson.loads(path.read_bytes())
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise UserError(f"gold file {path}: not readable JSON ({exc})") from None
+        if not isinstance(obj, dict) or not all(str(k).isdigit() for k in obj):
+            raise UserError(f'gold file {path}: expected {{"<line index>": "<label>", …}}')
+        return {int(k): parse(v, f"gold file {path}") for k, v in obj.items()}
+    gold = {
+        index: parse(obj[value], f"{manifest_path} line {index + 1}")
+        for index, obj in _objects(manifest_path)
+        if value in obj
+    }
+    if not gold:
+        raise UserError(f"--gold {value}: neither a file nor a field on any input line")
+    return gold
+
+
+@dataclass
+class WriteResult:
+    path: Path
+    lines: int = 0
+    consolidated: int = 0
+    declined: int = 0
+    unanswered: int = 0
+    bad_lines: int = 0
+    lambda_missing: int = 0  # answered objects the Lambda returned nothing for
+
+
+def _confidence(value: float) -> float | int:
+    return float(value) if value else 0  # GT writes a single worker's 0 as an integer
+
+
+def consolidated_objects(
+    inp: ConsolidationInput,
+    result: Consolidated | None,
+    lambda_content: dict[int, dict] | None,
+    counts: WriteResult,
+    progress: Progress | None = None,
+):
+    """(index, GT output object) for every usable input line, in input order."""
+    spec = inp.spec
+    when = datetime.now(timezone.utc)
+    answered = set(np.unique(inp.answers.answer_record).tolist())
+    declined = set(np.unique(inp.answers.declined_record).tolist()) - answered
+    rows = {} if result is None else {int(r): i for i, r in enumerate(result.record)}
+    with Manifest(inp.manifest_path, display=spec.input) as manifest:
+        for index, _, _, raw in manifest.iter_lines():
+            if progress is not None and index % 8192 == 0:
+                progress("writing", index, inp.n_lines)
+            if is_blank(raw):
+                continue
+            try:
+                record = parse_record(raw)
+            except BadRecord as exc:
+                inp.problems.append(f"{inp.manifest_path} line {index + 1}: {exc}; left out")
+                counts.bad_lines += 1
+                continue
+            if lambda_content is not None and index in answered:
+                content = lambda_content.get(index)
+                obj = _lambda_object(record, spec, content, when)
+                if content is None:
+                    counts.lambda_missing += 1
+                else:
+                    counts.consolidated += 1
+            elif index in rows:
+                i = rows[index]
+                if result.multi:  # type: ignore[union-attr]
+                    chosen = np.flatnonzero(result.chosen[i]).tolist()  # type: ignore[index]
+                    cap = result.confidence_cap  # type: ignore[union-attr]
+                    conf = {c: _confidence(result.confidence[i] and round(min(float(result.posterior[i, c]), cap), 2)) for c in chosen}
+                    obj = gt_lines.answer_object(record, spec, chosen, when, conf)
+                else:
+                    obj = gt_lines.answer_object(record, spec, int(result.label[i]), when, _confidence(result.confidence[i]))
+                counts.consolidated += 1
+            elif index in declined:
+                obj = gt_lines.declined_object(record, spec, ALL_DECLINED, when)
+                counts.declined += 1
+            else:
+                obj = gt_lines.declined_object(record, spec, NO_ANSWER, when)
+                counts.unanswered += 1
+            counts.lines += 1
+            yield index, obj
+
+
+def _lambda_object(record: dict, spec: JobSpec, content: dict | None, when: datetime) -> dict:
+    from tuilabel.core.gt.lambda_local import LAMBDA_MISSING
+
+    attr = spec.label_attribute
+    out = {k: v for k, v in record.items() if k != attr and k != attr + "-metadata"}
+    if content is None:
+        return gt_lines.declined_object(record, spec, LAMBDA_MISSING, when)
+    out.update(content)
+    if attr in content and not isinstance(content.get(attr + "-metadata"), dict):
+        # GT's custom-task metadata, added by the service around what the Lambda returns.
+        out[attr + "-metadata"] = {
+            "job-name": spec.gt_job_name,
+            "type": "groundtruth/custom",
+            "human-annotated": "yes",
+            "creation-date": gt_lines.creation_date(when),
+        }
+    return out
+
+
+def write_output(
+    inp: ConsolidationInput,
+    result: Consolidated | None,
+    dest: Path,
+    lambda_content: dict[int, dict] | None = None,
+    progress: Progress | None = None,
+    keep_positions: bool = False,
+) -> WriteResult:
+    """GT's output manifest: one line per input line, atomically replaced. `keep_positions`:
+    an unusable input line becomes an empty line, so line N is input line N (a review's
+    input, whose line indexes must stay those of the answers)."""
+    counts = WriteResult(dest)
+
+    def write(fh) -> None:
+        buf: list[bytes] = []
+        following = 0  # the input line index the next written line would have
+        for index, obj in consolidated_objects(inp, result, lambda_content, counts, progress):
+            if keep_positions and index > following:
+                buf.append(b"\n" * (index - following))
+            following = index + 1
+            buf.append(gt_lines.dumps_line(obj))
+            if len(buf) >= 4096:
+                fh.write(b"".join(buf))
+                buf = []
+        fh.write(b"".join(buf))
+
+    atomic_write(dest, write)
+    return counts
+
+
+@dataclass(frozen=True)
+class ResponsesExport:
+    root: Path
+    response_files: int
+    consolidation_response: Path
+    consolidated: int
+
+
+def export_gt_responses(folder: JobFolder, dest: Path) -> ResponsesExport:
+    """A tuilabel job as GT's annotation folders under `dest` (a GT job folder's layout):
+    every answer in `annotations/worker-response/iteration-1/<index>/<time>.json`, the
+    consolidation (default method) in `annotations/consolidated-annotation/
+    consolidation-response/iteration-1/<time>.json`, and `annotation-tool/data.json`."""
+    inp = from_tuilabel_job(folder)
+    spec = inp.spec
+    annotations = dest / "annotations"
+    files = write_worker_responses(annotations / "worker-response", worker_answers_from_job(folder, spec))
+    result = consolidate(inp.answers) if inp.answers.n_answers else None
+    keys = (spec.label_attribute, spec.label_attribute + "-metadata")
+    responses = [
+        {"datasetObjectId": str(index), "consolidatedAnnotation": {"content": {k: obj[k] for k in keys}}}
+        for index, obj in consolidated_objects(inp, result, None, WriteResult(dest))
+        if spec.label_attribute in obj
+    ]
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    path = write_consolidation_response(annotations / "consolidated-annotation" / "consolidation-response", responses, when)
+    label_file = dest / "annotation-tool" / "data.json"
+    if not label_file.exists():
+        atomic_write(label_file, label_category_file(list(spec.labels)))
+    return ResponsesExport(dest, files, path, len(responses))
