@@ -362,8 +362,8 @@ class TextGrouper:
         t = self.threshold
         floor = perms * (t - 4.5 * math.sqrt(t * (1 - t) / perms))
         keep = np.zeros(len(firsts), bool)
-        for start in range(0, len(firsts), 32768):
-            a, b = firsts[start : start + 32768], seconds[start : start + 32768]
+        for start in range(0, len(firsts), 4096):  # 2 MB blocks: reused, no fresh pages each time
+            a, b = firsts[start : start + 4096], seconds[start : start + 4096]
             keep[start : start + len(a)] = (sigs[a] == sigs[b]).sum(axis=1) >= floor
         return firsts[keep], seconds[keep]
 
