@@ -97,17 +97,24 @@ def make_images(n: int) -> tuple[Path, int, int]:
 # --- one whole process --------------------------------------------------------------------
 
 
+# A small launcher measures the child: a child forked from this (large) process would inherit
+# its peak RSS, as Linux carries the high-water mark across fork and exec.
+_LAUNCH = """import os, sys, time
+start = time.perf_counter()
+pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+print(time.perf_counter() - start, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, file=sys.stderr)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run(cmd: list[str], env: dict | None = None) -> tuple[float, float, bytes, float]:
     """Wall seconds, peak RSS (MB), stdout and CPU seconds (user + system) of one whole process."""
-    with tempfile.TemporaryFile() as out:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, cwd=REPO if env is None else CACHE, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - start
-        if os.waitstatus_to_exitcode(status) not in (0, 1):
-            raise SystemExit(f"failed: {' '.join(cmd)}")
-        out.seek(0)
-        return elapsed, usage.ru_maxrss / 1024, out.read(), usage.ru_utime + usage.ru_stime
+    result = subprocess.run([sys.executable, "-c", _LAUNCH, *cmd], capture_output=True, cwd=REPO if env is None else CACHE, env=env)
+    if result.returncode not in (0, 1):
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{result.stderr.decode()}")
+    seconds, peak, cpu = map(float, result.stderr.decode().split()[-3:])
+    return seconds, peak, result.stdout, cpu
 
 
 def check_groups(stdout: bytes) -> tuple[list[list[int]], dict]:

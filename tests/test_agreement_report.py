@@ -35,6 +35,8 @@ def test_stats_on_a_tuilabel_job_with_several_workers(tmp_path, capsys):
     assert main(["stats", str(job), "--json"]) == 0
     out = orjson.loads(capsys.readouterr().out)
     assert out["kind"] == "job" and out["agreement"]["answers"] == 15  # 5 records x 3 workers; declines left out
+    # The labeling section counts each worker's own records, not whose answer happens to be latest.
+    assert out["timing"]["workers"] == {"ann": 6, "bob": 6, "cy": 6}
     assert main(["stats", str(job)]) == 0
     assert "Fleiss' kappa" in capsys.readouterr().out
 

@@ -425,6 +425,17 @@ def test_near_duplicate_texts_precision(tmp_path, name):
     assert not [g for g in groups for a, b in below if sorted(g) == sorted((a, b))]
 
 
+@pytest.mark.parametrize("threshold", [0.01, 0.05, 0.1, 0.3, 0.5, 0.6, 0.8, 0.9, 0.95, 1.0])
+def test_lsh_plan_catches_a_pair_at_the_threshold(threshold):
+    from tuilabel.core.quality.near_duplicates import lsh_plan
+
+    bands, rows = lsh_plan(threshold)
+    assert bands * rows <= 160
+    caught = 1 - (1 - threshold**rows) ** bands
+    # 0.98 wherever 160 permutations allow it; below ~0.03 the most that one row per band gives
+    assert caught >= 0.98 or (rows, bands) == (1, 160), (bands, rows, caught)
+
+
 def test_shingle_hashes_are_word_bigrams():
     """The vectorised shingling equals the definition (re's \\w+ words of the folded text,
     bigrams; one word alone; a text without words is itself) on messy Unicode."""

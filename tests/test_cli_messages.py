@@ -181,6 +181,8 @@ def test_empty_labels_flag_says_empty(tmp_path):
     (["label", "x.jsonl", "--graphics", "sixels"], "argument --graphics: invalid choice: 'sixels'"),
     (["check", "x", "--jobs", "many"], "argument --jobs: invalid int value: 'many'"),
     (["export", "x", "--format", "xml"], "argument --format: invalid choice: 'xml'"),
+    (["label", "x.jsonl", "--lables", "a,b"], "unrecognized arguments: --lables a,b"),
+    (["stats", "x", "extra"], "unrecognized arguments: extra"),
 ])
 def test_argument_errors_are_one_line_and_a_pointer(tmp_path, args, needle):
     proc = tl(tmp_path, *args)

@@ -191,6 +191,7 @@ def test_problem_lines_for_labels_indexes_and_mixed_elements():
             answer(0, "a", "crowd-classifier", {"label": "x"}),
             answer(0, "b", "crowd-classifier", {"label": "zebra"}),
             answer(7, "a", "crowd-classifier", {"label": "y"}),
+            answer(7, "b", "crowd-classifier", {"label": "x"}),  # same file: one line for it
             answer(1, "a", "crowd-classifier-multi-select", {"labels": ["x"]}),
             answer(1, "b", "crowd-classifier", {"label": "y"}),
         ],

@@ -41,12 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # not built yet
             raise
         module.add_parser(sub)
+    parser.commands = sub.choices  # name -> its parser, for errors found after parsing
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # argparse reports these from the top parser; the command's own help is the useful pointer.
+        command = getattr(args, "command", None)
+        parser.commands.get(command, parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "command", None):
         parser.print_help()
         return 2

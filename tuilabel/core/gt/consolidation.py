@@ -106,17 +106,20 @@ class Answers:
         multi: bool | None = None,
     ) -> "Answers":
         """Answers with label names (GT's files, a job's journals) -> arrays. Labels not in the
-        list, indexes outside the input and answers of the other task kind are one problem
-        line each (with their file) and left out."""
+        list, indexes outside the input (once per file) and answers of the other task kind are
+        one problem line each (with their file) and left out."""
         index_of = {name: i for i, name in enumerate(labels)}
         worker_ids: dict[str, int] = {}
         rows: list[tuple[int, int, int, float]] = []  # record, worker, label, seconds
         answer_rows: list[tuple[int, int, float]] = []
         declined: list[tuple[int, int]] = []
         element = ""
+        outside: set[tuple[str, int]] = set()  # GT keeps every worker's answer in one file: name it once
         for a in answers:
             if n_records is not None and not 0 <= a.index < n_records:
-                problems.append(f"{a.source}: object index {a.index} is outside the input ({n_records:,} lines); skipped")
+                if (a.source, a.index) not in outside:
+                    outside.add((a.source, a.index))
+                    problems.append(f"{a.source}: object index {a.index} is outside the input ({n_records:,} lines); skipped")
                 continue
             if not a.declined:
                 if multi is None:

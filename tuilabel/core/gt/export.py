@@ -176,22 +176,31 @@ def _submitted_at(maps: list, j: int, gt_start: int) -> bytes:
     return _submitted(mm, 0, st)
 
 
-def latest_entries(folder: JobFolder, skipped: list[str] | None = None) -> dict[int, Entry]:
+def latest_entries(
+    folder: JobFolder, skipped: list[str] | None = None, per_worker: dict[str, int] | None = None
+) -> dict[int, Entry]:
     """The latest answer per record (the rule in the module docstring). Damaged lines are
-    left out and, when `skipped` is given, named there as file:line."""
+    left out and, when `skipped` is given, named there as file:line; `per_worker`, when given,
+    gets each worker's count of records they answered or declined (latest or not)."""
     latest: dict[int, Entry] = {}
     for path in folder.journals():  # sorted by worker folder: the order of ties
-        mine: set[int] = set()
+        mine: set[int] = set()  # records where this worker's answer is the latest so far
+        answered: set[int] = set()
+        worker = None
         for lineno, line in enumerate(iter_journal(path), 1):
             entry = parse_entry(line)
             if entry is None:
                 if skipped is not None:
                     skipped.append(_damaged(path, lineno))
                 continue
+            answered.add(entry.index)
+            worker = entry.worker
             old = latest.get(entry.index)
             if old is None or entry.index in mine or entry.submitted >= old.submitted:
                 latest[entry.index] = entry
                 mine.add(entry.index)
+        if per_worker is not None and worker is not None:
+            per_worker[worker] = per_worker.get(worker, 0) + len(answered)
     return latest
 
 

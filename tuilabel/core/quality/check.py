@@ -3,7 +3,8 @@
 SOURCE is a manifest (local or s3://…/x.manifest), a folder or an s3:// prefix (listed as
 `tuilabel scan` would, nothing written), or a tuilabel job folder (its input manifest, plus
 label balance from its answers). Records stream through once; memory per record is a few
-bytes in arrays and dicts (hashes, offsets), never the records themselves.
+bytes in arrays and dicts (hashes, offsets) plus, for texts, about 4 bytes per word pair for
+the near-duplicate check; never the records themselves.
 
 Categories (each finding names its line):
 - errors: `invalid` (the reader's rules: manifest.parse_record), `missing` (source-ref that

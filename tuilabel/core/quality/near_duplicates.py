@@ -154,8 +154,8 @@ def lsh_plan(threshold: float) -> tuple[int, int]:
     S-curve, so the many weakly similar pairs of real text stay out of the buckets) whose
     band count still catches a pair at the threshold with probability ≥ 98 %, within 160
     permutations. At 0.8: 17 bands of 7 rows (pair caught: 0.98 at J = 0.8, 0.12 at 0.5,
-    0.004 at 0.3)."""
-    best = (1, 1)
+    0.004 at 0.3). Below ~0.03 even one row needs more bands than that: all 160 of one row."""
+    best = (_MAX_PERM, 1)
     for rows in range(1, 33):
         p = threshold**rows
         bands = 1 if p >= _TARGET_RECALL else math.ceil(math.log(1 - _TARGET_RECALL) / math.log1p(-p))
@@ -362,8 +362,8 @@ class TextGrouper:
         t = self.threshold
         floor = perms * (t - 4.5 * math.sqrt(t * (1 - t) / perms))
         keep = np.zeros(len(firsts), bool)
-        for start in range(0, len(firsts), 32768):
-            a, b = firsts[start : start + 32768], seconds[start : start + 32768]
+        for start in range(0, len(firsts), 4096):  # 2 MB blocks: reused, no fresh pages each time
+            a, b = firsts[start : start + 4096], seconds[start : start + 4096]
             keep[start : start + len(a)] = (sigs[a] == sigs[b]).sum(axis=1) >= floor
         return firsts[keep], seconds[keep]
 

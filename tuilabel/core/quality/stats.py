@@ -67,7 +67,7 @@ class TimingStats:
     answers: int  # latest answers (one per record)
     declined: int
     submissions: int  # every journal line, relabels included
-    workers: dict[str, int]  # worker -> latest answers
+    workers: dict[str, int]  # worker -> records they answered or declined (each worker's own)
     first: str | None  # earliest acceptance time (ISO, UTC)
     last: str | None  # latest submission time
     span_seconds: float
@@ -289,22 +289,22 @@ def job_stats(root: Path) -> Stats:
             stats.kind = "job"
             return stats
         return Stats(str(root), "job", 0, 0, [AttributeStats(spec.label_attribute, spec.task_type.gt_type)], labels=labels)
+    answered_by: dict[str, int] = {}
     try:
-        latest = latest_entries(folder)
+        latest = latest_entries(folder, per_worker=answered_by)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UserError(f"cannot read the journals of {root}: {exc}") from None
     submissions = sum(1 for path in journals for _ in iter_journal(path))
     acc = Accumulator(labels)
     # The job's own attribute first, even before any answer names it.
     acc.attrs[spec.label_attribute] = AttributeStats(spec.label_attribute, spec.task_type.gt_type)
-    workers: Counter[str] = Counter()
+    workers = Counter(answered_by)
     seconds: list[float] = []
     first: datetime | None = None
     last: datetime | None = None
     declined = 0
     for entry in latest.values():
         acc.add(entry.gt)
-        workers[entry.worker] += 1
         if entry.kind == "d":
             declined += 1
         if isinstance(entry.seconds, (int, float)):

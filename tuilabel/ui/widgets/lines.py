@@ -124,7 +124,7 @@ MIN_BAR_WIDTH = 8
 
 
 class ProgressRow(TextLine):
-    """`━━━━━━╸━━━━━━   42% 1,234/5,000 · 812/h · ETA 4m10s`: a bar, the percentage and the
+    """`━━━━━━╸━━━━━━   42% 1,234/5,000 · 812/h · ETA 4:10`: a bar, the percentage and the
     session's numbers on one row (no ProgressBar widget with its own children and timer)."""
 
     COMPONENT_CLASSES = {"progress--bar", "progress--track", "progress--complete", "progress--stats"}
