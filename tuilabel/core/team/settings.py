@@ -1,7 +1,7 @@
 """A team job's settings, with Ground Truth's ranges (spec §6), checked once, with one-line errors.
 
 The defaults are a solo job: one worker per record, anyone may work on it. Durations are
-seconds, or text with a unit: "90s", "5m", "8h", "30d".
+seconds, or text with units: "90s", "4m59s", "8h", "30d".
 """
 
 from __future__ import annotations
@@ -62,10 +62,12 @@ def parse_duration(value: object, what: str) -> float:
         raise UserError(f"{what} must be seconds or a duration like \"5m\", not {value!r}")
     if isinstance(value, (int, float)):
         return float(value)
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", str(value))
-    if not match:
+    text = str(value).replace(" ", "")
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    if not re.fullmatch(r"(\d+(\.\d+)?[smhd])+", text):
         raise UserError(f"{what} must be seconds or a duration like \"5m\", not {value!r}")
-    return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    return sum(float(num) * _UNITS[unit] for num, unit in re.findall(r"(\d+(?:\.\d+)?)([smhd])", text))
 
 
 def _whole(what: str, value: object, bounds: tuple[int, int]) -> None:
