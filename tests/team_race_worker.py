@@ -1,7 +1,7 @@
 """One scripted worker for tests/test_team_leases.py's race: takes, submits, declines, releases
 and sits on leases until they expire, at random, logging each step to its own fsynced log
 before (intent) and after (result) the store call. Time runs 100x fast, so a 30 s task time
-limit lasts 0.3 s.
+limit lasts 0.3 s. Some run with a skewed clock (TUILABEL_CLOCK_SKEW).
 
     team_race_worker.py JOB WORKER UNTIL SEED N RECORDS
 UNTIL = 0 drains: take and answer everything this worker may, then exit.
@@ -17,14 +17,14 @@ from pathlib import Path
 
 import orjson
 
-from tuilabel.core.team.leases import LeaseStore
+from tuilabel.core.team.leases import LeaseStore, clock
 from tuilabel.core.team.settings import TeamSettings
 
 SPEED = 100
 
 
 def now() -> float:
-    return time.time() * SPEED
+    return clock() * SPEED  # TUILABEL_CLOCK_SKEW of 0.12 s is 12 s here: 40 % of a task's time
 
 
 def main(job: Path, worker: str, until: float, seed: int, n: int, records: int) -> None:

@@ -241,7 +241,8 @@ def _read_log(path: Path) -> list[dict]:
 
 def test_invariants_hold_with_workers_racing_and_killed(tmp_path):
     """8 worker processes take, submit, decline, release and sit on leases until they expire,
-    at random, for ~12 s; 4 times one is killed with kill -9 and restarted under its own id.
+    at random, for ~12 s, three of them with skewed clocks; 4 times one is killed with kill -9
+    and restarted under its own id.
     Then 3 fresh workers finish the job. Checked from the database and the workers' own logs."""
     n, records, job = 2, 400, tmp_path / "job"
     job.mkdir()
@@ -249,9 +250,12 @@ def test_invariants_hold_with_workers_racing_and_killed(tmp_path):
     rng = random.Random(9)
     deadline = time.time() + 12
 
+    skews = {"w0": "0.12", "w1": "0.12", "w2": "-0.12"}  # +-40 % of the task time limit
+
     def start(worker: str, until: float, seed: int) -> subprocess.Popen:
         return subprocess.Popen([sys.executable, str(RACE_WORKER), str(job), worker, str(until),
-                                 str(seed), str(n), str(records)], env=env)
+                                 str(seed), str(n), str(records)],
+                                env={**env, "TUILABEL_CLOCK_SKEW": skews.get(worker, "0")})
 
     procs = {f"w{i}": start(f"w{i}", deadline, i) for i in range(8)}
     killed = 0
