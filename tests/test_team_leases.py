@@ -203,6 +203,24 @@ def test_availability_lifetime_closes_records_with_what_they_have(tmp_path):
     assert store.submit(held, T0 + 3601) is False
 
 
+def test_closed_records_come_in_the_order_they_closed(tmp_path):
+    store = make_store(tmp_path, records=3, workers_per_record=2, availability_lifetime=3600)
+    a = store.take("a", 3, T0)
+    b = store.take("b", 3, T0)
+    store.submit(b[2], T0 + 1)
+    store.submit(a[2], T0 + 2)  # record 2 complete first
+    store.decline(a[1], T0 + 3)
+    store.decline(b[1], T0 + 3)  # record 1 failed next
+    store.submit(a[0], T0 + 4)
+    closed = store.closed_since()
+    assert [(seq, s.record, s.state) for seq, s in closed] == [(1, 2, "complete"), (2, 1, "failed")]
+    assert closed[0][1].answered_by == ("b", "a")
+    assert store.closed_since(2) == []
+    store.status(T0 + 3600)  # record 0's lifetime ends with a's answer
+    ((seq, last),) = store.closed_since(2)
+    assert (seq, last.record, last.state, last.answered_by) == (3, 0, "complete", ("a",))
+
+
 def test_status_counts(tmp_path):
     store = make_store(tmp_path, records=5, workers_per_record=2)
     a = store.take("a", 3, T0)
@@ -283,6 +301,7 @@ def test_invariants_hold_with_workers_racing_and_killed(tmp_path):
     assert dict(db.execute("SELECT rec, answers FROM records WHERE answers > 0")) == per_record
     assert sum(states.values()) == records and set(states) <= {1, 2}  # none open, none waiting
     assert db.execute("SELECT count(*) FROM leases").fetchone()[0] == 0
+    assert db.execute("SELECT count(*), count(DISTINCT rec) FROM closed").fetchone() == (records, records)
     expiries = db.execute("SELECT sum(expiries) FROM counts").fetchone()[0]
     assert expiries > 0  # workers sat on leases and were killed holding them
 

@@ -11,6 +11,7 @@ Tables:
     leases   one row per task out: (id, rec, worker, start, expiry); unique per (rec, worker).
     done     (rec, worker) -> "answer" | "decline": the primary key is "no worker twice".
     counts   per worker: releases and expiries (answers and declines are counted from done).
+    closed   (seq, rec) in the order records closed: the output writer follows it by seq.
 
 Rules:
     - A record has at most N (workers_per_record) accepted answers, counting leases out.
@@ -66,6 +67,7 @@ CREATE TABLE IF NOT EXISTS done (
 CREATE TABLE IF NOT EXISTS counts (
     worker TEXT PRIMARY KEY, releases INTEGER NOT NULL DEFAULT 0,
     expiries INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS closed (seq INTEGER PRIMARY KEY AUTOINCREMENT, rec INTEGER NOT NULL);
 """
 
 
@@ -266,6 +268,13 @@ class LeaseStore:
                            tuple(w for w, kind in done if kind == "answer"),
                            tuple(w for w, kind in done if kind == "decline"), row[1])
 
+    def closed_since(self, seq: int = 0) -> list[tuple[int, RecordState]]:
+        """Records that closed (complete or failed) after `seq`, with their seq, in order."""
+        with self._lock:
+            rows = self._db.execute("SELECT seq, rec FROM closed WHERE seq > ? ORDER BY seq",
+                                    (seq,)).fetchall()
+        return [(at, self.record_state(rec)) for at, rec in rows]
+
     # -- inside one transaction --------------------------------------------------------------
 
     @contextmanager
@@ -297,11 +306,14 @@ class LeaseStore:
                 "SELECT worker, count(*) FROM leases WHERE expiry <= ? GROUP BY worker", (now,)).fetchall():
             self._count(worker, "expiries", count)
         self._db.execute("DELETE FROM leases WHERE expiry <= ?", (now,))
+        lifetime = self.settings.availability_lifetime
+        self._db.execute("INSERT INTO closed (rec) SELECT rec FROM records "
+                         "WHERE state = 0 AND opened + ? <= ? ORDER BY rec", (lifetime, now))
         ended = self._db.execute(
             "UPDATE records SET state = CASE WHEN answers > 0 THEN 1 ELSE 2 END, "
             "reason = CASE WHEN answers > 0 THEN NULL ELSE ? END "
             "WHERE state = 0 AND opened + ? <= ?",
-            (LIFETIME_OVER, self.settings.availability_lifetime, now))
+            (LIFETIME_OVER, lifetime, now))
         if ended.rowcount:
             self._db.execute("DELETE FROM leases WHERE rec NOT IN "
                              "(SELECT rec FROM records WHERE state = 0)")
@@ -343,6 +355,8 @@ class LeaseStore:
             state, reason = FAILED, DECLINED
         else:
             return
-        self._db.execute("UPDATE records SET state = ?, reason = ? WHERE rec = ? AND state = 0",
-                         (state, reason, record))
-        self._db.execute("DELETE FROM leases WHERE rec = ?", (record,))
+        cur = self._db.execute("UPDATE records SET state = ?, reason = ? WHERE rec = ? AND state = 0",
+                               (state, reason, record))
+        if cur.rowcount:
+            self._db.execute("INSERT INTO closed (rec) VALUES (?)", (record,))
+            self._db.execute("DELETE FROM leases WHERE rec = ?", (record,))
