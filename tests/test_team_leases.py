@@ -243,6 +243,14 @@ def test_a_store_for_another_input_is_refused(tmp_path):
         make_store(tmp_path, records=11)
 
 
+def test_a_damaged_store_is_one_line(tmp_path):
+    path = tmp_path / "tuilabel" / "team.sqlite"
+    path.parent.mkdir()
+    path.write_bytes(b"not a database, " * 512)
+    with pytest.raises(UserError, match=f"^cannot open {path}: file is not a database$"):
+        make_store(tmp_path)
+
+
 def test_clock_skew_override_is_read_from_the_environment():
     code = "import time; from tuilabel.core.team.leases import clock; print(round(clock() - time.time()))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
