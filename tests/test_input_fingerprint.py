@@ -134,3 +134,21 @@ def test_a_session_closed_before_its_background_started_still_checks_the_input(t
     session = edited_middle(tmp_path).open(background=False)
     session.close()
     assert session.input_refused and any("changed since the last session" in m for m in session.messages)
+
+
+def test_a_refused_input_stays_refused_at_every_later_start(tmp_path):
+    """Closing a session that refused the input must not save the edited file as the job's
+    input: the next start would then accept it."""
+    manifest, output = big_job(tmp_path)
+    data = manifest.read_bytes()
+    at = data.index(b"review", len(data) // 2)
+    manifest.write_bytes(data[:at] + b"REVIEW" + data[at + 6:])
+    for _ in range(3):
+        session = open_session(manifest, output)
+        try:
+            session.wait_background()
+            assert session.input_refused
+        finally:
+            session.close()
+    manifest.write_bytes(data)
+    reopen_and_answer(manifest, output, 1)

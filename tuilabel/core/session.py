@@ -102,6 +102,7 @@ class Session:
         # output.manifest was canonical at open (or made so since) and only this session appends.
         self._canonical_base = False
         self._journal_size_at_open = -1
+        self._verified_input: dict | None = None  # the checkpoint's hashed input fingerprint
         # Called after every committed answer (e.g. the S3 mirror marks files to upload).
         self.on_commit: list[Callable[[], None]] = []
         # Called once the total is known (from the index thread): the app shows it at once.
@@ -259,6 +260,7 @@ class Session:
         saved = self.journal.checkpoint.get("input")
         if not isinstance(saved, dict) or "size" not in saved:
             return None
+        self._verified_input = saved if fingerprint.ALGORITHM in saved else None
         self._input_hash = saved.get(fingerprint.ALGORITHM) and {
             "length": saved["size"], fingerprint.ALGORITHM: saved[fingerprint.ALGORITHM]
         }
@@ -721,8 +723,12 @@ class Session:
         raw, _ = self.manifest.read_line(offset)
         fingerprint_now = self.manifest.fingerprint().to_json()
         digest = self._input_hash
-        if digest and digest["length"] == self.manifest.size:
+        if digest and digest["length"] == self.manifest.size and not self.input_refused:
             fingerprint_now[fingerprint.ALGORITHM] = digest[fingerprint.ALGORITHM]
+        elif self._verified_input is not None:
+            # The file as it is now is not (or not yet) known to be the one the answers refer
+            # to: keep the last verified fingerprint, so the next start compares against it.
+            fingerprint_now = self._verified_input
         self.journal.save_checkpoint(
             cursor={"index": index, "offset": offset, "sha1": line_sha1(raw)},
             input=fingerprint_now,
