@@ -134,11 +134,7 @@ def run(args: argparse.Namespace) -> int:
 
             answered = set(np.unique(answers.answer_record).tolist())
             lambda_content = run_lambda(args.lambda_handler, spec, answers, _records_for(inp, answered))
-        in_place = inp.job_folder is not None and dest.resolve() == inp.job_folder.output_manifest.resolve()
-        if in_place:
-            written = _write_in_place(inp, result, dest, lambda_content, bar)
-        else:
-            written = write_output(inp, result, dest, lambda_content, bar)
+        written = write_output(inp, result, dest, lambda_content, bar)
 
     from tuilabel.core.quality.agreement import agreement_of
 
@@ -234,21 +230,3 @@ def _print_summary(report: dict) -> None:
         + (f"; {len(report['problems']):,} problems" if report["problems"] else "")
     )
 
-
-def _write_in_place(inp, result, dest, lambda_content, bar) -> int:
-    """Replace a job's output.manifest, never under a labeling session (it appends to the file),
-    and record the journal sizes it was made from, so the next session start takes it as settled
-    instead of rewriting it."""
-    from tuilabel.core.errors import UserError
-    from tuilabel.core.gt.consolidate_job import write_output
-    from tuilabel.core.gt.export import busy_message, journal_sizes
-    from tuilabel.core.store import canonical
-    from tuilabel.core.store.lock import IdleWorkers, OutputGate
-
-    folder = inp.job_folder
-    with OutputGate(folder.output_gate), IdleWorkers(folder.locks()) as idle:
-        if idle.busy:
-            raise UserError(busy_message(folder, tuple(idle.busy), "consolidate to another file with -o FILE, or again when they quit"))
-        written = write_output(inp, result, dest, lambda_content, bar)
-        canonical.mark(folder.canonical_state, folder.output_manifest, journal_sizes(folder))
-    return written

@@ -323,7 +323,34 @@ def write_output(
 ) -> WriteResult:
     """GT's output manifest: one line per input line, atomically replaced. `keep_positions`:
     an unusable input line becomes an empty line, so line N is input line N (a review's
-    input, whose line indexes must stay those of the answers)."""
+    input, whose line indexes must stay those of the answers).
+
+    A job's own output.manifest is replaced only while no labeling session appends to it, and
+    the journal sizes it was made from are recorded, so the next session start takes it as
+    settled instead of rewriting it."""
+    folder = inp.job_folder
+    if folder is None or dest.resolve() != folder.output_manifest.resolve():
+        return _write_manifest(inp, result, dest, lambda_content, progress, keep_positions)
+    from tuilabel.core.gt.export import busy_message, journal_sizes
+    from tuilabel.core.store import canonical
+    from tuilabel.core.store.lock import IdleWorkers, OutputGate
+
+    with OutputGate(folder.output_gate), IdleWorkers(folder.locks()) as idle:
+        if idle.busy:
+            raise UserError(busy_message(folder, tuple(idle.busy), "consolidate to another file with -o FILE, or again when they quit"))
+        written = _write_manifest(inp, result, dest, lambda_content, progress, keep_positions)
+        canonical.mark(folder.canonical_state, folder.output_manifest, journal_sizes(folder))
+    return written
+
+
+def _write_manifest(
+    inp: ConsolidationInput,
+    result: Consolidated | None,
+    dest: Path,
+    lambda_content: dict[int, dict] | None,
+    progress: Progress | None,
+    keep_positions: bool,
+) -> WriteResult:
     counts = WriteResult(dest)
 
     def write(fh) -> None:
