@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def make_job(tmp_path: Path, name: str, records: int = 6, team: dict | None = None) -> Path:
     """A job folder as `label` leaves it, with job.json's "team" mapping when given."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     manifest = write_text_manifest(tmp_path / f"{name}.jsonl", records)
     spec = make_spec(manifest, tmp_path, name=name)
     folder = JobFolder(tmp_path / name)
@@ -156,3 +157,39 @@ def test_unreadable_job_is_one_line(tmp_path):
     done = status_cli(str(job))
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "not a readable tuilabel job" in done.stderr, done.stderr
+
+
+def test_the_apps_stats_screen_shows_the_team_numbers(team_job):
+    import asyncio
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from tuilabel.core.data.manifest import Manifest
+    from tuilabel.core.session import Session
+    from tuilabel.ui.app import make_app
+    from tuilabel.ui.screens.stats import StatsScreen
+
+    job, _ = team_job
+    spec = JobFolder(job).load_spec()
+    session = Session(replace(spec, worker="alice"), JobFolder(job), Manifest(spec.input)).open()
+
+    async def go() -> str:
+        app = make_app(session)
+        async with app.run_test(size=(100, 50)) as pilot:
+            await pilot.press("t")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert isinstance(app.screen, StatsScreen) and app.screen.stats is not None
+            console = Console(width=100, record=True, file=open(os.devnull, "w"))
+            console.print(app.screen.query_one("#stats-content").content)
+            return console.export_text()
+
+    try:
+        shown = asyncio.run(go())
+    finally:
+        session.close()
+    assert "6 records: 2 complete, 0 failed, 2 open, 2 waiting" in shown, shown
+    assert "1 out" in shown
+    carol = next(line for line in shown.splitlines() if line.startswith("carol"))
+    assert carol.split()[-1] == "yes", shown
