@@ -193,3 +193,20 @@ def test_the_apps_stats_screen_shows_the_team_numbers(team_job):
     assert "1 out" in shown
     carol = next(line for line in shown.splitlines() if line.startswith("carol"))
     assert carol.split()[-1] == "yes", shown
+
+
+def test_a_running_session_without_answers_is_active(tmp_path):
+    job = make_job(tmp_path, "solo-job", records=2)
+    lock = JobFolder(job).lock("dana")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pathlib import Path; from tuilabel.core.store.lock import JobLock; "
+         f"JobLock(Path({str(lock)!r}), 'x').acquire(); print('locked', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        dana = job_status(job).workers["dana"]
+        assert dana.active and dana.answers == 0
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not job_status(job).workers["dana"].active  # the lock died with its process

@@ -13,10 +13,12 @@ needed at that pace: N per record not gone out, N - k for an open record with k 
 
 from __future__ import annotations
 
+import functools
 import statistics
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Iterable
 
 import orjson
 
@@ -24,7 +26,7 @@ from tuilabel.core.data.manifest import Manifest, iter_records
 from tuilabel.core.data.s3 import is_s3_uri
 from tuilabel.core.errors import UserError
 from tuilabel.core.gt.export import latest_entries
-from tuilabel.core.gt.job import JobFolder, JobSpec
+from tuilabel.core.gt.job import JobFolder, JobSpec, worker_folder_name
 from tuilabel.core.store.journal import Entry, iter_journal, parse_entry
 from tuilabel.core.store.lock import lock_held
 from tuilabel.core.team.leases import LeaseStore, clock
@@ -124,12 +126,19 @@ def input_path(folder: JobFolder, spec: JobSpec) -> Path | None:
 
 def count_records(path: Path) -> int:
     """Usable records in an input manifest (blank and unusable lines left out, as the app's
-    total): one parse per line."""
+    total): one parse per line, once per version of the file in a process (the portal counts
+    again every few seconds)."""
     try:
-        with Manifest(path) as manifest:
-            return sum(1 for _ in iter_records(manifest))
+        st = path.stat()
+        return _count_records(str(path), st.st_size, st.st_mtime_ns)
     except OSError as exc:
         raise UserError(f"cannot read the input manifest {path}: {exc.strerror or exc}") from None
+
+
+@functools.lru_cache(maxsize=256)
+def _count_records(path: str, size: int, mtime_ns: int) -> int:
+    with Manifest(path) as manifest:
+        return sum(1 for _ in iter_records(manifest))
 
 
 def record_total(folder: JobFolder, spec: JobSpec, notes: list[str]) -> int | None:
@@ -151,6 +160,13 @@ def _entries(folder: JobFolder) -> dict[str, list[Entry]]:
         for entry in entries:
             out.setdefault(entry.worker, []).append(entry)
     return out
+
+
+def running_sessions(folder: JobFolder, workers: Iterable[str]) -> dict[str, bool]:
+    """worker -> is a labeling session of it running (its worker lock held)? For every worker
+    with a lock file, named by id where its folder name is known, else by the folder name."""
+    ids = {worker_folder_name(w): w for w in workers}
+    return {ids.get(path.parent.name, path.parent.name): lock_held(path) for path in folder.locks()}
 
 
 def _time(text: str) -> float | None:
@@ -201,7 +217,7 @@ def job_status(root: Path, now: float | None = None) -> JobStatus:
     settings = team_settings(folder)
     entries = _entries(folder)
     pace = round(team_pace(entries, now), 1)
-    lock_of = {w: lock_held(folder.lock(w)) for w in entries}
+    lock_of = running_sessions(folder, entries)
     notes: list[str] = []
     if settings is None:
         return _solo_status(folder, spec, entries, lock_of, pace, notes)
@@ -219,7 +235,7 @@ def job_status(root: Path, now: float | None = None) -> JobStatus:
         complete, failed, leases_out = team.complete, team.failed, team.leases_out
         counts = {w: asdict(c) for w, c in team.workers.items()}
     workers = {}
-    for worker in sorted(set(counts) | set(entries)):
+    for worker in sorted(set(counts) | set(entries) | set(lock_of)):
         c = counts.get(worker, {})
         workers[worker] = WorkerStatus(
             answers=c.get("answers", 0), declines=c.get("declines", 0), releases=c.get("releases", 0),
@@ -228,7 +244,7 @@ def job_status(root: Path, now: float | None = None) -> JobStatus:
             active=c.get("leases", 0) > 0 or lock_of.get(worker, False))
     needed = waiting * n + sum((n - k) * count for k, count in enumerate(open_by))
     return JobStatus(
-        folder=str(folder.root), name=spec.name, task=spec.task, team=True, workers_per_record=n,
+        folder=str(folder.root.resolve()), name=spec.name, task=spec.task, team=True, workers_per_record=n,
         records=records, waiting=waiting, open_by_answers=tuple(open_by), complete=complete,
         failed=failed, leases_out=leases_out, workers=workers, answers_per_hour=pace,
         answers_needed=needed, eta_seconds=eta(needed, pace),
@@ -240,7 +256,8 @@ def _solo_status(folder: JobFolder, spec: JobSpec, entries: dict[str, list[Entry
     """A solo job: the latest answer per record wins (as `export`), declined ones failed."""
     records = record_total(folder, spec, notes)
     workers = {}
-    for worker, worker_entries in sorted(entries.items()):
+    for worker in sorted(set(entries) | set(lock_of)):
+        worker_entries = entries.get(worker, [])
         kinds = _latest_kinds(worker_entries)
         workers[worker] = WorkerStatus(
             answers=sum(1 for k in kinds.values() if k == "a"),
@@ -254,7 +271,7 @@ def _solo_status(folder: JobFolder, spec: JobSpec, entries: dict[str, list[Entry
     complete = len(latest) - failed
     left = None if records is None else max(0, records - len(latest))
     return JobStatus(
-        folder=str(folder.root), name=spec.name, task=spec.task, team=False, workers_per_record=1,
+        folder=str(folder.root.resolve()), name=spec.name, task=spec.task, team=False, workers_per_record=1,
         records=records, waiting=0, open_by_answers=(left or 0,), complete=complete, failed=failed,
         leases_out=0, workers=workers, answers_per_hour=pace, answers_needed=left,
         eta_seconds=eta(left, pace),
