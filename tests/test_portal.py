@@ -164,3 +164,16 @@ def test_bare_tuilabel_elsewhere_prints_help(tmp_path):
     done = subprocess.run([sys.executable, "-m", "tuilabel"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 2 and "usage: tuilabel" in done.stdout
+
+
+def test_the_keymap_knows_the_portals_ids():
+    from tuilabel.core.errors import UserError
+    from tuilabel.ui.keys import validate_keymap
+
+    validate_keymap({"portal-start": "s", "portal-refresh": "f5"})  # s is skip on the labeling screen: no clash
+    with pytest.raises(UserError) as err:
+        validate_keymap({"portal-refresh": "q"})
+    assert str(err.value) == ('config.toml [keys] portal-refresh = "q": q is already the key of quit; '
+                              "pick another key (? lists every id and key)")
+    with pytest.raises(UserError, match="portal-nope: no such binding id"):
+        validate_keymap({"portal-nope": "n"})

@@ -4,6 +4,7 @@ store and their journals (tests/team_status_worker.py), and a solo job's from it
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -51,8 +52,12 @@ def status_cli(*args: str) -> subprocess.CompletedProcess:
 def team_job(tmp_path):
     """Six records, two workers each. alice answers four (2, 4, 6, 8 s); bob answers two, declines
     one and releases one; carol holds a task in a live process (its worker lock held)."""
-    job = make_job(tmp_path, "team-job", team={"workers_per_record": 2, "task_time_limit": "30s",
-                                               "team": ["alice", "bob", "carol"]})
+    yield from worked_team_job(tmp_path, "team-job")
+
+
+def worked_team_job(tmp_path: Path, name: str):
+    job = make_job(tmp_path, name, team={"workers_per_record": 2, "task_time_limit": "30s",
+                                         "team": ["alice", "bob", "carol"]})
     run_worker(job, "alice", "a:2", "a:4", "a:6", "a:8")
     run_worker(job, "bob", "a:3", "a:5", "d:1", "r")
     carol = subprocess.Popen([sys.executable, str(WORKER), str(job), "carol", "h"], cwd=REPO,
@@ -210,3 +215,20 @@ def test_a_running_session_without_answers_is_active(tmp_path):
         holder.kill()
         holder.wait()
     assert not job_status(job).workers["dana"].active  # the lock died with its process
+
+
+def test_the_readme_example_is_what_status_prints(tmp_path):
+    """The README's `status` example is this scenario (the pace and ETA differ per run)."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    start = readme.index("$ tuilabel status reviews\n") + len("$ tuilabel status reviews\n")
+    shown = readme[start:readme.index("```", start)]
+    scenario = worked_team_job(tmp_path, "reviews")
+    job, _ = next(scenario)
+    try:
+        done = subprocess.run([sys.executable, "-m", "tuilabel", "status", "reviews"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60, env=dict(os.environ, COLUMNS="100"))
+    finally:
+        next(scenario, None)
+    got = "\n".join(line.rstrip() for line in done.stdout.splitlines()) + "\n"
+    pace = re.compile(r"Pace .*")
+    assert pace.sub("Pace …", got) == pace.sub("Pace …", shown)
