@@ -152,11 +152,17 @@ def run_job(request, args: argparse.Namespace) -> int:
     for message in session.messages[-5:]:
         print(f"note: {message}", file=sys.stderr)
     state = "finished" if session.state is State.DONE else "stopped; run the same command to resume"
+    if prepared.spec.is_team:
+        state = (f"nothing left for {prepared.spec.worker} now" if session.state is State.DONE
+                 else "stopped; your unexpired tasks come back first when you resume")
     print(
         f"{prepared.spec.name}: {progress.done:,} of {progress.total if progress.total is not None else '?'} "
         f"records done ({progress.declined:,} declined), {state}."
     )
-    print(canonical_note(prepared.folder, session.output_canonical))
+    if prepared.spec.is_team:
+        print(f"Output (one consolidated line per closed record, in the order they closed): {prepared.folder.output_manifest}")
+    else:
+        print(canonical_note(prepared.folder, session.output_canonical))
     if prepared.output_s3:
         print(f"S3: {prepared.output_s3}" + (f" ({len(left)} files still to upload; they go up on the next start)" if left else " (up to date)"))
     return 0

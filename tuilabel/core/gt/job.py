@@ -243,6 +243,7 @@ class JobFolder:
         self.corrupt_lines = self.reports / "journal-lines.corrupt"
         self.output_gate = self.private / "output.lock"  # see store.lock.OutputGate
         self.canonical_state = self.private / "canonical.json"  # see store.canonical
+        self.team_db = self.private / "team.sqlite"  # a team job's leases (core/team/leases.py)
         self.review_marker = self.private / "review.json"  # a review (core/review.py): its output keeps every line
 
     def worker_dir(self, worker: str) -> Path:
