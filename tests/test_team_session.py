@@ -239,3 +239,37 @@ def test_kill9_of_random_workers_loses_nothing_and_breaks_no_invariant(tmp_path)
     assert result["counts"]["ghost"][1] >= 1  # the ghost's leases expired and were reassigned
     for line in result["lines"].values():
         assert line["reviews-metadata"]["confidence"] > 0  # three workers: consolidated
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tuilabel", *args], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def test_consolidate_and_export_of_a_team_job_count_only_accepted_answers(tmp_path):
+    source = make_input(tmp_path, 4)
+    job, alice = open_worker(source, "alice")
+    label_all(alice, lambda i: 0)
+    job.stop(alice, None)
+    folder = str(job.folder.root)
+    result = run_cli("consolidate", folder, cwd=tmp_path)
+    assert result.returncode == 2 and "not closed yet" in result.stderr  # the team still writes output.manifest
+    result = run_cli("export", folder, "--format", "gt", cwd=tmp_path)
+    assert result.returncode == 2 and "tuilabel consolidate" in result.stderr
+    # An answer the lease store never accepted (dave's task had gone back to the pool) is in
+    # his journal, and counts nowhere.
+    from tuilabel.core.store.journal import Entry
+
+    entry = parse_entry(next(iter_journal(job.folder.journal("alice"))))
+    dave = job.folder.journal("dave")
+    dave.parent.mkdir(parents=True)
+    dave.write_bytes(Entry(entry.index, entry.offset, "a", "dave", entry.accepted, entry.submitted, 1.0,
+                           {**entry.gt, job.spec.label_attribute: 1}).to_line())
+    result = run_cli("consolidate", folder, "-o", str(tmp_path / "out.manifest"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = by_source([orjson.loads(l) for l in (tmp_path / "out.manifest").read_bytes().splitlines()])
+    assert all(line["reviews"] == 0 for line in lines.values())  # alice alone
+    result = run_cli("export", folder, "--format", "gt-responses", "-o", str(tmp_path / "responses"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    texts = [p.read_text() for p in (tmp_path / "responses").rglob("*.json")]
+    assert any('"alice"' in t for t in texts) and not any('"dave"' in t for t in texts)

@@ -129,6 +129,25 @@ class RecordState:
     reason: str | None = None
 
 
+def accepted_decisions(path: Path) -> tuple[set[tuple[int, str]], int]:
+    """Read-only, for consolidation and export: the (record, worker) answers and declines the
+    store accepted (a late answer stays in its journal but does not count), and how many
+    records are not closed yet (still waiting or open)."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+    except sqlite3.Error as exc:
+        raise UserError(f"cannot read the team's lease store {path}: {exc}") from None
+    try:
+        decisions = {(rec, worker) for rec, worker in db.execute("SELECT rec, worker FROM done")}
+        count = db.execute("SELECT value FROM meta WHERE key = 'record_count'").fetchone()[0]
+        closed = db.execute("SELECT count(*) FROM records WHERE state != 0").fetchone()[0]
+    except sqlite3.Error as exc:
+        raise UserError(f"cannot read the team's lease store {path}: {exc}") from None
+    finally:
+        db.close()
+    return decisions, count - closed
+
+
 class LeaseStore:
     """One connection per process (thread-safe: the app leases ahead from a worker thread)."""
 
