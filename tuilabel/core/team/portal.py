@@ -69,7 +69,7 @@ def job_card(root: Path, worker: str, now: float | None = None) -> JobCard | Non
     """Where the job stands for `worker`; None when its team does not include them."""
     now = clock() if now is None else now
     folder, spec = open_job(root)
-    settings = team_settings(folder)
+    settings = team_settings(spec)
     if settings is not None and not settings.allows(worker):
         return None
     mine_kinds = _my_records(folder, worker)

@@ -20,8 +20,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterable
 
-import orjson
-
 from tuilabel.core.data.manifest import Manifest, iter_records
 from tuilabel.core.data.s3 import is_s3_uri
 from tuilabel.core.errors import UserError
@@ -89,23 +87,13 @@ def open_job(root: Path) -> tuple[JobFolder, JobSpec]:
     return folder, folder.load_spec()
 
 
-def team_settings(folder: JobFolder) -> TeamSettings | None:
-    """The job's team settings (job.json's "team" mapping); None for a solo job."""
-    # JobSpec does not carry the team yet: read the key itself (one place to replace).
-    try:
-        data = orjson.loads(folder.spec_file.read_bytes())
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise UserError(f"{folder.spec_file}: not a readable tuilabel job ({exc})") from None
-    team = data.get("team") if isinstance(data, dict) else None
-    if team is None:
-        return None
-    if not isinstance(team, dict):
-        raise UserError(f"{folder.spec_file}: \"team\" must be a mapping of team settings, not {team!r}")
-    return TeamSettings.from_mapping(team)
+def team_settings(spec: JobSpec) -> TeamSettings | None:
+    """The job's team settings; None for a solo job."""
+    return spec.team_settings if spec.is_team else None
 
 
 def lease_store(folder: JobFolder, settings: TeamSettings) -> LeaseStore | None:
-    return LeaseStore.existing(folder.private / "team.sqlite", settings)
+    return LeaseStore.existing(folder.team_db, settings)
 
 
 def input_path(folder: JobFolder, spec: JobSpec) -> Path | None:
@@ -124,29 +112,34 @@ def input_path(folder: JobFolder, spec: JobSpec) -> Path | None:
     return None
 
 
-def count_records(path: Path) -> int:
-    """Usable records in an input manifest (blank and unusable lines left out, as the app's
-    total): one parse per line, once per version of the file in a process (the portal counts
-    again every few seconds)."""
+def count_records(path: Path, every_line: bool = False) -> int:
+    """Records in an input manifest: usable ones (blank and unusable lines left out, as the
+    app's total: one parse per line), or `every_line` (a team job's lease store counts input
+    lines). Counted once per version of the file in a process: the portal counts every 10 s."""
     try:
         st = path.stat()
-        return _count_records(str(path), st.st_size, st.st_mtime_ns)
+        return _count_records(str(path), st.st_size, st.st_mtime_ns, every_line)
     except OSError as exc:
         raise UserError(f"cannot read the input manifest {path}: {exc.strerror or exc}") from None
 
 
 @functools.lru_cache(maxsize=256)
-def _count_records(path: str, size: int, mtime_ns: int) -> int:
+def _count_records(path: str, size: int, mtime_ns: int, every_line: bool) -> int:
     with Manifest(path) as manifest:
+        if every_line:
+            manifest.build_index()
+            return manifest.line_count
         return sum(1 for _ in iter_records(manifest))
 
 
 def record_total(folder: JobFolder, spec: JobSpec, notes: list[str]) -> int | None:
+    """The job's records, counted as its lease store does for a team job; None (and a note)
+    when its input is not here."""
     path = input_path(folder, spec)
     if path is None:
         notes.append(f"the input manifest {spec.input} is not here: records left are unknown")
         return None
-    return count_records(path)
+    return count_records(path, every_line=spec.is_team)
 
 
 def _entries(folder: JobFolder) -> dict[str, list[Entry]]:
@@ -214,7 +207,7 @@ def job_status(root: Path, now: float | None = None) -> JobStatus:
     """The numbers of `tuilabel status JOB` (see the module docstring)."""
     now = clock() if now is None else now
     folder, spec = open_job(root)
-    settings = team_settings(folder)
+    settings = team_settings(spec)
     entries = _entries(folder)
     pace = round(team_pace(entries, now), 1)
     lock_of = running_sessions(folder, entries)
