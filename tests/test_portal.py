@@ -18,6 +18,7 @@ from tuilabel.core.gt.job import JobFolder
 from tuilabel.core.team.leases import LeaseStore, clock
 from tuilabel.core.team.portal import AVAILABLE, DONE, EXPIRED, IN_PROGRESS, find_jobs, job_card
 from tuilabel.core.team.settings import TeamSettings
+from tuilabel.core.team.status import job_status
 from tuilabel.ui.portal import make_portal
 
 REPO = Path(__file__).resolve().parents[1]
@@ -177,3 +178,22 @@ def test_the_keymap_knows_the_portals_ids():
                               "pick another key (? lists every id and key)")
     with pytest.raises(UserError, match="portal-nope: no such binding id"):
         validate_keymap({"portal-nope": "n"})
+
+
+@pytest.mark.tmux
+def test_a_team_job_with_nothing_left_comes_back_to_the_portal_done(tmp_path, session_name):
+    job = make_job(tmp_path, "team-job", records=2, team={"workers_per_record": 2, "team": ["alice", "bob"]})
+    start_in_tmux(session_name, tmp_path, "work --worker alice")
+    wait_for(session_name, "available")
+    tmux("send-keys", "-t", session_name, "Enter")
+    wait_for(session_name, "task time")  # the team labeling screen, with its timer
+    tmux("send-keys", "-t", session_name, "1")
+    wait_for(session_name, "record 2")
+    tmux("send-keys", "-t", session_name, "2")
+    # Nothing is left for alice (each record waits for bob): the app ends by itself.
+    screen = wait_for(session_name, "done")
+    row = next(line for line in screen.splitlines() if "team-job" in line)
+    assert row.split()[-2:] == ["done", "0"], screen
+    tmux("send-keys", "-t", session_name, "q")
+    wait_for(session_name, "EXIT 0")
+    assert sorted(job_status(job).workers) == ["alice"] and job_status(job).workers["alice"].answers == 2
