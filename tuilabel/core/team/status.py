@@ -1,10 +1,10 @@
 """The owner's numbers for one job (`tuilabel status`, the app's stats screen) and one worker's
 view of it (`tuilabel work`'s portal). Nothing here prints.
 
-A team job (job.json has a "team" mapping) is counted from its lease store (decisions: records
-by answers, complete, failed, waiting, leases, releases, expiries) and its workers' journals
-(time per task, pace). A solo job has no store: its journals alone give answers and declines
-per worker, records done and left.
+A team job (job.json's "team" mapping is not empty) is counted from its lease store
+(decisions: records by answers, complete, failed, waiting, leases, releases, expiries) and its
+workers' journals (time per task, pace). A solo job has no store: its journals alone give
+answers and declines per worker, records done and left.
 
 Pace is the team's recent one: the answers submitted in the last hour (journal `st`), over the
 time from the earliest acceptance among them (or an hour ago) to now. ETA = answers still
