@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import statistics
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -164,7 +165,7 @@ def running_sessions(folder: JobFolder, workers: Iterable[str]) -> dict[str, boo
 
 def _time(text: str) -> float | None:
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(text).timestamp()
     except ValueError:
         return None
 
@@ -172,11 +173,16 @@ def _time(text: str) -> float | None:
 def team_pace(entries: dict[str, list[Entry]], now: float) -> float:
     """Answers per hour over the team in the last hour (see the module docstring)."""
     since = now - PACE_WINDOW
+    # Journal times are ISO UTC ("2026-12-02T09:00:05.12Z"): older answers are skipped by
+    # comparing their first 19 characters, without parsing each one.
+    since_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(since))
     count, start = 0, now
     for worker_entries in entries.values():
         for entry in worker_entries:
+            if entry.kind != "a" or entry.submitted[:19] < since_text:
+                continue
             submitted = _time(entry.submitted)
-            if entry.kind != "a" or submitted is None or submitted < since:
+            if submitted is None or submitted < since:
                 continue
             count += 1
             start = min(start, max(since, _time(entry.accepted) or submitted))
