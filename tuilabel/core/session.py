@@ -174,8 +174,9 @@ class Session:
         self._advance()
 
     def _write_closed(self, maybe_closed: bool) -> None:
-        """Assignment thread: write the records that closed (ours at once, others' every 2 s)."""
-        if not maybe_closed and time.monotonic() - self._drained_at < 2.0:
+        """Assignment thread: write the records that closed, at most once a second (each
+        write is a lock, a consolidation and an fsync), and at close."""
+        if time.monotonic() - self._drained_at < (1.0 if maybe_closed else 2.0) and not self._closed:
             return
         self._drained_at = time.monotonic()
         output = self.team_output
@@ -483,7 +484,7 @@ class Session:
                 record = self.manifest.record_at(index, offset)
             except BadRecord as exc:
                 self._report_bad(index, offset, str(exc))
-                team.declined(lease, silent=True)  # every worker declines it: it fails, no line
+                team.declined(lease)  # every worker declines it: it fails, no line
                 continue
             if self.state is State.LABELING and self.current is not None and self.current.index == index:
                 self.lease = lease  # the same task again: its timer runs on
@@ -841,9 +842,9 @@ class Session:
         done = self.journal.answered + self.journal.declined
         if self.review is not None:
             counting, total, done = False, len(self.review.order), self.review.decided(self.journal.status)
-        team = self.team.status if self.team is not None else None
+        team = self.team.progress if self.team is not None else None
         if team is not None:  # the job's records closed (complete or failed), over all workers
-            counting, total, done = False, team.records, team.complete + team.failed
+            counting, (done, total) = False, team
         elapsed = self.clock() - self._started_mono
         per_hour = self._session_answers / elapsed * 3600 if elapsed > 1 and self._session_answers else 0.0
         eta = None
