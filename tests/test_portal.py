@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -129,6 +130,19 @@ def start_in_tmux(name: str, folder: Path, command: str) -> None:
     tmux("new-session", "-d", "-s", name, "-x", "80", "-y", "24", run)
 
 
+def wait_row(target: str, job: str, tail: list[str], timeout: float = 20.0) -> None:
+    """Wait for the portal's row of `job` to end with `tail` (status, records left)."""
+    deadline = time.monotonic() + timeout
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = capture(target)
+        if "Jobs for" in screen and any(line.split()[:1] == [job] and line.split()[-2:] == tail
+                                        for line in screen.splitlines()):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no portal row {job} … {' '.join(tail)} within {timeout}s; screen:\n{screen}")
+
+
 @pytest.mark.tmux
 def test_portal_in_tmux_label_a_job_and_come_back(tmp_path, session_name):
     make_job(tmp_path, "first-job", records=3)
@@ -142,9 +156,7 @@ def test_portal_in_tmux_label_a_job_and_come_back(tmp_path, session_name):
     tmux("send-keys", "-t", session_name, "1")
     wait_for(session_name, "1/3")
     tmux("send-keys", "-t", session_name, "q")
-    screen = wait_for(session_name, "in progress")  # a fresh portal, counted again
-    row = next(line for line in screen.splitlines() if "first-job" in line)
-    assert row.split()[-2:] == ["progress", "2"], screen  # "in progress", 2 left, read anew
+    wait_row(session_name, "first-job", ["progress", "2"])  # a fresh portal: in progress, 2 left
     tmux("send-keys", "-t", session_name, "q")
     wait_for(session_name, "EXIT 0")
     journal = JobFolder(tmp_path / "first-job").journal("alice")
@@ -191,9 +203,7 @@ def test_a_team_job_with_nothing_left_comes_back_to_the_portal_done(tmp_path, se
     wait_for(session_name, "record 2")
     tmux("send-keys", "-t", session_name, "2")
     # Nothing is left for alice (each record waits for bob): the app ends by itself.
-    screen = wait_for(session_name, "done")
-    row = next(line for line in screen.splitlines() if "team-job" in line)
-    assert row.split()[-2:] == ["done", "0"], screen
+    wait_row(session_name, "team-job", ["done", "0"])
     tmux("send-keys", "-t", session_name, "q")
     wait_for(session_name, "EXIT 0")
     assert sorted(job_status(job).workers) == ["alice"] and job_status(job).workers["alice"].answers == 2

@@ -236,3 +236,11 @@ def test_the_readme_example_is_what_status_prints(tmp_path):
     got = "\n".join(line.rstrip() for line in done.stdout.splitlines()) + "\n"
     pace = re.compile(r"Pace .*")
     assert pace.sub("Pace …", got) == pace.sub("Pace …", shown)
+
+
+def test_a_damaged_lease_store_is_one_line(tmp_path):
+    job = make_job(tmp_path, "team-job", team={"workers_per_record": 2})
+    (job / "tuilabel" / "team.sqlite").write_bytes(b"not a database, not at all" * 10)
+    done = status_cli(str(job))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "cannot open" in done.stderr and "team.sqlite" in done.stderr
