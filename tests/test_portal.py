@@ -207,3 +207,24 @@ def test_a_team_job_with_nothing_left_comes_back_to_the_portal_done(tmp_path, se
     tmux("send-keys", "-t", session_name, "q")
     wait_for(session_name, "EXIT 0")
     assert sorted(job_status(job).workers) == ["alice"] and job_status(job).workers["alice"].answers == 2
+
+
+def test_counting_again_keeps_the_cursor_and_drops_removed_jobs(jobs):
+    import shutil
+
+    app = make_portal(Path("jobs"), "alice", refresh_seconds=None, selected=Path("jobs") / "c-team-started")
+
+    async def go() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert app.chosen().name == "c-team-started"  # back on the job just worked on
+            await pilot.press("up")
+            shutil.rmtree(jobs / "a-fresh-solo")
+            await pilot.press("r")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert [c.name for c in app.cards.values()] == ["b-done-solo", "c-team-started", "d-team-expired"]
+            assert app.chosen().name == "b-done-solo"  # where the worker put it, not the selected job
+
+    asyncio.run(go())
