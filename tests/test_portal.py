@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from test_team_status import make_job, write_journal
-from test_tmux_e2e import SERVER, capture, session_name, tmux, wait_for  # noqa: F401 (fixture)
+from test_tmux_e2e import capture, session_name, tmux, wait_for  # noqa: F401 (session_name: a fixture)
 from tuilabel.core.gt.job import JobFolder
 from tuilabel.core.team.leases import LeaseStore, clock
 from tuilabel.core.team.portal import AVAILABLE, DONE, EXPIRED, IN_PROGRESS, find_jobs, job_card
