@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from tuilabel.core.team.output import TeamOutput
 
 DECLINE_REASON = "Declined by the worker: bad or unusable data"
+PUBLISH_EVERY = 10.0  # seconds between uploads of a team job's growing output to S3
 
 
 class State(Enum):
@@ -122,6 +123,7 @@ class Session:
         self.lease: "Lease | None" = None
         self._store = None
         self._drained_at = 0.0
+        self._published_at = 0.0
 
     # -- open / close --------------------------------------------------------------------------
 
@@ -167,11 +169,28 @@ class Session:
 
         settings = self.spec.team_settings
         self.manifest.wait_index()
-        self._store = LeaseStore(self.folder.team_db, settings, self.manifest.line_count)
-        self.team_output = TeamOutput(self._store, self.folder, self.spec, self.manifest)
+        mark = None
+        prefix = self.team_s3_prefix
+        if prefix is None:  # one host: SQLite in the job folder
+            self._store = LeaseStore(self.folder.team_db, settings, self.manifest.line_count)
+        else:  # across machines: the job's S3 prefix, conditional writes only
+            from tuilabel.core.team.leases import clock
+            from tuilabel.core.team.s3_leases import S3LeaseStore
+            from tuilabel.core.team.s3_output import LocalMark
+
+            self._store = S3LeaseStore(prefix, settings, self.manifest.line_count, on_wait=self.messages.append)
+            self._store.claim_worker(self.spec.worker, clock())
+            mark = LocalMark(self.folder.private / "team-output.json", self._store)
+        self.team_output = TeamOutput(self._store, self.folder, self.spec, self.manifest, mark)
         self.team = Assignment(self._store, self.spec.worker, settings.task_time_limit,
                                after_ops=self._write_closed, events=self.messages)
         self._advance()
+
+    @property
+    def team_s3_prefix(self) -> str | None:
+        """s3://…/<job-name> when this team job lives in S3 (its workers on other machines)."""
+        output = self.spec.output
+        return output.rstrip("/") + "/" + self.spec.name if output[:5].lower() == "s3://" else None
 
     def _write_closed(self, maybe_closed: bool) -> None:
         """Assignment thread: write the records that closed, at most once a second (each
@@ -184,6 +203,12 @@ class Session:
             return
         try:
             output.drain()
+            prefix = self.team_s3_prefix
+            if prefix is not None and (self._closed or time.monotonic() - self._published_at >= PUBLISH_EVERY):
+                from tuilabel.core.team.s3_output import publish
+
+                self._published_at = time.monotonic()
+                publish(self.folder.output_manifest, prefix + "/manifests/output/output.manifest")
         except (UserError, OSError) as exc:
             message = f"could not write the team's output: {exc}"
             if message not in self.messages[-5:]:
