@@ -33,10 +33,11 @@ def main() -> int:
     parser.add_argument("--report")
     parser.add_argument("--labels", default="a,b,c")
     parser.add_argument("--until", type=float, default=0, help="stop (and close) at this time.time()")
+    parser.add_argument("--output", help="where the job folder goes (an s3:// prefix: a job across machines)")
     args = parser.parse_args()
-    job = prepare(JobRequest(source=args.input, labels=args.labels, worker=args.worker,
+    job = prepare(JobRequest(source=args.input, labels=args.labels, worker=args.worker, output=args.output,
                              team={"workers_per_record": args.n, "task_time_limit": 60}))
-    session, _ = job.start()
+    session, mirror = job.start()
     k = len(job.spec.labels)
     times = []
     answered = 0
@@ -53,7 +54,7 @@ def main() -> int:
             os._exit(0)  # no close: leases stay held, as after kill -9
         if args.until and time.time() >= args.until:
             break
-    job.stop(session, None)
+    job.stop(session, mirror)
     if args.report:
         with open(args.report, "ab") as fh:
             fh.write(orjson.dumps({"worker": args.worker, "times": times, "messages": session.messages}) + b"\n")
