@@ -89,8 +89,14 @@ def open_job(root: Path) -> tuple[JobFolder, JobSpec]:
 
 
 def team_settings(spec: JobSpec) -> TeamSettings | None:
-    """The job's team settings; None for a solo job."""
-    return spec.team_settings if spec.is_team else None
+    """The job's team settings; None for a solo job. A team job in S3 (its store is there,
+    not in the job folder) is refused in one line: not counted yet."""
+    if not spec.is_team:
+        return None
+    if is_s3_uri(spec.output):
+        raise UserError(f"{spec.name} is a team job in S3 ({spec.output}): status and the portal "
+                        "count one-host team jobs only, not yet those in S3")
+    return spec.team_settings
 
 
 def lease_store(folder: JobFolder, settings: TeamSettings) -> LeaseStore | None:
