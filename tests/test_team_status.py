@@ -254,3 +254,25 @@ def test_a_team_job_in_s3_is_refused_in_one_line_not_miscounted(tmp_path):
     done = status_cli(str(job))
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert "is a team job in S3 (s3://bucket/jobs)" in done.stderr and "not yet" in done.stderr
+
+
+def test_left_for_counts_what_a_worker_may_still_answer(tmp_path):
+    from tuilabel.core.team.leases import LeaseStore
+    from tuilabel.core.team.settings import TeamSettings
+
+    t0 = 1_000_000.0
+    store = LeaseStore(tmp_path / "team.sqlite", TeamSettings(workers_per_record=2, max_concurrent=2), 5)
+    first, second = store.take("a", 2, t0)  # records 0 and 1 go out; 2-4 wait
+    assert store.submit(first, t0) and store.decline(second, t0)
+    (held,) = store.take("b", 1, t0)  # record 0, which needs a second answer
+    assert held.record == 0
+    assert store.left_for("a", t0) == 3  # answered 0, declined 1: only the three waiting
+    assert store.left_for("b", t0) == 5  # its own task (0), 1, and the three waiting
+    assert store.left_for("c", t0) == 5
+    assert store.submit(held, t0)  # record 0 complete
+    assert store.left_for("c", t0) == 4
+    store.close()
+    reopened = LeaseStore.existing(tmp_path / "team.sqlite", TeamSettings(workers_per_record=2))
+    assert reopened is not None and reopened.record_count == 5  # without being told the count
+    reopened.close()
+    assert LeaseStore.existing(tmp_path / "none.sqlite", TeamSettings()) is None
