@@ -1,0 +1,319 @@
+"""Team jobs across machines: S3LeaseStore against moto's server over real HTTP — each lease
+rule, the conditional writes it relies on, worker claims, clock skew, and real worker
+processes racing (kill -9, the S3 endpoint killed and restarted) on one job."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tuilabel.core.errors import UserError
+from tuilabel.core.team.leases import DECLINED, LIFETIME_OVER
+from tuilabel.core.team.s3_leases import TAKEOVER_MARGIN, S3LeaseStore
+from tuilabel.core.team.settings import TeamSettings
+
+HERE = Path(__file__).parent
+RACE_WORKER = HERE / "team_s3_race_worker.py"
+FORWARDER = HERE / "drivers" / "tcp_forwarder.py"
+T0 = 1_000_000.0  # a fixed "now": the store sees it through its S3-clock offset (about 0 here)
+LATE = TAKEOVER_MARGIN + 1  # past an expiry by more than the margin and the Date rounding
+
+
+@pytest.fixture
+def job(s3_bucket) -> str:
+    return f"s3://{s3_bucket}/jobs/birds"
+
+
+def make_store(job: str, records: int = 10, **settings) -> S3LeaseStore:
+    return S3LeaseStore(job, TeamSettings(**settings), records)
+
+
+def s3_client():
+    import boto3
+
+    return boto3.client("s3")
+
+
+# -- what the store relies on ----------------------------------------------------------------
+
+def test_the_s3_server_refuses_stale_conditional_writes(s3_bucket):
+    """If-None-Match: * and If-Match are what every shared write stands on: check the endpoint
+    really refuses the loser (moto >= 5 does, as S3 does since 2024)."""
+    from botocore.exceptions import ClientError
+
+    s3 = s3_client()
+    first = s3.put_object(Bucket=s3_bucket, Key="k", Body=b"1", IfNoneMatch="*")["ETag"]
+    with pytest.raises(ClientError, match="PreconditionFailed"):
+        s3.put_object(Bucket=s3_bucket, Key="k", Body=b"2", IfNoneMatch="*")
+    s3.put_object(Bucket=s3_bucket, Key="k", Body=b"3", IfMatch=first)
+    with pytest.raises(ClientError, match="PreconditionFailed"):
+        s3.put_object(Bucket=s3_bucket, Key="k", Body=b"4", IfMatch=first)
+
+
+# -- the rules, one by one (as tests/test_team_leases.py checks them on one host) --------------
+
+def test_take_gives_records_that_need_answers_counting_leases_out(job):
+    store = make_store(job, records=4, workers_per_record=2)
+    a = store.take("a", 3, T0)
+    b = store.take("b", 3, T0)
+    c = store.take("c", 3, T0)
+    assert [l.record for l in a] == [0, 1, 2]
+    assert [l.record for l in b] == [0, 1, 2]  # N = 2: a second worker on each
+    assert [l.record for l in c] == [3]  # 0-2 have N leases out; only 3 is left
+    assert all(l.expiry == T0 + 300 and l.start == T0 for l in a + b + c)
+
+
+def test_stop_and_resume_later_gives_own_live_leases_back_first(job):
+    store = make_store(job, records=10)
+    store.take("b", 1, T0)
+    first = store.take("a", 2, T0)
+    store.close()  # the worker stops; another process (another machine) opens the job later
+    again = make_store(job, records=10).take("a", 3, T0 + 60)
+    assert again[:2] == first  # the same leases, times unchanged
+    assert again[2].record == 3
+
+
+def test_expired_lease_goes_to_another_worker_and_the_late_submit_is_refused(job):
+    store = make_store(job, records=1)
+    (late,) = store.take("a", 1, T0)
+    assert store.take("b", 1, T0 + 299) == []  # still a's
+    assert store.take("b", 1, T0 + 300) == []  # a's time is up, but within the margin
+    (taken,) = make_store(job, records=1).take("b", 1, T0 + 300 + LATE)  # another machine
+    assert taken.record == late.record
+    assert store.submit(late, T0 + 301 + LATE, b"late") is False
+    assert store.submit(taken, T0 + 302 + LATE, b"b's") is True
+    state = store.record_state(0)
+    assert (state.state, state.answered_by) == ("complete", ("b",))
+    assert store.status(T0 + 303 + LATE).workers["a"].expiries == 1
+    assert store.answers(0) == {"b": b"b's"}
+
+
+def test_late_submit_is_refused_even_before_anyone_took_it_over(job):
+    store = make_store(job, records=1)
+    (lease,) = store.take("a", 1, T0)
+    assert store.submit(lease, T0 + 300 + 1, b"x") is False
+    assert store.record_state(0).answered_by == ()
+    assert [l.record for l in store.take("a", 1, T0 + 302)] == [0]  # back in the pool
+
+
+def test_renew_extends_a_live_lease_only(job):
+    store = make_store(job, records=2)
+    first, second = store.take("a", 2, T0)
+    renewed = store.renew(first, T0 + 200)
+    assert renewed is not None and renewed.expiry == T0 + 500 and renewed.id == first.id
+    assert store.renew(second, T0 + 301) is None
+    assert store.submit(renewed, T0 + 450) is True
+
+
+def test_release_puts_the_task_back_and_counts(job):
+    store = make_store(job, records=1)
+    other = make_store(job, records=1)
+    (lease,) = store.take("a", 1, T0)
+    assert other.take("b", 1, T0) == []  # b saw it full
+    assert store.release(lease) is True
+    assert store.release(lease) is False
+    assert store.submit(lease, T0 + 1) is False
+    assert [l.record for l in other.take("b", 1, T0 + 2)] == [0]  # idle: b looks again at once
+    assert store.status(T0 + 3).workers["a"].releases == 1
+
+
+def test_no_worker_answers_a_record_twice(job):
+    store = make_store(job, records=2, workers_per_record=3)
+    (lease,) = store.take("a", 1, T0)
+    assert store.submit(lease, T0 + 1) is True
+    assert store.submit(lease, T0 + 2) is False
+    assert [l.record for l in store.take("a", 5, T0 + 3)] == [1]  # never record 0 again
+    assert [l.record for l in make_store(job, 2, workers_per_record=3).take("a", 5, T0 + 3)] == [1]
+    assert store.record_state(0).answered_by == ("a",)
+
+
+def test_a_declined_record_never_returns_to_its_decliner(job):
+    store = make_store(job, records=1, workers_per_record=2)
+    (lease,) = store.take("a", 1, T0)
+    assert store.decline(lease, T0 + 1) is True
+    assert store.take("a", 1, T0 + 2) == []
+    assert store.take("a", 1, T0 + 10_000) == []
+    assert [l.record for l in store.take("b", 1, T0 + 3)] == [0]
+    assert store.record_state(0).state == "open"
+
+
+def test_a_record_declined_by_n_workers_with_no_answer_fails(job):
+    store = make_store(job, records=1, workers_per_record=2)
+    for worker in ("a", "b"):
+        (lease,) = store.take(worker, 1, T0)
+        store.decline(lease, T0 + 1)
+    state = store.record_state(0)
+    assert (state.state, state.reason, state.declined_by) == ("failed", DECLINED, ("a", "b"))
+    assert store.take("c", 1, T0 + 2) == []
+
+
+def test_declines_beside_an_answer_keep_the_record_looking_for_answers(job):
+    store = make_store(job, records=1, workers_per_record=2)
+    (a,) = store.take("a", 1, T0)
+    (b,) = store.take("b", 1, T0)
+    store.submit(a, T0 + 1)
+    store.decline(b, T0 + 1)
+    (c,) = store.take("c", 1, T0 + 2)
+    store.decline(c, T0 + 3)
+    assert store.record_state(0).state == "open"
+    (d,) = store.take("d", 1, T0 + 4)
+    assert store.submit(d, T0 + 5)
+    assert store.record_state(0).answered_by == ("a", "d")
+    assert store.record_state(0).state == "complete"
+
+
+def test_a_named_team_closes_a_record_when_every_member_is_in(job):
+    store = make_store(job, records=2, workers_per_record=3, team=["a", "b"])
+    for worker in ("a", "b"):
+        first, second = store.take(worker, 2, T0)
+        store.submit(first, T0 + 1)
+        store.decline(second, T0 + 1)
+    assert store.record_state(0).state == "complete"  # 2 answers: all the team has
+    assert (store.record_state(1).state, store.record_state(1).reason) == ("failed", DECLINED)
+    with pytest.raises(UserError, match="worker 'mallory' is not in this job's team \\(a, b\\)"):
+        store.take("mallory", 1, T0)
+
+
+def test_at_most_max_concurrent_records_out(job):
+    store = make_store(job, records=10, max_concurrent=2)
+    assert [l.record for l in store.take("a", 5, T0)] == [0, 1]
+    assert make_store(job, records=10, max_concurrent=2).take("b", 5, T0) == []
+    first = store.take("a", 5, T0)[0]
+    store.submit(first, T0 + 1)
+    assert [l.record for l in make_store(job, 10, max_concurrent=2).take("b", 5, T0 + 2)] == [2]
+    assert store.status(T0 + 2).waiting == 7
+
+
+def test_availability_lifetime_closes_records_with_what_they_have(job):
+    store = make_store(job, records=2, workers_per_record=3, availability_lifetime=3600)
+    answered, empty = store.take("a", 2, T0)
+    store.submit(answered, T0 + 1)
+    (held,) = store.take("b", 1, T0 + 3000)  # b's lease is out when the lifetime ends
+    status = make_store(job, 2, workers_per_record=3, availability_lifetime=3600).status(T0 + 3602)
+    assert (status.complete, status.failed, status.leases_out) == (1, 1, 0)
+    assert store.record_state(1).reason == LIFETIME_OVER
+    assert store.submit(held, T0 + 3603) is False
+
+
+def test_closed_records_come_in_the_order_they_closed(job):
+    store = make_store(job, records=3, workers_per_record=2, availability_lifetime=3600)
+    a = store.take("a", 3, T0)
+    b = store.take("b", 3, T0)
+    store.submit(b[2], T0 + 1)
+    store.submit(a[2], T0 + 2)  # record 2 complete first
+    store.decline(a[1], T0 + 3)
+    store.decline(b[1], T0 + 3)  # record 1 failed next
+    store.submit(a[0], T0 + 4)
+    reader = make_store(job, records=3, workers_per_record=2, availability_lifetime=3600)
+    closed = reader.closed_since()
+    assert [(seq, s.record, s.state) for seq, s in closed] == [(1, 2, "complete"), (2, 1, "failed")]
+    assert closed[0][1].answered_by == ("b", "a")
+    assert reader.closed_since(2) == []
+    store.status(T0 + 3602)  # record 0's lifetime ends with a's answer
+    ((seq, last),) = reader.closed_since(2)
+    assert (seq, last.record, last.state, last.answered_by) == (3, 0, "complete", ("a",))
+
+
+def test_status_counts(job):
+    store = make_store(job, records=5, workers_per_record=2)
+    a = store.take("a", 3, T0)
+    b = store.take("b", 1, T0)
+    store.submit(a[0], T0 + 1)
+    store.submit(b[0], T0 + 1)  # record 0 complete
+    store.submit(a[1], T0 + 1)
+    store.decline(a[2], T0 + 1)
+    status = make_store(job, records=5, workers_per_record=2).status(T0 + 2)
+    assert (status.records, status.waiting, status.complete, status.failed) == (5, 2, 1, 0)
+    assert status.open_by_answers == (1, 1)  # record 2 (0 answers), record 1 (1 answer)
+    assert status.leases_out == 0
+    assert status.workers["a"].answers == 2 and status.workers["a"].declines == 1
+    assert status.workers["b"].answers == 1
+
+
+def test_a_store_for_another_input_or_other_settings_is_refused(job):
+    make_store(job, records=10, workers_per_record=2).close()
+    with pytest.raises(UserError, match="job.json was made for 10 records, but the input has 11"):
+        make_store(job, records=11, workers_per_record=2)
+    with pytest.raises(UserError, match="job.json was started with workers_per_record = 2, not 3"):
+        make_store(job, records=10, workers_per_record=3)
+
+
+# -- answers: only in the worker's own objects ------------------------------------------------
+
+def test_answers_live_in_each_workers_own_objects_and_change_until_written(job, s3_bucket):
+    store = make_store(job, records=1, workers_per_record=2)
+    (a,) = store.take("a", 1, T0)
+    (b,) = store.take("b", 1, T0)
+    assert store.submit(a, T0 + 1, b'{"label":1}')
+    assert store.submit(b, T0 + 2, b'{"label":2}')
+    assert store.answers(0) == {"a": b'{"label":1}', "b": b'{"label":2}'}
+    assert store.change_answer(0, "a", b'{"label":3}')  # closed, output not written yet
+    assert store.answers(0)["a"] == b'{"label":3}'
+    assert store.change_answer(0, "c", b"x") is False  # c has no answer here
+    assert store.mark_written(0)
+    assert store.change_answer(0, "a", b'{"label":4}') is False
+    assert store.answers(0)["a"] == b'{"label":3}'
+    keys = [o["Key"] for o in s3_client().list_objects_v2(
+        Bucket=s3_bucket, Prefix="jobs/birds/tuilabel/team/answers/")["Contents"]]
+    assert {k.split("/")[-2] for k in keys} == {"a", "b"}  # per worker; nothing overwritten
+    assert len(keys) == 3
+
+
+# -- worker identity --------------------------------------------------------------------------
+
+def test_a_live_worker_id_is_refused_to_a_second_process(job):
+    first = make_store(job)
+    first.claim_worker("alice", T0)
+    second = make_store(job)
+    with pytest.raises(UserError, match=r"^worker 'alice' is already working on this job "
+                                        r"\(pid \d+ on .+, seen \d+ s ago\); a second process "
+                                        r"cannot use the same worker id$"):
+        second.claim_worker("alice", T0 + 30)
+    first.renew_worker("alice", T0 + 50)
+    with pytest.raises(UserError, match="already working"):
+        second.claim_worker("alice", T0 + 100)  # renewed at +50: still alive
+    second.claim_worker("alice", T0 + 111)  # silent for over 60 s: the id is free again
+    with pytest.raises(UserError, match="^worker 'alice' was taken over by another process"):
+        first.renew_worker("alice", T0 + 112)
+    second.close()  # gives the id back at once
+    make_store(job).claim_worker("alice", T0 + 113)
+
+
+# -- clock skew -------------------------------------------------------------------------------
+
+SKEWED = """
+import sys, time
+from tuilabel.core.team.leases import clock
+from tuilabel.core.team.s3_leases import S3LeaseStore
+from tuilabel.core.team.settings import TeamSettings
+store = S3LeaseStore(sys.argv[1], TeamSettings(workers_per_record=1, task_time_limit=30), 1)
+store.status(clock())  # a request or two: the store learns its offset to S3's clock
+now = clock() - float(sys.argv[3])  # a task taken that many seconds ago
+print(repr([(l.record, l.start, l.expiry) for l in store.take(sys.argv[2], 1, now)]))
+"""
+
+
+def test_leases_expire_by_s3s_clock_not_each_machines(job):
+    """A worker whose clock runs 2 min slow took a 30 s task 27 s ago; one whose clock runs
+    2 min fast asks now. By its own clock the lease ended 3.5 min ago, by S3's it has not."""
+    def run(worker: str, skew: str, ago: float = 0) -> list:
+        out = subprocess.run([sys.executable, "-c", SKEWED, job, worker, str(ago)],
+                             capture_output=True, text=True,
+                             env={**os.environ, "TUILABEL_CLOCK_SKEW": skew})
+        assert out.returncode == 0, out.stderr
+        return eval(out.stdout)
+
+    ((rec, start, expiry),) = run("slow", "-120", ago=27)
+    assert abs(start - (time.time() - 147)) < 5 and expiry == start + 30  # its own clock
+    assert run("fast", "120") == []  # still slow's lease, though fast's clock says 240 s past
+    time.sleep(3 + LATE)
+    assert [r for r, *_ in run("fast", "120")] == [0]  # now it has ended, by S3's clock too
