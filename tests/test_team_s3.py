@@ -317,3 +317,134 @@ def test_leases_expire_by_s3s_clock_not_each_machines(job):
     assert run("fast", "120") == []  # still slow's lease, though fast's clock says 240 s past
     time.sleep(3 + LATE)
     assert [r for r, *_ in run("fast", "120")] == [0]  # now it has ended, by S3's clock too
+
+
+# -- real processes racing, "on different machines" --------------------------------------------
+
+def _log(path: Path) -> list[dict]:
+    return [orjson.loads(line) for line in path.read_bytes().split(b"\n")
+            if line.strip() and line.endswith(b"}")]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _forwarder(port: int, target: int) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, str(FORWARDER), str(port), str(target)],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def _objects(s3, bucket: str, prefix: str) -> dict[str, bytes]:
+    out = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", ()):
+            out[item["Key"][len(prefix):]] = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n", [2, 3])
+def test_invariants_hold_with_workers_racing_killed_and_s3_down(job, s3_bucket, moto_server,
+                                                               tmp_path, n):
+    """6 worker processes, each with its own folder and three with clocks 1-2 min off, take,
+    submit, decline, release and sit on leases until they expire, at random, for ~10 s,
+    through a TCP forwarder to the S3 server. 3 times one is killed with kill -9 and restarted
+    under its own id; once the forwarder is killed for 4 s (S3 unreachable). Then N + 1 fresh
+    workers finish the job. Checked from S3's objects and the workers' own logs."""
+    records = 120
+    port = _free_port()
+    forwarder = _forwarder(port, moto_server.port)
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent), "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
+    skews = {"w0": "120", "w1": "-120", "w2": "60"}
+    rng = random.Random(n)
+    deadline = time.time() + 10
+    machines = tmp_path / "machines"
+
+    def start(worker: str, until: float, seed: int) -> subprocess.Popen:
+        err = open(machines / f"{worker}.stderr", "a")
+        return subprocess.Popen([sys.executable, str(RACE_WORKER), job, str(machines / worker),
+                                 worker, str(until), str(seed), str(n), str(records)],
+                                env={**env, "TUILABEL_CLOCK_SKEW": skews.get(worker, "0")},
+                                stderr=err)
+
+    machines.mkdir()
+    procs = {f"w{i}": start(f"w{i}", deadline, i) for i in range(6)}
+    try:
+        for round_ in range(3):
+            time.sleep(rng.uniform(1.0, 2.0))
+            victim = rng.choice(sorted(procs))
+            procs[victim].send_signal(signal.SIGKILL)
+            assert procs[victim].wait() == -signal.SIGKILL
+            procs[victim] = start(victim, deadline, 100 + round_)
+            if round_ == 1:  # S3 unreachable for 4 s, workers mid-call
+                forwarder.send_signal(signal.SIGKILL)
+                forwarder.wait()
+                time.sleep(4)
+                forwarder = _forwarder(port, moto_server.port)
+        for proc in procs.values():
+            assert proc.wait(timeout=120) == 0
+        for i in range(n + 1):  # fresh workers: enough to answer what others declined
+            assert start(f"drain{i}", 0, 200 + i).wait(timeout=120) == 0
+    finally:
+        for proc in [*procs.values(), forwarder]:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+    s3 = s3_client()
+    root = "jobs/birds/tuilabel/team/"
+    bodies = {int(k[:9]): orjson.loads(v) for k, v in _objects(s3, s3_bucket, root + "records/").items()}
+    answer_objects = _objects(s3, s3_bucket, root + "answers/")
+    log = {int(k): orjson.loads(v)["rec"] for k, v in _objects(s3, s3_bucket, root + "closed/").items()}
+    assert sorted(bodies) == list(range(records))
+    for rec, body in bodies.items():
+        assert body["state"] in ("complete", "failed") and not body["leases"], (rec, body)
+        assert len(body["answers"]) <= n
+        assert not set(body["answers"]) & set(body["declines"])
+        if body["state"] == "failed":
+            assert not body["answers"] and len(body["declines"]) >= n  # every assigned worker declined
+        assert log[body["seq"]] == rec  # its closed-log entry
+    valid = [rec for seq, rec in sorted(log.items()) if bodies[rec]["seq"] == seq]
+    assert sorted(valid) == list(range(records))  # each record closed once, in the log
+
+    ops = late = 0
+    for folder in sorted(machines.iterdir()):
+        if not folder.is_dir():
+            continue
+        worker, entries = folder.name, _log(folder / "log.jsonl")
+        ops += len(entries)
+        late += sum(e["op"] == "refused" for e in entries)
+        intents = {(e["rec"], e["payload"]) for e in entries if e["op"] == "answer"}
+        accepted = [e["rec"] for e in entries if e["op"] == "accepted"]
+        assert len(accepted) == len(set(accepted)), f"{worker} answered a record twice"
+        stored = {rec for rec, body in bodies.items() if worker in body["answers"]}
+        # every accepted answer is in S3; S3 holds nothing the worker did not log first
+        assert set(accepted) <= stored <= {rec for rec, _ in intents}, worker
+        mine = {(int(key[:9]), value.decode()) for key, value in answer_objects.items()
+                if key.split("/")[1] == worker}
+        assert intents <= mine, f"an answer {worker} submitted is not in its S3 objects"
+        for rec in stored:  # the record's answer is one this worker submitted for it
+            key = f"{rec:09d}/{worker}/{bodies[rec]['answers'][worker]['key']}"
+            assert (rec, answer_objects[key].decode()) in intents
+        declined = set()
+        for e in entries:
+            if e["op"] == "declined":
+                declined.add(e["rec"])
+            elif e["op"] == "took":
+                assert not declined & set(e["recs"]), f"{worker} got back a record it declined"
+        assert all(worker in bodies[rec]["declines"] for rec in declined)
+    expired = {rec for rec, body in bodies.items() if body["expiries"]}
+    released = {rec for rec, body in bodies.items() if body["releases"]}
+    # leases that expired or were released went to other workers: those records finished
+    reassigned = [rec for rec in expired | released if set(bodies[rec]["answers"]) -
+                  set(bodies[rec]["expiries"]) - set(bodies[rec]["releases"])]
+    retried = [p.name for p in machines.glob("*.stderr") if "retrying" in p.read_text()]
+    print(f"n={n} ops={ops} late={late} expired={len(expired)} released={len(released)} "
+          f"retried={retried}")
+    assert late > 0 and expired and released and reassigned and ops > 500
+    assert retried, "no worker said it was retrying while S3 was unreachable"
