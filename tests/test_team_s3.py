@@ -80,6 +80,10 @@ def test_stop_and_resume_later_gives_own_live_leases_back_first(job):
     again = make_store(job, records=10).take("a", 3, T0 + 60)
     assert again[:2] == first  # the same leases, times unchanged
     assert again[2].record == 3
+    later = make_store(job, records=10).take("a", 3, T0 + 200)
+    assert [(l.id, l.record) for l in later] == [(l.id, l.record) for l in again]
+    # a worker who asks is there: past half its time, a lease gets a fresh limit
+    assert [l.expiry for l in later] == [T0 + 500, T0 + 500, T0 + 360]
 
 
 def test_expired_lease_goes_to_another_worker_and_the_late_submit_is_refused(job):
@@ -121,9 +125,12 @@ def test_release_puts_the_task_back_and_counts(job):
     assert other.take("b", 1, T0) == []  # b saw it full
     assert store.release(lease) is True
     assert store.release(lease) is False
+    (c,) = store.take("c", 1, T0)
+    assert store.release(c, expired=True)  # c's task timer ran out: an expiry
     assert store.submit(lease, T0 + 1) is False
     assert [l.record for l in other.take("b", 1, T0 + 2)] == [0]  # idle: b looks again at once
-    assert store.status(T0 + 3).workers["a"].releases == 1
+    status = store.status(T0 + 3)
+    assert (status.workers["a"].releases, status.workers["c"].expiries) == (1, 1)
 
 
 def test_no_worker_answers_a_record_twice(job):
@@ -259,13 +266,16 @@ def test_answers_live_in_each_workers_own_objects_and_change_until_written(job, 
     assert store.change_answer(0, "a", b'{"label":3}')  # closed, output not written yet
     assert store.answers(0)["a"] == b'{"label":3}'
     assert store.change_answer(0, "c", b"x") is False  # c has no answer here
-    assert store.mark_written(0)
+    assert store.written() == (0, 0)
+    store.mark_written(1, 2048)  # record 0 closed first: seq 1
+    assert make_store(job, records=1, workers_per_record=2).written() == (1, 2048)
     assert store.change_answer(0, "a", b'{"label":4}') is False
     assert store.answers(0)["a"] == b'{"label":3}'
     keys = [o["Key"] for o in s3_client().list_objects_v2(
         Bucket=s3_bucket, Prefix="jobs/birds/tuilabel/team/answers/")["Contents"]]
     assert {k.split("/")[-2] for k in keys} == {"a", "b"}  # per worker; nothing overwritten
     assert len(keys) == 3
+    assert store.answered_by("a") == {0} and store.progress() == (1, 1)
 
 
 # -- worker identity --------------------------------------------------------------------------

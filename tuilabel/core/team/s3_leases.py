@@ -12,10 +12,11 @@ other worker writes. Objects, under `<prefix>/tuilabel/team/`:
     closed/<seq:012d>             {"rec": r}: the closed log, created with IfNoneMatch
     answers/<rec:09d>/<worker>/<token>   a worker's answer payload, written only by that worker
     workers/<worker>.json         the worker's claim: process, host, heartbeat (CAS only)
+    output.json                   {"written": seq, "out_size": bytes}: where output.manifest is
 
 A record object holds everything its rules need, so each decision is one CAS on one object:
     {"v": n, "opened": t, "state": "open"|"complete"|"failed", "reason": …, "closed_at": t,
-     "seq": s, "written": false,
+     "seq": s,
      "leases":   {worker: {"id", "start", "expiry", "s_expiry"}},
      "answers":  {worker: {"at", "lease", "key"}},  "declines": {worker: {"at", "lease", "token"}},
      "releases": {worker: k}, "expiries": {worker: k}}
@@ -67,9 +68,10 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 from urllib.parse import quote
 
 import orjson
@@ -136,6 +138,7 @@ class S3LeaseStore:
         self._claims: dict[str, tuple[str, dict]] = {}  # worker -> (etag, body) we hold
         self._closed_states: dict[int, tuple[int, RecordState] | None] = {}  # seq -> entry
         self._closed_bodies: dict[int, dict] = {}  # seq -> the closed record
+        self._written: dict | None = None  # output.json as last read
         self._settle_job()
 
     def close(self) -> None:
@@ -215,6 +218,12 @@ class S3LeaseStore:
                     del view.held[rec]
                     view.check_at.pop(rec, None)
             held = sorted(view.held.values(), key=lambda l: (l.start, l.record))[:n]
+            # A worker that asks for tasks is there: a lease it holds gets a fresh time limit
+            # once half of it is used (not at every take: each renewal is a write).
+            limit = self.settings.task_time_limit
+            held = [lease if lease.expiry - now > limit / 2 else self.renew(lease, now)
+                    for lease in held]
+            held = [lease for lease in held if lease is not None]
             new = self._join(worker, view, n - len(held), now, everything=False)
             if len(held) + len(new) < n:
                 new += self._send_out(worker, view, n - len(held) - len(new), now)
@@ -243,15 +252,16 @@ class S3LeaseStore:
                 view.held[lease.record] = renewed
             return renewed
 
-    def release(self, lease: Lease) -> bool:
-        """GT's "Release task": back to the pool now. False if it was not held any more."""
+    def release(self, lease: Lease, expired: bool = False) -> bool:
+        """GT's "Release task": back to the pool now. `expired`: the worker's task timer ran
+        out (counted as an expiry, not a release). False if it was not held any more."""
 
         def mutate(body: dict | None, s: float):
             entry = (body or {}).get("leases", {}).get(lease.worker)
             if body is None or entry is None or entry["id"] != lease.id:
                 return None, False
             del body["leases"][lease.worker]
-            _bump(body, "releases", lease.worker)
+            _bump(body, "expiries" if expired else "releases", lease.worker)
             return body, True
 
         with self._lock:
@@ -318,50 +328,89 @@ class S3LeaseStore:
             return self._update(lease.record, mutate, now)
 
     def answers(self, record: int) -> dict[str, bytes]:
-        """worker -> payload of that worker's accepted answer (its latest change)."""
+        """The accepted answers of a record: worker -> its journal line (its latest change)."""
         with self._lock:
             etag, body = self._read_record(record)
             if body is None:
                 return {}
             return {worker: self._get_bytes(self._answer_key(record, worker, entry["key"]))
-                    for worker, entry in sorted(body["answers"].items(), key=_by_time)}
+                    for worker, entry in sorted(body["answers"].items())}
 
     def change_answer(self, record: int, worker: str, answer: bytes) -> bool:
-        """Relabel an accepted answer while the record's output is not written; False after
-        (or if the worker has no accepted answer here). The new payload goes to a new object
-        of the worker's, so the one an output was written from is never overwritten."""
+        """A worker relabels a record it answered: the new line counts while the record's
+        output line is not written yet; False after (or if the answer was never accepted).
+        The new line goes to a new object of the worker's: none is ever overwritten."""
         token = secrets.token_hex(8)
         key = self._answer_key(record, worker, token)
 
         def mutate(body: dict | None, s: float):
             entry = (body or {}).get("answers", {}).get(worker)
-            if body is None or entry is None or body.get("written"):
+            if body is None or entry is None or self._is_written(body):
                 return None, False
             entry["key"] = token
             return body, True
 
         with self._lock:
+            self._written = None
             etag, body = self._read_record(record)
-            if body is None or worker not in body["answers"] or body.get("written"):
+            if body is None or worker not in body["answers"] or self._is_written(body):
                 return False
             self._s3("put_object", Bucket=self._bucket, Key=key, Body=answer)
             return self._update(record, mutate, clock())
 
-    def mark_written(self, record: int) -> bool:
-        """The output writer wrote this closed record's line: its answers are final now."""
-
-        def mutate(body: dict | None, s: float):
-            if body is None or body["state"] == OPEN:
-                return None, False
-            if body.get("written"):
-                return None, True
-            body["written"] = True
-            return body, True
-
+    def answered_by(self, worker: str) -> set[int]:
+        """The records whose answer by `worker` the store accepted (reads every record that
+        went out, in parallel: for a worker's start, not for every key)."""
         with self._lock:
-            return self._update(record, mutate, clock())
+            self._refresh_frontier()
+            recs = range(self._frontier)
+            with ThreadPoolExecutor(SCAN_THREADS) as pool:
+                found = list(pool.map(lambda rec: self._get_json(self._record_key(rec))[1], recs))
+        return {rec for rec, body in zip(recs, found) if body and worker in body["answers"]}
+
+    # -- the output writer -------------------------------------------------------------------
+
+    def written(self) -> tuple[int, int]:
+        """(last closed seq in output.manifest, the file's size after it)."""
+        with self._lock:
+            etag, body = self._get_json(f"{self._root}output.json")
+            self._written = body or {"written": 0, "out_size": 0}
+            return self._written["written"], self._written["out_size"]
+
+    def mark_written(self, seq: int, out_size: int) -> None:
+        """output.manifest holds every closed record up to `seq` (fsynced) and is `out_size`
+        bytes long: a writer killed before this call has its lines cut and written again."""
+        key = f"{self._root}output.json"
+        with self._lock:
+            while True:
+                etag, body = self._get_json(key)
+                new = {"v": (body or {}).get("v", -1) + 1, "written": seq, "out_size": out_size}
+                try:
+                    self._put_json(key, new, etag)
+                    self._written = new
+                    return
+                except _Conflict:
+                    continue
+
+    def _is_written(self, body: dict) -> bool:
+        if self._written is None:
+            self.written()
+        return body["seq"] is not None and body["seq"] <= self._written["written"]
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """LeaseStore's batch, for the same caller: S3 has no transactions, so the calls
+        inside are each their own CAS; this only keeps other threads out between them."""
+        with self._lock:
+            yield
 
     # -- the owner's side --------------------------------------------------------------------
+
+    def progress(self) -> tuple[int, int]:
+        """(records closed, records): one LIST per 1,000 closes since the last call."""
+        with self._lock:
+            self._catch_up_log()
+            return self._log_seq, self.record_count
 
     def status(self, now: float) -> TeamStatus:
         """Reads every record still open (and each newly closed one once), sweeping them as
@@ -473,7 +522,7 @@ class S3LeaseStore:
 
     def _fresh_record(self, s: float) -> dict:
         return {"v": 0, "opened": s, "state": OPEN, "reason": None, "closed_at": None,
-                "seq": None, "written": False, "leases": {}, "answers": {}, "declines": {},
+                "seq": None, "leases": {}, "answers": {}, "declines": {},
                 "releases": {}, "expiries": {}}
 
     # -- taking ------------------------------------------------------------------------------
