@@ -54,7 +54,12 @@ def count_requests(counts: Counter) -> None:
             kind = "LIST"
         counts[kind] += 1
 
+    def conflict(http_response=None, **_) -> None:
+        if http_response is not None and http_response.status_code in (409, 412):
+            counts["412"] += 1
+
     client().meta.events.register("before-send.s3", hook)
+    client().meta.events.register("after-call.s3", conflict)
 
 
 def worker(backend: str, job: str, folder: Path, name: str, block: int, until: float,

@@ -1,8 +1,9 @@
 """One scripted worker "on its own machine" for tests/test_team_s3.py's race: claims its worker
 id, then takes, submits, declines, releases and sits on leases until they expire, at random,
 through S3LeaseStore, logging each step to an fsynced log in its own folder before (intent)
-and after (result) the store call. Time runs 100x fast, so a 30 s task time limit lasts
-0.3 s; TUILABEL_CLOCK_SKEW (seconds) skews this machine's clock, in the same 100x seconds.
+and after (result) the store call. Time runs 25x fast, so a 30 s task time limit lasts
+1.2 s (a take of 3 is ~10 requests to a busy moto server); TUILABEL_CLOCK_SKEW (seconds)
+skews this machine's clock, unscaled: 120 is 4 task time limits here.
 
     team_s3_race_worker.py JOB_URI FOLDER WORKER UNTIL SEED N RECORDS
 UNTIL = 0 drains: take and answer everything this worker may, then exit.
@@ -23,11 +24,11 @@ from tuilabel.core.team.leases import clock
 from tuilabel.core.team.s3_leases import S3LeaseStore
 from tuilabel.core.team.settings import TeamSettings
 
-SPEED = 100
+SPEED = 25
 
 
 def now() -> float:
-    # 100x time, with this machine's skew (clock() - time.time()) left unscaled
+    # fast time, with this machine's skew (clock() - time.time()) left unscaled
     return clock() + (SPEED - 1) * time.time()
 
 
@@ -40,7 +41,7 @@ def main(job: str, folder: Path, worker: str, until: float, seed: int, n: int, r
         os.fsync(fd)
 
     store = S3LeaseStore(job, TeamSettings(workers_per_record=n, task_time_limit=30), records,
-                         worker_ttl=60)
+                         worker_ttl=150)  # 6 s here
     while True:  # a restarted worker waits for its killed self's claim to go stale
         try:
             store.claim_worker(worker, now())
@@ -82,7 +83,7 @@ def main(job: str, folder: Path, worker: str, until: float, seed: int, n: int, r
             elif action < 0.8:
                 store.release(lease)
             elif action < 0.84:
-                time.sleep(0.35)  # past the task time limit: the submit must be refused
+                time.sleep(32 / SPEED)  # past the task time limit: the submit must be refused
                 submit(lease)
             # else keep it: the next take gives it back first
     store.close()

@@ -66,6 +66,7 @@ import socket
 import sys
 import threading
 import time
+import zlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -92,7 +93,12 @@ OPEN, COMPLETE, FAILED = "open", "complete", "failed"
 
 
 class _Conflict(Exception):
-    """412/409: the object changed (or exists) since we read it."""
+    """412/409: the object changed (or exists) since we read it. `retried`: the request was
+    sent more than once, so the write that got in first may have been our own."""
+
+    def __init__(self, retried: bool) -> None:
+        super().__init__()
+        self.retried = retried
 
 
 @dataclass
@@ -230,7 +236,7 @@ class S3LeaseStore:
             if not held and not new and now - view.refreshed >= REFRESH_EVERY:
                 view.refreshed = now  # released tasks, expired leases: look now
                 new += self._join(worker, view, n, now, everything=True)
-            return held + new
+            return held + sorted(new, key=lambda lease: lease.record)
 
     def renew(self, lease: Lease, now: float) -> Lease | None:
         """A fresh task time limit from now, if the lease is still live; None if it is gone."""
@@ -476,11 +482,14 @@ class S3LeaseStore:
 
     def _update(self, rec: int, mutate: Callable[[dict | None, float], tuple[dict | None, Any]],
                 now: float) -> Any:
-        """Read (or use the cached copy), decide, CAS; on a conflict read again and decide
-        again. `mutate(body, s3_now)` returns (new body or None for no write, result)."""
+        """Read, decide, CAS; on a conflict read again and decide again. `mutate(body,
+        s3_now)` returns (new body or None for no write, result). Reading first costs a GET,
+        but a PUT refused on a stale ETag costs as much as 12 GETs (and others write the
+        same record between our writes): only a record known not to exist yet is written
+        blind (created with If-None-Match)."""
         key = self._record_key(rec)
-        etag, body = self._cache.get(rec, (None, None))
-        fresh = rec not in self._cache
+        etag, body = None, None
+        fresh = self._cache.get(rec, ()) != (None, None)
         while True:
             if fresh:
                 etag, body = self._get_json(key)
@@ -503,7 +512,7 @@ class S3LeaseStore:
             closed_now = new["state"] != OPEN and (was_open or body is None)
             self._remember(rec, etag, new, None if closed_now else s)
             if closed_now:
-                self._log_close(rec)
+                self._log_close(rec, etag, new)
             return result
 
     def _remember(self, rec: int, etag: str | None, body: dict | None, s: float | None) -> None:
@@ -511,7 +520,7 @@ class S3LeaseStore:
         self._cache[rec] = (etag, body)
         if body is not None and body["state"] != OPEN:
             if s is not None and body["seq"] is None and body["closed_at"] + CLOSE_LOG_GRACE <= s:
-                self._log_close(rec)
+                self._log_close(rec, etag, body)
             self._open.discard(rec)
             self._cache.pop(rec, None)
 
@@ -564,8 +573,11 @@ class S3LeaseStore:
         limit, n = self.settings.task_time_limit, self.settings.workers_per_record
         lifetime = self.settings.availability_lifetime
         got: list[Lease] = []
-        candidates = sorted(rec for rec in self._open if rec not in view.held and (
-            (everything and rec not in view.done) or view.check_at.get(rec, 0.0) <= s))
+        # Oldest first, but in a worker's own order within each block of 64, so workers
+        # racing for the same new records mostly write different objects.
+        candidates = sorted((rec for rec in self._open if rec not in view.held and (
+            (everything and rec not in view.done) or view.check_at.get(rec, 0.0) <= s)),
+            key=lambda rec: (rec // 64, zlib.crc32(f"{worker}/{rec}".encode())))
         for rec in candidates:
             if len(got) >= need:
                 break
@@ -651,30 +663,29 @@ class S3LeaseStore:
     def _log_key(self, seq: int) -> str:
         return f"{self._root}closed/{seq:012d}"
 
-    def _log_close(self, rec: int) -> None:
-        """Append rec to the closed log (the next free seq) and record the seq in the record."""
+    def _log_close(self, rec: int, etag: str | None, body: dict) -> None:
+        """Append rec to the closed log (the next free seq) and record the seq in the record
+        (first on the ETag of our own closing write: nobody else writes a closed record but
+        a reader adopting its entry)."""
         token = secrets.token_hex(8)
         seq = self._log_seq + 1
         while True:
             try:
                 self._put_json(self._log_key(seq), {"rec": rec, "token": token}, None)
                 break
-            except _Conflict:
-                etag, entry = self._get_json(self._log_key(seq))
-                if entry is not None and entry.get("token") == token:
+            except _Conflict as conflict:
+                if conflict.retried and self._get_json(self._log_key(seq))[1].get("token") == token:
                     break  # our own create, whose answer was lost on the way back
                 self._catch_up_log()
                 seq = max(seq + 1, self._log_seq + 1)
         self._log_seq = max(self._log_seq, seq)
-
-        def mutate(body: dict | None, s: float):
-            if body is None or body.get("seq") is not None:
-                return None, None
-            body["seq"] = seq
-            return body, None
-
-        self._cache.pop(rec, None)
-        self._update_closed(rec, mutate)
+        try:
+            self._put_json(self._record_key(rec), {**body, "v": body["v"] + 1, "seq": seq}, etag)
+            return
+        except _Conflict:
+            pass
+        self._update_closed(rec, lambda b, s: (None, None) if b is None or b["seq"] is not None
+                            else ({**b, "seq": seq}, None))
 
     def _update_closed(self, rec: int, mutate) -> None:
         key = self._record_key(rec)
@@ -801,7 +812,8 @@ class S3LeaseStore:
                 status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
                 code = exc.response.get("Error", {}).get("Code")
                 if status in (409, 412) or code in ("PreconditionFailed", "ConditionalRequestConflict"):
-                    raise _Conflict() from None
+                    attempts = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+                    raise _Conflict(bool(attempts) or waited_since is not None) from None
                 if code == "NoSuchKey" or (status == 404 and code != "NoSuchBucket"):
                     raise _Missing() from None
                 if status is not None and status >= 500:
