@@ -186,10 +186,11 @@ def main() -> None:
                 run_id += 1
                 r = run(backend, args.workers, block, args.seconds, args.records, run_id)
                 ms = lambda pair: f"{pair[0] * 1000:.1f} / {pair[1] * 1000:.1f} ms"  # noqa: E731
-                per = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["requests"].items())) or "-"
-                total = sum(r["requests"].values())
+                per = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["requests"].items())
+                                if k != "412") or "-"
+                total = sum(v for k, v in r["requests"].items() if k != "412")
                 if total:
-                    per += f" (all {total:.2f})"
+                    per += f" (all {total:.2f}; refused by 412: {r['requests'].get('412', 0):.2f})"
                 name = "S3LeaseStore (moto)" if backend == "s3" else "LeaseStore (SQLite)"
                 print(f"| {name} | {block} | {r['answers']:,} | {r['per_s']:,.0f} | {ms(r['take'])} | "
                       f"{ms(r['submit'])} | {per} | {r['invariants']} |", flush=True)

@@ -66,20 +66,22 @@ def test_take_gives_records_that_need_answers_counting_leases_out(job):
     a = store.take("a", 3, T0)
     b = store.take("b", 3, T0)
     c = store.take("c", 3, T0)
-    assert [l.record for l in a] == [0, 1, 2]
-    assert [l.record for l in b] == [0, 1, 2]  # N = 2: a second worker on each
-    assert [l.record for l in c] == [3]  # 0-2 have N leases out; only 3 is left
+    assert len({l.record for l in a}) == len({l.record for l in b}) == 3
+    taken = [l.record for l in a + b]
+    room = sorted(rec for rec in range(4) if taken.count(rec) < 2)  # N = 2
+    assert sorted(l.record for l in c) == room  # every record with room, none twice
+    assert all([l.record for l in a + b + c].count(rec) <= 2 for rec in range(4))
     assert all(l.expiry == T0 + 300 and l.start == T0 for l in a + b + c)
 
 
 def test_stop_and_resume_later_gives_own_live_leases_back_first(job):
     store = make_store(job, records=10)
-    store.take("b", 1, T0)
+    (b,) = store.take("b", 1, T0)
     first = store.take("a", 2, T0)
     store.close()  # the worker stops; another process (another machine) opens the job later
     again = make_store(job, records=10).take("a", 3, T0 + 60)
     assert again[:2] == first  # the same leases, times unchanged
-    assert again[2].record == 3
+    assert again[2].record not in {b.record, *(l.record for l in first)}
     later = make_store(job, records=10).take("a", 3, T0 + 200)
     assert [(l.id, l.record) for l in later] == [(l.id, l.record) for l in again]
     # a worker who asks is there: past half its time, a lease gets a fresh limit
@@ -231,7 +233,7 @@ def test_closed_records_come_in_the_order_they_closed(job):
 
 
 def test_status_counts(job):
-    store = make_store(job, records=5, workers_per_record=2)
+    store = make_store(job, records=3, workers_per_record=2)
     a = store.take("a", 3, T0)
     (b,) = store.take("b", 1, T0)  # one of a's records: each worker visits them in its own order
     a.sort(key=lambda lease: lease.record != b.record)
@@ -239,8 +241,8 @@ def test_status_counts(job):
     store.submit(b, T0 + 1)  # b's record complete
     store.submit(a[1], T0 + 1)
     store.decline(a[2], T0 + 1)
-    status = make_store(job, records=5, workers_per_record=2).status(T0 + 2)
-    assert (status.records, status.waiting, status.complete, status.failed) == (5, 2, 1, 0)
+    status = make_store(job, records=3, workers_per_record=2).status(T0 + 2)
+    assert (status.records, status.waiting, status.complete, status.failed) == (3, 0, 1, 0)
     assert status.open_by_answers == (1, 1)  # a[2]'s record (0 answers), a[1]'s (1 answer)
     assert status.leases_out == 0
     assert status.workers["a"].answers == 2 and status.workers["a"].declines == 1

@@ -38,7 +38,8 @@ Rules (as in LeaseStore; see its docstring) and how each holds here:
       room for it: at once if never seen, after the earliest lease in it can expire if it was
       full, at the end of its lifetime if this worker is done with it. A released task is
       seen by busy workers at that time and by idle ones (nothing to take) at once (their
-      refresh, at most once a second). New records come from one CAS on frontier.json.
+      refresh, at most once a second). New records come from one CAS on frontier.json,
+      at least 16 at a time; each worker visits them in its own order within blocks of 64.
     - max_concurrent: records out = frontier - closed log length (a slight overcount while
       a close is being logged, so never more than max_concurrent out).
 
@@ -89,6 +90,7 @@ WORKER_TTL = 60.0  # a worker claim not renewed for this long may be taken by a 
 REFRESH_EVERY = 1.0  # seconds between an idle worker's re-reads of full records
 PATIENCE = 300.0  # real seconds of S3 being unreachable before a call gives up
 SCAN_THREADS = 16
+OPEN_BLOCK = 16  # records sent out per frontier CAS at least: workers race for it less often
 OPEN, COMPLETE, FAILED = "open", "complete", "failed"
 
 
@@ -636,7 +638,7 @@ class S3LeaseStore:
             if out >= self.settings.max_concurrent:
                 self._catch_up_log()
                 out = frontier - self._log_seq
-            count = min(need - len(got), self.settings.max_concurrent - out,
+            count = min(max(need - len(got), OPEN_BLOCK), self.settings.max_concurrent - out,
                         self.record_count - frontier)
             if count <= 0:
                 break
