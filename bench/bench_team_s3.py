@@ -57,6 +57,8 @@ def count_requests(counts: Counter) -> None:
     def conflict(http_response=None, **_) -> None:
         if http_response is not None and http_response.status_code in (409, 412):
             counts["412"] += 1
+            if os.environ.get("BENCH_412_BY_KEY"):
+                counts["412 " + http_response.url.split("/tuilabel/team/")[-1].split("/")[0]] += 1
 
     client().meta.events.register("before-send.s3", hook)
     client().meta.events.register("after-call.s3", conflict)
