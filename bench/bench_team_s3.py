@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,9 @@ import orjson
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from bench_team import percentile  # noqa: E402
 
 from tuilabel.core.team.leases import LeaseStore, clock  # noqa: E402
 from tuilabel.core.team.s3_leases import S3LeaseStore  # noqa: E402
@@ -92,10 +94,6 @@ def worker(backend: str, job: str, folder: Path, name: str, block: int, until: f
     store.close()
     (folder / f"{name}.times").write_bytes(orjson.dumps(
         {"take": takes, "submit": submits, "accepted": accepted, "requests": counts}))
-
-
-def percentile(values: list[float], p: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[p - 1] if len(values) > 1 else values[0]
 
 
 def check_invariants(job: str, folder: Path) -> str:
