@@ -182,8 +182,10 @@ class Session:
             self._store.claim_worker(self.spec.worker, clock())
             mark = LocalMark(self.folder.private / "team-output.json", self._store)
         self.team_output = TeamOutput(self._store, self.folder, self.spec, self.manifest, mark)
-        self.team = Assignment(self._store, self.spec.worker, settings.task_time_limit,
-                               after_ops=self._write_closed, events=self.messages)
+        worker = self.spec.worker
+        heartbeat = None if prefix is None else (lambda now: self._store.renew_worker(worker, now))
+        self.team = Assignment(self._store, worker, settings.task_time_limit,
+                               after_ops=self._write_closed, events=self.messages, heartbeat=heartbeat)
         self._advance()
 
     @property
