@@ -102,24 +102,27 @@ class Window:
     def center_showing(self, x: int, y: int) -> tuple[float, float]:
         """A center that keeps this zoom and brings image pixel (x, y) into view with the
         least movement (the same center when it is shown already)."""
-        left, top = self.left, self.top
-        if x < left:
-            left = x
-        elif x + 1 > left + self.vis_w:
-            left = x + 1 - self.vis_w
-        if y < top:
-            top = y
-        elif y + 1 > top + self.vis_h:
-            top = y + 1 - self.vis_h
+        left = _into_view(x, self.left, self.vis_w)
+        top = _into_view(y, self.top, self.vis_h)
         return ((left + self.vis_w / 2) / self.src_w, (top + self.vis_h / 2) / self.src_h)
+
+
+def _into_view(v: int, start: float, length: float) -> float:
+    """The window start that shows pixel v's centre, moved as little as possible."""
+    if start <= v + 0.5 < start + length:
+        return start
+    if length < 1:
+        return v + 0.5 - length / 2
+    return float(v) if v + 0.5 < start else v + 1 - length
 
 
 def view_window(src_w: int, src_h: int, box_w: int, box_h: int, zoom: float = 1.0,
                 center: tuple[float, float] = (0.5, 0.5)) -> Window:
     """Fit the image into box_w×box_h screen pixels, magnify `zoom` times (1 ≤ zoom ≤
-    MAX_ZOOM), keep the view inside the image around `center`."""
-    zoom = min(MAX_ZOOM, max(1.0, float(zoom) if math.isfinite(zoom) else 1.0))
-    scale = min(box_w / src_w, box_h / src_h) * zoom
+    max_zoom), keep the view inside the image around `center`."""
+    fit = fit_scale(src_w, src_h, box_w, box_h)
+    zoom = min(max_zoom(fit), max(1.0, float(zoom) if math.isfinite(zoom) else 1.0))
+    scale = fit * zoom
     if abs(scale - 1.0) < 1e-9:  # 1:1 asked through a float zoom: make it exact
         scale = 1.0
     out_w = max(1, min(box_w, round(src_w * scale)))
@@ -128,11 +131,25 @@ def view_window(src_w: int, src_h: int, box_w: int, box_h: int, zoom: float = 1.
     vis_h = min(src_h, out_h / scale)
     cx = _clamp(_finite(center[0]) * src_w, vis_w / 2, src_w - vis_w / 2)
     cy = _clamp(_finite(center[1]) * src_h, vis_h / 2, src_h - vis_h / 2)
-    return Window(src_w, src_h, zoom, scale, out_w, out_h, cx - vis_w / 2, cy - vis_h / 2, vis_w, vis_h)
+    left, top = cx - vis_w / 2, cy - vis_h / 2
+    if scale == 1.0:  # a center made by one_to_one comes back through floats: keep whole pixels
+        left, top = _snap(left), _snap(top)
+    return Window(src_w, src_h, zoom, scale, out_w, out_h, left, top, vis_w, vis_h)
+
+
+def _snap(value: float) -> float:
+    near = round(value)
+    return float(near) if abs(value - near) < 1e-6 else value
 
 
 def fit_scale(src_w: int, src_h: int, box_w: int, box_h: int) -> float:
     return min(box_w / src_w, box_h / src_h)
+
+
+def max_zoom(fit: float) -> float:
+    """MAX_ZOOM, or more for a picture so large that 64× does not reach 4 screen pixels per
+    image pixel: a box edge can always be placed to the pixel."""
+    return max(MAX_ZOOM, 4.0 / fit)
 
 
 def one_to_one(src_w: int, src_h: int, box_w: int, box_h: int, x: int, y: int) -> tuple[float, tuple[float, float]]:
@@ -142,7 +159,7 @@ def one_to_one(src_w: int, src_h: int, box_w: int, box_h: int, x: int, y: int) -
     fit = fit_scale(src_w, src_h, box_w, box_h)
     if fit >= 1.0:
         return 1.0, (0.5, 0.5)
-    zoom = min(MAX_ZOOM, 1.0 / fit)
+    zoom = 1.0 / fit
     vis_w, vis_h = min(src_w, box_w), min(src_h, box_h)
     left = _clamp(x - vis_w // 2, 0, src_w - vis_w)
     top = _clamp(y - vis_h // 2, 0, src_h - vis_h)
