@@ -171,16 +171,22 @@ def cell_pixels() -> tuple[int, int]:
     return max(1, size.width), max(1, size.height)
 
 
-def graphics_picture(
-    image: PreviewImage, cells_w: int, cells_h: int, zoom: float = 1.0, center: tuple[float, float] = (0.5, 0.5)
-) -> Image.Image | PreviewError:
-    """The part of `image` shown at zoom/center, scaled to fit cells_w x cells_h cells in
-    pixels (worker threads only: this decodes)."""
+def graphics_box(cells_w: int, cells_h: int) -> tuple[int, int]:
+    """The pixels a kitty/sixel picture may fill in cells_w×cells_h cells."""
     cell_w, cell_h = cell_pixels()
     box_w, box_h = max(1, cells_w) * cell_w, max(1, cells_h) * cell_h
     limit = sixel_max()
     if limit:  # harmless for kitty: no kitty terminal reports a sixel limit
         box_w, box_h = min(box_w, limit[0] // cell_w * cell_w), min(box_h, limit[1] // cell_h * cell_h)
+    return box_w, box_h
+
+
+def graphics_picture(
+    image: PreviewImage, cells_w: int, cells_h: int, zoom: float = 1.0, center: tuple[float, float] = (0.5, 0.5)
+) -> Image.Image | PreviewError:
+    """The part of `image` shown at zoom/center, scaled to fit cells_w x cells_h cells in
+    pixels (worker threads only: this decodes)."""
+    box_w, box_h = graphics_box(cells_w, cells_h)
     src_w, src_h = image.size
     win = view_window(src_w, src_h, box_w, box_h, zoom, center)
     scale, out_w, out_h, vis_w, vis_h = win.scale, win.out_w, win.out_h, win.vis_w, win.vis_h

@@ -48,6 +48,7 @@ MIN_LABELS_WIDTH = 14
 
 class LabelScreen(Screen):
     BINDINGS = label_bindings()
+    PANE = ImagePane  # the box screen draws boxes over it
     # Nothing takes focus: a focused scroll container's own arrows, PageDown, Home and End
     # would shadow the screen's keys.
     AUTO_FOCUS = None
@@ -112,7 +113,7 @@ class LabelScreen(Screen):
             with Vertical(id="record-pane"):
                 yield self.status
                 if self.task_type.media == "image":
-                    self.image_pane = ImagePane(self.session, app.graphics_mode, id="image-pane")
+                    self.image_pane = self.PANE(self.session, app.graphics_mode, id="image-pane")
                     yield self.image_pane
                 else:
                     self.record_text = RecordText(id="record-text")
