@@ -99,22 +99,24 @@ class BoxScreen(LabelScreen, inherit_bindings=False):
             return
         ed = self.editor
         reviewing = self.session.state is State.REVIEWING
-        text = (Text.assemble(("REVIEWING", "bold reverse"), f" record {record.lineno:,}") if reviewing
-                else Text.assemble(("record ", "dim"), f"{record.lineno:,}"))
+        # Compact, most useful first: the selected box must fit beside the labels at 80 columns.
+        text = (Text.assemble(("REVIEWING", "bold reverse"), f" #{record.lineno:,} ") if reviewing
+                else Text.assemble((f"#{record.lineno:,} ", "dim")))
         if ed is not None:
-            text.append(f"  ·  {len(ed.boxes)} box{'es' if len(ed.boxes) != 1 else ''}")
             box = ed.drawing or ed.current
             if box is not None:
-                which = "new" if ed.drawing is not None else f"{ed.selected + 1}"  # type: ignore[operator]
-                text.append(f"  ·  {which}: ", "bold")
                 text.append(one_line(self.labels[box.class_id]), "bold")
                 text.append(f" {box.left},{box.top} {box.width}×{box.height}")
+                which = "new" if ed.drawing is not None else f"{ed.selected + 1}/{len(ed.boxes)}"  # type: ignore[operator]
+                text.append(f"  box {which}", "dim")
                 if ed.handle:
-                    text.append(f"  ·  moving {ed.handle}", "bold")
-            text.append(f"  ·  cursor {ed.cursor[0]},{ed.cursor[1]}", "dim")
+                    text.append(f"  moving {ed.handle}", "bold")
+            else:
+                text.append(f"{len(ed.boxes)} box{'es' if len(ed.boxes) != 1 else ''}", "dim")
+            text.append(f"  cursor {ed.cursor[0]},{ed.cursor[1]}", "dim")
             win = self.pane.window()
             if win is not None and win.zoom > 1:
-                text.append(f"  ·  {win.kx:.2g} px/px" if abs(win.kx - 1) > 1e-9 else "  ·  1:1", "dim")
+                text.append(f"  {win.kx:.2g} px/px" if abs(win.kx - 1) > 1e-9 else "  1:1", "dim")
         if self.page:
             lo = self.page * 10 + 1
             text.append(f"  ·  labels {lo}-{min(lo + 9, len(self.labels))}: a digit picks", "bold")

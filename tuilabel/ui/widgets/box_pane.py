@@ -85,7 +85,7 @@ def overlay_rows(overlay: Overlay, win: Window) -> dict[int, _Row]:
             for i, ch in enumerate(key):
                 if 0 <= x0 + i < win.out_w:
                     # The selected box's key is shown reversed.
-                    row.text[x0 + i] = (ch, colour, WHITE) if selected else (ch, BLACK, colour)
+                    row.text[x0 + i] = (ch, BLACK, WHITE) if selected else (ch, BLACK, colour)
     if overlay.drawing is not None:
         outline(*overlay.drawing)
     if overlay.cursor is not None:
