@@ -30,6 +30,7 @@ BOX_ACTIONS = ("cursor", "box", "select_box", "grab", "delete_box", "one_to_one"
 class BoxScreen(LabelScreen, inherit_bindings=False):
     BINDINGS = box_bindings()
     PANE = BoxPane
+    HINT = "Box each object: b at the cursor (arrows) or drag; a digit names it; enter submits."
 
     def __init__(self, session) -> None:
         super().__init__(session)

@@ -49,6 +49,7 @@ MIN_LABELS_WIDTH = 14
 class LabelScreen(Screen):
     BINDINGS = label_bindings()
     PANE = ImagePane  # the box screen draws boxes over it
+    HINT = ""  # the short instructions when the job gives none (else the classification hint)
     # Nothing takes focus: a focused scroll container's own arrows, PageDown, Home and End
     # would shadow the screen's keys.
     AUTO_FOCUS = None
@@ -90,8 +91,8 @@ class LabelScreen(Screen):
     def compose(self) -> ComposeResult:
         app = self.label_app
         spec = self.spec
-        short = spec.instructions.short or ("Pick every label that applies, then enter." if self.task_type.multi
-                                            else "Pick the label that fits best.")
+        short = spec.instructions.short or self.HINT or ("Pick every label that applies, then enter." if self.task_type.multi
+                                                         else "Pick the label that fits best.")
         name = (one_line(spec.name), "bold")
         self.header = JobHeader(
             [Text.assemble(name, "  ·  ", self.task_type.description, "  ·  ", (f"{len(self.labels)} labels", "dim")),
