@@ -22,7 +22,7 @@ from textual.strip import Strip
 from tuilabel.core.geometry import Window, view_window
 from tuilabel.core.gt.box_answer import Box
 from tuilabel.core.preview import HALF_BLOCK, HalfBlockPicture, PreviewError
-from tuilabel.ui.graphics import graphics_box
+from tuilabel.ui.graphics import cell_pixels, graphics_box
 from tuilabel.ui.widgets.image_pane import ImagePane
 from tuilabel.ui.widgets.image_view import ImageView
 
@@ -123,13 +123,6 @@ def _cells(spans: tuple[Span, ...], base: list[tuple[int, int | None]]) -> dict[
 class BoxView(ImageView):
     """An ImageView that paints an `Overlay` over its half-block picture."""
 
-    class Pointer(Message):
-        """A mouse press, drag or release over the picture, at image pixel (x, y)."""
-
-        def __init__(self, kind: str, x: int, y: int) -> None:
-            super().__init__()
-            self.kind, self.x, self.y = kind, x, y
-
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.window: Window | None = None
@@ -140,7 +133,6 @@ class BoxView(ImageView):
         self._row_cache: dict[int, tuple[tuple[Span, ...], int, Strip]] = {}
         # picture row -> (its runs as Segments, start column of each run, per-column colours)
         self._runs: dict[int, tuple[list[Segment], list[int], list[tuple[int, int | None]]]] = {}
-        self._dragging = False
 
     def show_picture(self, picture: HalfBlockPicture | PreviewError, window: Window | None = None) -> None:
         self.window = window if isinstance(picture, HalfBlockPicture) else None
@@ -158,17 +150,17 @@ class BoxView(ImageView):
         if self.window is None or self.picture is None:
             return
         old, self._rows = self._rows, overlay_rows(overlay, self.window, self._box_spans)
-        top = self._picture_top()
+        top = self.picture_top()
         width = self.size.width
         for y in set(old) | set(self._rows):
             if old.get(y) != self._rows.get(y):
                 self.refresh(Region(0, top + y, width, 1))
 
-    def _picture_top(self) -> int:
+    def picture_top(self) -> int:
         picture = self.picture
         return 0 if picture is None else max(0, (self.size.height - picture.height) // 2)
 
-    def _picture_left(self) -> int:
+    def picture_left(self) -> int:
         picture = self.picture
         return 0 if picture is None else max(0, (self.size.width - picture.width) // 2)
 
@@ -177,7 +169,7 @@ class BoxView(ImageView):
         picture = self.picture
         if picture is None or not self._rows:
             return strip
-        index = y - self._picture_top()
+        index = y - self.picture_top()
         spans = self._rows.get(index)
         if spans is None or index >= picture.height:
             return strip
@@ -207,7 +199,7 @@ class BoxView(ImageView):
             runs = self._runs[index] = (segments, starts, colours)
         segments, starts, colours = runs
         cells = _cells(spans, colours)
-        left = self._picture_left()
+        left = self.picture_left()
         out: list[Segment] = [Segment(" " * left, base)] if left else []
         marked = sorted(cells)
         m = 0
@@ -234,37 +226,6 @@ class BoxView(ImageView):
                 col += 1
         return Strip(out, left + picture.width).adjust_cell_length(width, base)
 
-    # -- mouse ----------------------------------------------------------------------------------
-
-    def _image_pixel(self, event: events.MouseEvent) -> tuple[int, int] | None:
-        win = self.window
-        if win is None:
-            return None
-        px = event.x - self._picture_left()
-        py = (event.y - self._picture_top()) * 2  # a cell's upper pixel: the mouse has no finer
-        return win.to_image_x(px), win.to_image_y(py)
-
-    def on_mouse_down(self, event: events.MouseDown) -> None:
-        at = self._image_pixel(event)
-        if at is not None and event.button == 1:
-            self._dragging = True
-            self.capture_mouse()
-            self.post_message(self.Pointer("down", *at))
-
-    def on_mouse_move(self, event: events.MouseMove) -> None:
-        at = self._image_pixel(event)
-        if self._dragging and at is not None:
-            self.post_message(self.Pointer("drag", *at))
-
-    def on_mouse_up(self, event: events.MouseUp) -> None:
-        if not self._dragging:
-            return
-        self._dragging = False
-        self.release_mouse()
-        at = self._image_pixel(event)
-        if at is not None:
-            self.post_message(self.Pointer("up", *at))
-
 
 class BoxPane(ImagePane):
     """ImagePane with a BoxView, and the overlay drawn into kitty/sixel pictures."""
@@ -275,6 +236,7 @@ class BoxPane(ImagePane):
         self.image_size: tuple[int, int] | None = None
         """The shown image's size (EXIF orientation applied), once decoded."""
         self._gfx_base = None  # the scaled kitty/sixel picture, without the overlay
+        self._dragging = False
 
     @property
     def box_view(self) -> BoxView:
@@ -285,19 +247,74 @@ class BoxPane(ImagePane):
         super().request(ref)
 
     def window(self) -> Window | None:
-        """The window the shown picture was drawn for (kitty/sixel: in the pane's pixels)."""
+        """The view in half-block pixels (two per cell, vertically): the unit the cursor moves
+        in and 1:1 refers to, in every graphics mode (kitty/sixel show the same part of the
+        image, in the terminal's own pixels: `gfx_window`)."""
         if self.image_size is None:
             return None
         req = self.view_request()
-        if self.gfx is None:
-            return view_window(*self.image_size, req.cells_w, req.cells_h * 2, req.zoom, req.center)
+        return view_window(*self.image_size, req.cells_w, req.cells_h * 2, req.zoom, req.center)
+
+    def gfx_window(self) -> Window | None:
+        """The view in the kitty/sixel picture's pixels."""
+        if self.image_size is None:
+            return None
+        req = self.view_request()
         return view_window(*self.image_size, *graphics_box(req.cells_w, req.cells_h), req.zoom, req.center)
+
+    # -- mouse ---------------------------------------------------------------------------------
+
+    class Pointer(Message):
+        """A mouse press, drag or release over the picture, at image pixel (x, y)."""
+
+        def __init__(self, kind: str, x: int, y: int) -> None:
+            super().__init__()
+            self.kind, self.x, self.y = kind, x, y
+
+    def image_pixel_at(self, screen_x: int, screen_y: int) -> tuple[int, int] | None:
+        """The image pixel under a screen cell (its upper half: a terminal reports cells)."""
+        if self.gfx is None or not self.gfx.display:
+            win, view = self.window(), self.box_view
+            if win is None or view.picture is None:
+                return None
+            region = view.content_region
+            col, row = screen_x - region.x - view.picture_left(), screen_y - region.y - view.picture_top()
+            return win.to_image_x(col), win.to_image_y(row * 2)
+        win = self.gfx_window()
+        if win is None:
+            return None
+        region = self.gfx.region  # sized to the picture, which starts at its top-left corner
+        cell_w, cell_h = cell_pixels()
+        col, row = screen_x - region.x, screen_y - region.y
+        return win.to_image_x(col * cell_w + cell_w // 2), win.to_image_y(row * cell_h + cell_h // 4)
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        at = self.image_pixel_at(event.screen_x, event.screen_y)
+        if at is not None and event.button == 1:
+            self._dragging = True
+            self.capture_mouse()
+            self.post_message(self.Pointer("down", *at))
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        if self._dragging:
+            at = self.image_pixel_at(event.screen_x, event.screen_y)
+            if at is not None:
+                self.post_message(self.Pointer("drag", *at))
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        if not self._dragging:
+            return
+        self._dragging = False
+        self.release_mouse()
+        at = self.image_pixel_at(event.screen_x, event.screen_y)
+        if at is not None:
+            self.post_message(self.Pointer("up", *at))
 
     def show(self, picture) -> None:
         if isinstance(picture, HalfBlockPicture):
             self.image_size = picture.source_size
             self._show_view()
-            self.box_view.show_picture(picture, self.window())
+            self.box_view.show_picture(picture, self.window())  # the window it was rendered for
             self.post_message(self.PictureShown())
             return
         if not isinstance(picture, PreviewError) and self.gfx is not None:
@@ -323,7 +340,7 @@ class BoxPane(ImagePane):
     def _gfx_with_overlay(self):
         from PIL import ImageDraw
 
-        base, win = self._gfx_base, self.window()
+        base, win = self._gfx_base, self.gfx_window()
         if base is None or win is None:
             return base
         image = base.copy()
