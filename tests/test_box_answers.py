@@ -159,3 +159,14 @@ def test_box_jobs_from_the_command_line(tmp_path):
         proc = _tl("label", tmp_path / "in.jsonl", "--task", "bounding-box", *args, cwd=tmp_path)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1 and needle in proc.stderr, proc.stderr
+
+
+def test_consolidating_a_box_job_is_refused_and_its_output_kept(tmp_path):
+    s = _box_session(tmp_path)
+    s.answer(BoxAnswer(50, 40, (Box(1, 5, 5, 10, 10),)))
+    s.close()
+    before = s.folder.output_manifest.read_bytes()
+    for args in (("consolidate", "cats"), ("export", "cats", "--format", "gt-responses")):
+        proc = _tl(*args, cwd=tmp_path)
+        assert proc.returncode == 2 and "is a bounding-box job" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert s.folder.output_manifest.read_bytes() == before
