@@ -157,3 +157,31 @@ def test_box_keys_are_remappable_and_checked():
     validate_keymap({"box": "n", "box-delete": "r"})
     with pytest.raises(Exception, match="already the key of"):
         validate_keymap({"box": "tab"})
+
+
+def test_help_lists_the_box_keys_and_a_remapped_key_works(open_session):
+    asyncio.run(_help_and_remap(open_session))
+
+
+async def _help_and_remap(open_session):
+    from tuilabel.ui.screens.help import HelpScreen
+
+    session = _box_session(open_session)
+    app = make_app(session, clock=frozen, graphics="halfblock", keymap={"box": "n", "box-delete": "r"})
+    async with app.run_test(size=(120, 50)) as pilot:
+        await settle(pilot)
+        await pilot.press("n", "shift+right", "shift+down", "n")  # the remapped "start / finish a box"
+        ed = app.label_screen.editor
+        assert len(ed.boxes) == 1
+        await pilot.press("b")  # no longer a box key
+        assert ed.anchor is None
+        await pilot.press("r")
+        assert ed.boxes == []
+        await pilot.press("question_mark")
+        await pilot.pause(0.1)
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        ids = {row[3] for row in help_screen.rows}
+        assert {"box", "box-next", "box-previous", "box-grab", "box-delete", "zoom-1to1", "cursor-left",
+                "cursor-left-coarse", "zoom-in", "zoom-out", "fit", "submit"} <= ids
+        assert "n" in next(row[0] for row in help_screen.rows if row[3] == "box")
