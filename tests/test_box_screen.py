@@ -5,6 +5,7 @@ repaints the overlay only. Snapshots at 80×24 and 200×60. (Async bodies run th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import orjson
 import pytest
@@ -20,6 +21,16 @@ LABELS = ("BAG", "SUNGLASS", "SHOES", "WATCH")
 
 def _box_session(open_session):
     return open_session(IMAGES, LABELS, "bounding-box", short="Box every item: b starts and ends a box, 1-4 names it.")
+
+
+@contextlib.asynccontextmanager
+async def _box_app(open_session, size=(100, 40), **kw):
+    """(session, box screen, pilot) of a running box app, its first picture shown."""
+    session = _box_session(open_session)
+    app = make_app(session, clock=frozen, graphics="halfblock", **kw)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        yield session, app.label_screen, pilot
 
 
 async def _draw_two(pilot) -> None:
@@ -45,11 +56,8 @@ def test_keys_draw_relabel_grab_delete_submit_and_undo(open_session):
 
 
 async def _keys_draw_relabel_grab_delete_submit_and_undo(open_session):
-    session = _box_session(open_session)
-    app = make_app(session, clock=frozen, graphics="halfblock")
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with _box_app(open_session) as (session, screen, pilot):
         await _draw_two(pilot)
-        screen = app.label_screen
         ed = screen.editor
         assert ed is not None and (ed.width, ed.height) == (320, 240)
         assert [b.class_id for b in ed.boxes] == [0, 3] and ed.selected == 1
@@ -101,11 +109,7 @@ def test_mouse_draws_selects_and_moves(open_session):
 
 
 async def _mouse_draws_selects_and_moves(open_session):
-    session = _box_session(open_session)
-    app = make_app(session, clock=frozen, graphics="halfblock")
-    async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot)
-        screen = app.label_screen
+    async with _box_app(open_session) as (session, screen, pilot):
         view = screen.pane.box_view
         await pilot.mouse_down(view, offset=(10, 5))
         await pilot.hover(view, offset=(30, 15))
@@ -129,11 +133,7 @@ def test_a_box_change_repaints_only_the_overlay(open_session):
 
 
 async def _a_box_change_repaints_only_the_overlay(open_session):
-    session = _box_session(open_session)
-    app = make_app(session, clock=frozen, graphics="halfblock")
-    async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot)
-        screen = app.label_screen
+    async with _box_app(open_session) as (session, screen, pilot):
         view = screen.pane.box_view
         picture, image = view.picture, screen.pane.images.get("001.jpg")
         work = image._work
@@ -166,12 +166,9 @@ def test_help_lists_the_box_keys_and_a_remapped_key_works(open_session):
 async def _help_and_remap(open_session):
     from tuilabel.ui.screens.help import HelpScreen
 
-    session = _box_session(open_session)
-    app = make_app(session, clock=frozen, graphics="halfblock", keymap={"box": "n", "box-delete": "r"})
-    async with app.run_test(size=(120, 50)) as pilot:
-        await settle(pilot)
+    async with _box_app(open_session, (120, 50), keymap={"box": "n", "box-delete": "r"}) as (session, screen, pilot):
         await pilot.press("n", "shift+right", "shift+down", "n")  # the remapped "start / finish a box"
-        ed = app.label_screen.editor
+        ed = screen.editor
         assert len(ed.boxes) == 1
         await pilot.press("b")  # no longer a box key
         assert ed.anchor is None
@@ -179,7 +176,7 @@ async def _help_and_remap(open_session):
         assert ed.boxes == []
         await pilot.press("question_mark")
         await pilot.pause(0.1)
-        help_screen = app.screen
+        help_screen = screen.app.screen
         assert isinstance(help_screen, HelpScreen)
         ids = {row[3] for row in help_screen.rows}
         assert {"box", "box-next", "box-previous", "box-grab", "box-delete", "zoom-1to1", "cursor-left",
