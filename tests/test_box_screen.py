@@ -182,3 +182,48 @@ async def _help_and_remap(open_session):
         assert {"box", "box-next", "box-previous", "box-grab", "box-delete", "zoom-1to1", "cursor-left",
                 "cursor-left-coarse", "zoom-in", "zoom-out", "fit", "submit"} <= ids
         assert "n" in next(row[0] for row in help_screen.rows if row[3] == "box")
+
+
+def test_painted_rows_keep_every_unpainted_cell_of_a_grainy_picture(open_session, job_dir):
+    asyncio.run(_painted_rows(open_session, job_dir))
+
+
+async def _painted_rows(open_session, job_dir):
+    """Rows cut around painted columns (by bisection over the picture's runs) must equal the
+    picture cell by cell, with the overlay's cells where it paints."""
+    import random
+
+    from PIL import Image
+
+    from tuilabel.ui.widgets.box_pane import _cells
+
+    Image.effect_noise((320, 240), 80).convert("RGB").save(job_dir / "001.jpg")  # many runs per row
+    async with _box_app(open_session) as (session, screen, pilot):
+        rng = random.Random(7)
+        ed = screen.editor
+        for _ in range(12):
+            x, y = rng.randrange(300), rng.randrange(220)
+            ed.boxes.append(Box(rng.randrange(4), x, y, rng.randrange(1, 320 - x), rng.randrange(1, 240 - y)))
+        ed.select(3)
+        screen._changed()
+        await pilot.pause(0.05)
+        view = screen.pane.box_view
+        picture, left, top = view.picture, view.picture_left(), view.picture_top()
+        assert sum(len(r) for r in picture.rows) > picture.width * picture.height // 2  # grainy indeed
+        checked = 0
+        for index, spans in view._rows.items():
+            strip = view.render_line(top + index)
+            cells = []
+            for segment in strip:
+                style = segment.style
+                for ch in segment.text:
+                    cells.append((ch, style.color.triplet if style.color else None, style.bgcolor.triplet if style.bgcolor else None))
+            colours = view._runs[index][2]
+            painted = _cells(spans, colours)
+            for x in range(picture.width):
+                ch, fg, bg = painted.get(x) or ("▀", *colours[x])
+                want = (ch, tuple(fg.to_bytes(3, "big")), None if bg is None else tuple(bg.to_bytes(3, "big")))
+                got = cells[left + x]
+                assert (got[0], tuple(got[1]), got[2] and tuple(got[2])) == want, (index, x)
+            checked += 1
+        assert checked > 10

@@ -28,6 +28,7 @@ from tuilabel.ui.widgets.image_pane import ImagePane
 from tuilabel.ui.widgets.image_view import ImageView
 
 WHITE, BLACK = 0xFFFFFF, 0x000000
+GFX_COALESCE = 0.03  # seconds: kitty/sixel redraws of the boxes at most this often
 
 
 @dataclass(frozen=True)
@@ -237,6 +238,7 @@ class BoxPane(ImagePane):
         """The shown image's size (EXIF orientation applied), once decoded."""
         self._gfx_base = None  # the scaled kitty/sixel picture, without the overlay
         self._dragging = False
+        self._gfx_pending = False  # a kitty/sixel redraw is scheduled
 
     @property
     def box_view(self) -> BoxView:
@@ -334,7 +336,15 @@ class BoxPane(ImagePane):
         self.box_view.overlay = overlay
         if self.gfx is None:
             self.box_view.set_overlay(overlay)
-        elif self._gfx_base is not None:
+        elif self._gfx_base is not None and not self._gfx_pending:
+            # A kitty/sixel picture is encoded and sent again for each change: a held arrow key
+            # sends one per GFX_COALESCE seconds, with the latest boxes, not one per key.
+            self._gfx_pending = True
+            self.set_timer(GFX_COALESCE, self._send_gfx)
+
+    def _send_gfx(self) -> None:
+        self._gfx_pending = False
+        if self.gfx is not None and self._gfx_base is not None:
             self.gfx.image = self._gfx_with_overlay()  # type: ignore[attr-defined]
 
     def _gfx_with_overlay(self):
