@@ -54,6 +54,29 @@ def label_bindings() -> list[Binding]:
     return b
 
 
+# A bounding-box job: the labels and job keys, plus a cursor on the image and the box keys
+# (arrows move the cursor, not the view: the view follows it).
+NOT_ON_BOX_SCREEN = ("move", "pan-left", "pan-right", "pan-up", "pan-down", "page-down", "page-up", "text-start", "text-end")
+
+
+def box_bindings() -> list[Binding]:
+    b = [x for x in label_bindings() if x.id not in NOT_ON_BOX_SCREEN]
+    for n, (key, name) in enumerate((("left", "left"), ("right", "right"), ("up", "up"), ("down", "down"))):
+        dx, dy = ((-1, 0), (1, 0), (0, -1), (0, 1))[n]
+        b.append(Binding(key, f"cursor({dx},{dy})", f"Cursor {name} (one screen pixel)", show=False, id=f"cursor-{name}"))
+        b.append(Binding(f"shift+{key}", f"cursor({dx * 8},{dy * 8})", f"Cursor {name}, 8 pixels", show=False,
+                         id=f"cursor-{name}-coarse"))
+    b += [
+        Binding("b", "box", "Start / finish a box", id="box"),
+        Binding("tab", "select_box(1)", "Next box", id="box-next"),
+        Binding("shift+tab", "select_box(-1)", "Previous box", show=False, id="box-previous"),
+        Binding("e", "grab", "Grab: box, then each corner and edge", id="box-grab"),
+        Binding("delete", "delete_box", "Delete box", id="box-delete"),
+        Binding("m", "one_to_one", "Zoom 1:1 (one image pixel per screen pixel)", show=False, id="zoom-1to1"),
+    ]
+    return b
+
+
 # Keys that move the view: listed in `?` for the media they serve even while they do nothing
 # (no zoom yet, a text that fits).
 VIEW_KEYS = {
@@ -82,8 +105,8 @@ def portal_bindings() -> list[Binding]:
 def validate_keymap(keymap: dict[str, str], where: str = "config.toml") -> None:
     """Refuse a `[keys]` table that names an unknown binding id or gives one key two meanings
     on one screen (`skip = "1"` would steal label 1), with one line naming the setting."""
-    screens = (label_bindings(), portal_bindings())
-    for bindings in screens:
+    screens = (label_bindings(), box_bindings(), portal_bindings())
+    for bindings in screens:  # one key, one meaning, per screen
         _check_one_meaning(bindings, keymap, where)
     ids = {b.id for bindings in screens for b in bindings}
     for binding_id in keymap:

@@ -108,6 +108,9 @@ def _task_for_element(element: str) -> TaskType:
 
 def from_tuilabel_job(folder: JobFolder) -> ConsolidationInput:
     spec = folder.load_spec()
+    if spec.task_type.boxes:  # classification's consolidation would drop every box answer
+        raise UserError(f"{folder.root.name} is a bounding-box job: boxes are not consolidated (or exported as "
+                        "worker responses) by this version; its output.manifest already holds every answer")
     manifest_path = folder.input_cache if "://" in spec.input else Path(spec.input)
     if not manifest_path.is_file():
         raise UserError(f"the job's input {spec.input} is gone; cannot order the output")

@@ -1,7 +1,7 @@
 """Task types tuilabel runs, with GT's names and limits for each.
 
-The set grows (boxes, entity spans, verification): a new task type is one more entry here
-plus its answer shape in gt.py.
+The set grows (entity spans, verification): a new task type is one more entry here plus its
+answer shape in lines.py.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ class TaskType:
     max_labels: int  # GT console cap
     element: str  # the worker-response element name (crowd-…)
     description: str
+    boxes: bool = False  # the answer is a list of labeled boxes (object detection)
+    min_labels: int = 2  # a box job may name one class ("Cat")
 
 
 TASK_TYPES: dict[str, TaskType] = {
@@ -59,12 +61,23 @@ TASK_TYPES: dict[str, TaskType] = {
             "crowd-classifier-multi-select",
             "text classification (multi-label)",
         ),
+        TaskType(
+            "bounding-box",
+            "groundtruth/object-detection",
+            "image",
+            False,
+            50,
+            "boundingBox",
+            "bounding boxes",
+            boxes=True,
+            min_labels=1,
+        ),
     )
 }
 
 
 def task_for(media: str, multi: bool) -> TaskType:
     for task in TASK_TYPES.values():
-        if task.media == media and task.multi == multi:
+        if task.media == media and task.multi == multi and not task.boxes:
             return task
     raise KeyError((media, multi))
