@@ -59,6 +59,15 @@ TASK_TYPES: dict[str, TaskType] = {
             "crowd-classifier-multi-select",
             "text classification (multi-label)",
         ),
+        TaskType(
+            "bounding-box",
+            "groundtruth/object-detection",
+            "image",
+            False,
+            50,
+            "boundingBox",
+            "bounding boxes",
+        ),
     )
 }
 
