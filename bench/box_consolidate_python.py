@@ -7,15 +7,16 @@ import math
 
 
 def iou(a, b) -> float:
-    ix = min(a[2], b[2]) - max(a[0], b[0])
-    iy = min(a[3], b[3]) - max(a[1], b[1])
+    """Boxes as (left, top, width, height)."""
+    ix = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    iy = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
     inter = max(ix, 0.0) * max(iy, 0.0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    union = a[2] * a[3] + b[2] * b[3] - inter
     return inter / union if union > 0 else 0.0
 
 
 def consolidate_image(answers, threshold: float = 0.5, min_share: float = 0.5):
-    """answers: one list per worker (in worker order) of (class, (x0, y0, x1, y1)).
+    """answers: one list per worker (in worker order) of (class, (left, top, width, height)).
     Returns [(class, mean box, votes, confidence)] in cluster order."""
     clusters = []  # [class, sums, members]
     for boxes in answers:

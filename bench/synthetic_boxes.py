@@ -21,7 +21,7 @@ class BoxCrowd:
     answers: BoxAnswers
     truth_image: np.ndarray  # per true box
     truth_class: np.ndarray
-    truth_xyxy: np.ndarray
+    truth_ltwh: np.ndarray
 
 
 def _random_boxes(rng, n: int) -> np.ndarray:
@@ -62,8 +62,9 @@ def make_box_crowd(
         xyxy = np.round(xyxy)
     ok = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
     order = np.argsort(box_answer[ok], kind="stable")
+    ltwh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)
     answers = BoxAnswers(
-        answer_image, answer_worker, box_answer[ok][order], np.concatenate(parts_class)[ok][order], xyxy[ok][order],
+        answer_image, answer_worker, box_answer[ok][order], np.concatenate(parts_class)[ok][order], ltwh[ok][order],
         [f"worker-{w}" for w in range(workers)],
     )
-    return BoxCrowd(answers, truth_image, truth_class, truth)
+    return BoxCrowd(answers, truth_image, truth_class, np.concatenate([truth[:, :2], truth[:, 2:] - truth[:, :2]], axis=1))

@@ -7,7 +7,8 @@ few workers drew is dropped. In detail (the details are tuilabel's; GT publishes
   cluster each. Each next worker's boxes are matched to the clusters so far, greedily by
   highest IoU with the cluster's current mean box, same class only, IoU ≥ `iou_threshold`
   (0.5), at most one box per worker per cluster; an unmatched box starts a new cluster.
-- A cluster's box is the mean of its boxes' edges.
+- A cluster's box is the mean of its boxes' left, top, width and height (averaged as GT
+  writes them, so one worker's box comes back bit for bit).
 - Kept: clusters drawn by at least `min_share` (half) of the image's workers, rounded up
   (2 of 3, 3 of 5; 1 of 1 or 2). A worker who drew no boxes counts as a worker.
 - Confidence = (workers who drew it / workers on the image) × mean IoU of its boxes with the
@@ -41,7 +42,7 @@ class BoxAnswers:
     answer_worker: np.ndarray  # int32, index into workers
     box_answer: np.ndarray  # int64, the box's answer row
     box_class: np.ndarray  # int32
-    box_xyxy: np.ndarray  # float64 (n, 4): left, top, right, bottom
+    box_ltwh: np.ndarray  # float64 (n, 4): left, top, width, height
     workers: list[str] = field(default_factory=list)
 
     @property
@@ -67,7 +68,7 @@ class BoxAnswersBuilder:
         for b in boxes:
             self._box_answer.append(row)
             self._class.append(b.class_id)
-            self._coords.append((b.left, b.top, b.left + b.width, b.top + b.height))
+            self._coords.append((b.left, b.top, b.width, b.height))
 
     def build(self) -> BoxAnswers:
         return BoxAnswers(
@@ -88,7 +89,7 @@ class ConsolidatedBoxes:
     workers_per_image: np.ndarray  # int32, parallel to images
     image: np.ndarray  # int64 per box
     box_class: np.ndarray  # int32
-    xyxy: np.ndarray  # float64 (n, 4)
+    ltwh: np.ndarray  # float64 (n, 4): left, top, width, height
     votes: np.ndarray  # int32: workers who drew it
     confidence: np.ndarray  # float64, unrounded
 
@@ -96,10 +97,7 @@ class ConsolidatedBoxes:
         """image -> (boxes as GT's left/top/width/height, confidences); images whose boxes
         were all dropped (or that had none) map to empty lists."""
         out: dict[int, tuple[list[Box], list[float]]] = {int(i): ([], []) for i in self.images}
-        wh = self.xyxy[:, 2:] - self.xyxy[:, :2]
-        for i, c, (x, y), (w, h), conf in zip(
-            self.image.tolist(), self.box_class.tolist(), self.xyxy[:, :2].tolist(), wh.tolist(), self.confidence.tolist()
-        ):
+        for i, c, (x, y, w, h), conf in zip(self.image.tolist(), self.box_class.tolist(), self.ltwh.tolist(), self.confidence.tolist()):
             boxes, confs = out[i]
             boxes.append(Box(c, x, y, w, h))
             confs.append(conf)
@@ -111,12 +109,13 @@ def min_votes(n_workers: np.ndarray, min_share: float = MIN_SHARE) -> np.ndarray
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of boxes (…, 4) broadcast against boxes (…, 4); 0 where either is empty."""
-    ix = np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
-    iy = np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
+    """IoU of boxes (…, 4: left, top, width, height) broadcast against boxes (…, 4); 0 where
+    either is empty."""
+    ix = np.minimum(a[..., 0] + a[..., 2], b[..., 0] + b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
+    iy = np.minimum(a[..., 1] + a[..., 3], b[..., 1] + b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
     inter = np.clip(ix, 0, None) * np.clip(iy, 0, None)
-    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    area_a = a[..., 2] * a[..., 3]
+    area_b = b[..., 2] * b[..., 3]
     union = area_a + area_b - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
@@ -165,26 +164,26 @@ def consolidate_boxes(
             sel = by_pos[box_starts[start] : box_starts[stop]]
             out.append(
                 _consolidate_chunk(
-                    box_pos[sel] - start, box_rank[sel], slot[sel], answers.box_class[sel], answers.box_xyxy[sel],
+                    box_pos[sel] - start, box_rank[sel], slot[sel], answers.box_class[sel], answers.box_ltwh[sel],
                     img_order[start:stop], stop - start, w, b, iou_threshold, min_share,
                 )
             )
     if out:
-        img, cls, xyxy, votes, conf = (np.concatenate(parts) for parts in zip(*out))
+        img, cls, ltwh, votes, conf = (np.concatenate(parts) for parts in zip(*out))
         keep = np.argsort(img, kind="stable")
-        img, cls, xyxy, votes, conf = img[keep], cls[keep], xyxy[keep], votes[keep], conf[keep]
+        img, cls, ltwh, votes, conf = img[keep], cls[keep], ltwh[keep], votes[keep], conf[keep]
     else:
-        img, cls, xyxy, votes, conf = (np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros((0, 4)), np.zeros(0, np.int32), np.zeros(0))
-    return ConsolidatedBoxes(images, workers_per_image, images[img], cls, xyxy, votes, conf)
+        img, cls, ltwh, votes, conf = (np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros((0, 4)), np.zeros(0, np.int32), np.zeros(0))
+    return ConsolidatedBoxes(images, workers_per_image, images[img], cls, ltwh, votes, conf)
 
 
-def _consolidate_chunk(li, r, j, cls, xyxy, chunk_images, n, W, B, threshold, min_share):
+def _consolidate_chunk(li, r, j, cls, ltwh, chunk_images, n, W, B, threshold, min_share):
     """Images of one (workers W, most boxes B) group: dense tensors, matching, the kept boxes.
-    Returns (image position in `images`, class, xyxy, votes, confidence) per kept box."""
+    Returns (image position in `images`, class, ltwh, votes, confidence) per kept box."""
     boxes = np.zeros((n, W, B, 4))
     valid = np.zeros((n, W, B), dtype=bool)
     klass = np.full((n, W, B), -1, dtype=np.int32)
-    boxes[li, r, j] = xyxy
+    boxes[li, r, j] = ltwh
     valid[li, r, j] = True
     klass[li, r, j] = cls
     C = W * B  # a cluster slot per (worker, box): box (r, j) starts cluster r*B + j if unmatched

@@ -67,8 +67,10 @@ def labeled_images(
             out.problems.append(f"{at}: no source-ref (boxes need an image); left out")
             out.left_out += 1
             continue
+        first = len(out.problems)
         label = read_box_label(value, meta, at, out.problems, labels)
         if label is None or label.image_size is None:
+            out.problems[first] += "; line left out"
             out.left_out += 1
             continue
         if labels is None:
