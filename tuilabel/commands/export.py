@@ -141,7 +141,8 @@ def _export_boxes(args: argparse.Namespace) -> int:
     for problem in notes + result.problems:
         print(f"note: {problem}", file=sys.stderr)
     print(
-        f"wrote {dest.absolute()}: {result.images:,} images, {result.boxes:,} boxes, {len(result.class_names):,} classes"
+        f"wrote {dest.absolute()}: {result.images:,} images, {result.boxes:,} boxes, "
+        f"{len(result.class_names):,} class{'' if len(result.class_names) == 1 else 'es'}"
         + (f"; {result.left_out:,} lines without a usable label left out" if result.left_out else "")
     )
     return 0
