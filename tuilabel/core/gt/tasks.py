@@ -1,7 +1,7 @@
 """Task types tuilabel runs, with GT's names and limits for each.
 
-The set grows (boxes, entity spans, verification): a new task type is one more entry here
-plus its answer shape in gt.py.
+The set grows (entity spans, verification): a new task type is one more entry here plus its
+answer shape in lines.py.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ class TaskType:
     max_labels: int  # GT console cap
     element: str  # the worker-response element name (crowd-…)
     description: str
+    boxes: bool = False  # the answer is a list of labeled boxes (object detection)
+    min_labels: int = 2  # a box job may name one class ("Cat")
 
 
 TASK_TYPES: dict[str, TaskType] = {
@@ -67,6 +69,8 @@ TASK_TYPES: dict[str, TaskType] = {
             50,
             "boundingBox",
             "bounding boxes",
+            boxes=True,
+            min_labels=1,
         ),
     )
 }
@@ -74,6 +78,6 @@ TASK_TYPES: dict[str, TaskType] = {
 
 def task_for(media: str, multi: bool) -> TaskType:
     for task in TASK_TYPES.values():
-        if task.media == media and task.multi == multi:
+        if task.media == media and task.multi == multi and not task.boxes:
             return task
     raise KeyError((media, multi))

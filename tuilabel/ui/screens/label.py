@@ -48,6 +48,8 @@ MIN_LABELS_WIDTH = 14
 
 class LabelScreen(Screen):
     BINDINGS = label_bindings()
+    PANE = ImagePane  # the box screen draws boxes over it
+    HINT = ""  # the short instructions when the job gives none (else the classification hint)
     # Nothing takes focus: a focused scroll container's own arrows, PageDown, Home and End
     # would shadow the screen's keys.
     AUTO_FOCUS = None
@@ -89,8 +91,8 @@ class LabelScreen(Screen):
     def compose(self) -> ComposeResult:
         app = self.label_app
         spec = self.spec
-        short = spec.instructions.short or ("Pick every label that applies, then enter." if self.task_type.multi
-                                            else "Pick the label that fits best.")
+        short = spec.instructions.short or self.HINT or ("Pick every label that applies, then enter." if self.task_type.multi
+                                                         else "Pick the label that fits best.")
         name = (one_line(spec.name), "bold")
         self.header = JobHeader(
             [Text.assemble(name, "  ·  ", self.task_type.description, "  ·  ", (f"{len(self.labels)} labels", "dim")),
@@ -112,7 +114,7 @@ class LabelScreen(Screen):
             with Vertical(id="record-pane"):
                 yield self.status
                 if self.task_type.media == "image":
-                    self.image_pane = ImagePane(self.session, app.graphics_mode, id="image-pane")
+                    self.image_pane = self.PANE(self.session, app.graphics_mode, id="image-pane")
                     yield self.image_pane
                 else:
                     self.record_text = RecordText(id="record-text")
