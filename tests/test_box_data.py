@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import orjson
 import pytest
 
+from engine_helpers import open_session
 from test_cli import assert_one_line_error, tl
+from tuilabel.core.gt.box_answer import Box, BoxAnswer
 from tuilabel.core.gt.box_consolidation import BoxAnswers, consolidate_boxes
-from tuilabel.core.gt.box_lines import Box, ImageSize, box_attributes, box_object, read_box_label
-from tuilabel.core.gt.job import JobSpec, label_category_file
-from tuilabel.core.store.journal import Entry
+from tuilabel.core.gt.box_lines import box_attributes, read_box_label
+from tuilabel.core.gt.job import label_category_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from box_consolidate_python import consolidate_image, iou  # noqa: E402
@@ -238,31 +238,21 @@ def test_confidence_follows_agreement():
 
 
 def _box_job(tmp_path: Path, plans: dict[str, dict[int, list | None]], labels=("cat", "dog"), n: int = 4) -> Path:
-    """A tuilabel bounding-box job folder: `plans[worker][record]` = boxes (class, l, t, w, h)
-    or None for a decline; each worker's journal written as the labeling session writes it."""
+    """A tuilabel bounding-box job labeled by real sessions: `plans[worker][record]` = boxes
+    (class, left, top, width, height) on a 640×480 image, or None for a decline."""
     manifest = tmp_path / "photos.jsonl"
     manifest.write_text("".join(json.dumps({"source-ref": f"img/{i:03}.jpg"}) + "\n" for i in range(n)))
-    offsets = np.cumsum([0] + [len(line) for line in manifest.read_bytes().splitlines(keepends=True)]).tolist()
-    root = tmp_path / "photos"
-    spec = JobSpec("photos", "photos", "bounding-box", tuple(labels), str(manifest), str(tmp_path), "")
-    (root / "tuilabel").mkdir(parents=True)
-    (root / "tuilabel" / "job.json").write_bytes(spec.to_json())
-    when = datetime(2026, 12, 2, 10, 0, tzinfo=timezone.utc)
     for worker, plan in plans.items():
-        lines = []
-        for i, boxes in plan.items():
-            record = {"source-ref": f"img/{i:03}.jpg"}
-            if boxes is None:
-                gt = {**record, "photos-metadata": {"failure-reason": "bad data", "type": "groundtruth/object-detection"}}
-                kind = "d"
+        session = open_session(manifest, task="bounding-box", labels=labels, name="photos", worker=worker)
+        for i in range(max(plan) + 1):
+            if i not in plan:
+                session.skip()
+            elif plan[i] is None:
+                session.decline()
             else:
-                gt = box_object(record, "photos", spec.gt_job_name, labels, ImageSize(640, 480), [Box(*b) for b in boxes], [0] * len(boxes), when)
-                kind = "a"
-            lines.append(Entry(i, offsets[i], kind, worker, "2026-12-02T10:00:00Z", f"2026-12-02T10:00:0{i}Z", 2.0, gt).to_line())
-        folder = root / "tuilabel" / "workers" / worker
-        folder.mkdir(parents=True)
-        (folder / "journal.jsonl").write_bytes(b"".join(lines))
-    return root
+                session.answer(BoxAnswer(640, 480, tuple(Box(*b) for b in plan[i])))
+        session.close()
+    return tmp_path / "photos"
 
 
 def test_tuilabel_box_job_consolidates_in_place(tmp_path):

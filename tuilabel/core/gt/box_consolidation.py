@@ -26,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-from tuilabel.core.gt.box_lines import Box
+from tuilabel.core.gt.box_answer import Box
 
 IOU_THRESHOLD = 0.5
 MIN_SHARE = 0.5

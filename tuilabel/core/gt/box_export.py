@@ -24,7 +24,8 @@ from urllib.parse import unquote, urlparse
 import orjson
 
 from tuilabel.core.errors import UserError
-from tuilabel.core.gt.box_lines import Box, ImageSize, read_box_label
+from tuilabel.core.gt.box_answer import Box
+from tuilabel.core.gt.box_lines import ImageSize, read_box_label
 from tuilabel.core.store.durable import atomic_write, ensure_dir, explain_os_error
 
 FORMATS = ("coco", "yolo")

@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Sequence
 
+from tuilabel.core.gt import lines as gt_lines
+from tuilabel.core.gt.box_answer import Box
 from tuilabel.core.gt.box_consolidation import BoxAnswers, BoxAnswersBuilder, ConsolidatedBoxes, consolidate_boxes
-from tuilabel.core.gt.box_lines import Box, ImageSize, box_object, check_box, read_image_size
+from tuilabel.core.gt.box_lines import ImageSize, box_answer, check_box, gt_confidence, read_image_size
+from tuilabel.core.gt.job import JobSpec
 from tuilabel.core.gt.worker_responses import BOXES, WorkerAnswer
 
 NO_IMAGE_SIZE = "No image size: no worker's answer gave the image's width and height"
@@ -96,10 +99,10 @@ def read_box_answers(
     return BoxInput(builder.build(), list(labels), sizes, declined - answered)
 
 
-def consolidated_box_object(record: dict, index: int, inp: BoxInput, attr: str, gt_job_name: str, when: datetime) -> dict | None:
+def consolidated_box_object(record: dict, index: int, inp: BoxInput, spec: JobSpec, when: datetime) -> dict | None:
     """The consolidated line for an answered record; None when its image size is unknown."""
     size = inp.image_sizes.get(index)
     if size is None:
         return None
     boxes, confidences = inp.rows.get(index, ([], []))
-    return box_object(record, attr, gt_job_name, inp.labels, size, boxes, confidences, when)
+    return gt_lines.answer_object(record, spec, box_answer(size, boxes), when, [gt_confidence(c) for c in confidences])

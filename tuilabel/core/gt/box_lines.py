@@ -1,4 +1,5 @@
-"""GT's object-detection label (spec §2), read with its problems named and written back.
+"""GT's object-detection label (spec §2) read with its problems named, for the lines tuilabel
+did not write itself (GT's files, consolidated boxes); written by gt/lines.answer_object.
 
     "<attr>": {"image_size":[{"width":601,"height":453,"depth":3}],
                "annotations":[{"class_id":0,"top":165,"left":237,"height":157,"width":164}]}
@@ -6,7 +7,8 @@
                         "type":"groundtruth/object-detection", "human-annotated":"yes",
                         "creation-date":"…", "job-name":"labeling-job/…"}
 
-Reading never stops at a bad box: a box outside the image, with a size ≤ 0 or an unknown
+Boxes are box_answer.Box with GT's numbers as they are: whole pixels for a worker's box,
+floats for averaged ones. Reading never stops at a bad box: a box outside the image, with a size ≤ 0 or an unknown
 `class_id`, and a label without `image_size`, are one problem line each; the rest is kept.
 A box that only reaches over the image's edge is clipped to it (COCO and YOLO need boxes
 inside the image); one wholly outside is left out.
@@ -15,10 +17,10 @@ inside the image); one wholly outside is left out.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Mapping, Sequence
 
-from tuilabel.core.gt.lines import SINGLE_WORKER_CONFIDENCE, creation_date
+from tuilabel.core.gt.box_answer import Box, BoxAnswer
+from tuilabel.core.gt.lines import SINGLE_WORKER_CONFIDENCE
 
 OBJECT_DETECTION = "groundtruth/object-detection"
 # Real GT coordinates are float sums (164.60000000000002): allow their rounding at the edge.
@@ -30,15 +32,6 @@ class ImageSize:
     width: int
     height: int
     depth: int = 3
-
-
-@dataclass(frozen=True, slots=True)
-class Box:
-    class_id: int
-    left: float
-    top: float
-    width: float
-    height: float
 
 
 @dataclass
@@ -160,52 +153,14 @@ def _num(x: float) -> int | float:
     return int(x) if x.is_integer() else x
 
 
-def _confidence(c: float) -> int | float:
+def gt_confidence(c: float) -> int | float:
+    """2 decimals; GT writes a single worker's 0 as an integer."""
     c = round(float(c), 2)
-    return c if c else SINGLE_WORKER_CONFIDENCE  # GT writes a single worker's 0 as an integer
+    return c if c else SINGLE_WORKER_CONFIDENCE
 
 
-def box_value(size: ImageSize, boxes: Sequence[Box]) -> dict:
-    """The label value, in the key order of GT's current multi-worker output."""
-    return {
-        "image_size": [{"width": size.width, "height": size.height, "depth": size.depth}],
-        "annotations": [
-            {"class_id": b.class_id, "top": _num(b.top), "left": _num(b.left), "height": _num(b.height), "width": _num(b.width)}
-            for b in boxes
-        ],
-    }
-
-
-def box_metadata(
-    boxes: Sequence[Box], confidences: Sequence[float], labels: Mapping[int, str] | Sequence[str], gt_job_name: str, when: datetime
-) -> dict:
-    """`objects` parallel to the boxes, `class-map` of the classes present (first seen first,
-    as GT orders it), then the common fields."""
-    class_map: dict[str, str] = {}
-    for b in boxes:
-        class_map.setdefault(str(b.class_id), labels[b.class_id])
-    return {
-        "objects": [{"confidence": _confidence(c)} for c in confidences],
-        "class-map": class_map,
-        "type": OBJECT_DETECTION,
-        "human-annotated": "yes",
-        "creation-date": creation_date(when),
-        "job-name": gt_job_name,
-    }
-
-
-def box_object(
-    record: dict,
-    attr: str,
-    gt_job_name: str,
-    labels: Mapping[int, str] | Sequence[str],
-    size: ImageSize,
-    boxes: Sequence[Box],
-    confidences: Sequence[float],
-    when: datetime,
-) -> dict:
-    """The output line for a record: the input object plus `<attr>` and `<attr>-metadata`."""
-    out = {k: v for k, v in record.items() if k != attr and k != attr + "-metadata"}
-    out[attr] = box_value(size, boxes)
-    out[attr + "-metadata"] = box_metadata(boxes, confidences, labels, gt_job_name, when)
-    return out
+def box_answer(size: ImageSize, boxes: Sequence[Box]) -> BoxAnswer:
+    """Boxes as the answer gt/lines.answer_object writes, numbers as GT writes them."""
+    return BoxAnswer(
+        size.width, size.height, tuple(Box(b.class_id, _num(b.left), _num(b.top), _num(b.width), _num(b.height)) for b in boxes), size.depth
+    )

@@ -302,7 +302,7 @@ def consolidated_objects(
                 else:
                     counts.consolidated += 1
             elif boxes is not None and index in answered:
-                obj = consolidated_box_object(record, index, boxes, spec.label_attribute, spec.gt_job_name, when)
+                obj = consolidated_box_object(record, index, boxes, spec, when)
                 if obj is None:
                     inp.problems.append(f"{inp.manifest_path} line {index + 1}: {NO_IMAGE_SIZE}; written as failed")
                     obj = gt_lines.declined_object(record, spec, NO_IMAGE_SIZE, when)
