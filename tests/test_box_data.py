@@ -465,3 +465,23 @@ def test_check_reports_each_bad_box(shared_data, tmp_path):
     real = lines_of(shared_data / "gt-samples" / "object-detection-multiworker.output.manifest")
     clean = tl("check", _local(real, tmp_path / "multi.manifest"), "--json")
     assert json.loads(clean.stdout)["counts"]["bad-box"] == 0
+
+
+def test_gt_box_folder_takes_attribute_job_and_labels_from_its_output_manifest(shared_data, tmp_path):
+    """A GT job folder as GT leaves it: no --labels, no data.json; the output manifest's
+    object-detection attribute, job name and class-map say what to write."""
+    real_path = shared_data / "gt-samples" / "object-detection-cats.output.manifest"
+    real = lines_of(real_path)
+    _, root = _responses_from(real, "cat-ground-truth", tmp_path / "job", workers=3)
+    (root / "annotation-tool" / "data.json").unlink()
+    (root / "manifests" / "output" / "output.manifest").write_bytes(real_path.read_bytes())
+    out = tmp_path / "out.manifest"
+    proc = tl("consolidate", root, "-o", out)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    for mine, theirs in zip(lines_of(out), real):
+        assert mine["cat-ground-truth"]["annotations"] == [
+            {k: a[k] for k in ("class_id", "top", "left", "height", "width")} for a in theirs["cat-ground-truth"]["annotations"]
+        ]
+        meta = mine["cat-ground-truth-metadata"]
+        assert meta["job-name"] == "labeling-job/cat-ground-truth" and meta["class-map"] == theirs["cat-ground-truth-metadata"]["class-map"]
+        assert all(o == {"confidence": 1.0} for o in meta["objects"])  # three identical workers
