@@ -485,3 +485,25 @@ def test_gt_box_folder_takes_attribute_job_and_labels_from_its_output_manifest(s
         meta = mine["cat-ground-truth-metadata"]
         assert meta["job-name"] == "labeling-job/cat-ground-truth" and meta["class-map"] == theirs["cat-ground-truth-metadata"]["class-map"]
         assert all(o == {"confidence": 1.0} for o in meta["objects"])  # three identical workers
+
+
+def test_the_order_answers_are_read_in_does_not_change_the_result():
+    """Matching takes workers in name order, not in the order their answers were read."""
+    from tuilabel.core.gt.box_consolidation import BoxAnswersBuilder
+
+    answers = [
+        ("carol", [Box(0, 0, 0, 100, 100)]),
+        ("alice", [Box(0, 40, 0, 100, 100)]),  # IoU 0.43 with carol's box, 0.43 with bob's
+        ("bob", [Box(0, 80, 0, 100, 100)]),
+    ]
+    results = []
+    for order in (answers, answers[::-1], answers[1:] + answers[:1]):
+        builder = BoxAnswersBuilder()
+        for worker, boxes in order:
+            builder.add(0, worker, boxes)
+        built = builder.build()
+        assert built.workers == ["alice", "bob", "carol"]
+        result = consolidate_boxes(built, iou_threshold=0.4)
+        results.append((result.ltwh.tolist(), result.votes.tolist()))
+    assert results[0] == results[1] == results[2]
+    assert results[0] == ([[60.0, 0.0, 100.0, 100.0]], [2])  # alice first, then bob matches her; carol is left alone

@@ -71,13 +71,19 @@ class BoxAnswersBuilder:
             self._coords.append((b.left, b.top, b.width, b.height))
 
     def build(self) -> BoxAnswers:
+        # Workers by name: matching takes them in worker order, so the same answers must give
+        # the same order whatever order the files or journals were read in.
+        names = sorted(self._workers)
+        remap = np.zeros(len(names), dtype=np.int32)
+        for new, name in enumerate(names):
+            remap[self._workers[name]] = new
         return BoxAnswers(
             np.asarray(self._image, dtype=np.int64),
-            np.asarray(self._worker, dtype=np.int32),
+            remap[np.asarray(self._worker, dtype=np.int64)] if names else np.zeros(0, dtype=np.int32),
             np.asarray(self._box_answer, dtype=np.int64),
             np.asarray(self._class, dtype=np.int32),
             np.asarray(self._coords, dtype=np.float64).reshape(-1, 4),
-            list(self._workers),
+            names,
         )
 
 
