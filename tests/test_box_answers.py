@@ -137,3 +137,25 @@ def test_a_classification_job_refuses_boxes(tmp_path):
     with pytest.raises(UserError, match="one label per record"):
         s.answer(BoxAnswer(5, 5))
     s.close()
+
+
+def _tl(*args, cwd=None):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "tuilabel", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=60)
+
+
+def test_box_jobs_from_the_command_line(tmp_path):
+    # One class is enough for boxes ("Cat"); init writes a job file that label accepts.
+    proc = _tl("init", tmp_path / "job.toml", "--task", "bounding-box", "--labels", "Cat", "--input", "in.jsonl")
+    assert proc.returncode == 0, proc.stderr
+    assert 'task = "bounding-box"' in (tmp_path / "job.toml").read_text()
+    (tmp_path / "in.jsonl").write_text('{"source-ref":"a.jpg"}\n')
+    # Over GT's 50 labels, and --multi on a box job: one line each, exit 2.
+    labels = ",".join(f"c{i}" for i in range(51))
+    for args, needle in (((("--labels", labels)), "51 labels, over GT's limit of 50 for bounding boxes"),
+                         (("--labels", "Cat", "--multi"), "--multi is for classification")):
+        proc = _tl("label", tmp_path / "in.jsonl", "--task", "bounding-box", *args, cwd=tmp_path)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and needle in proc.stderr, proc.stderr

@@ -74,6 +74,7 @@ def test_fine_steps_reach_every_pixel_and_follow_the_view(w, h, bw, bh, zoom, cx
     right = win.step_x(x, 1)
     assert right == min(w - 1, x + 1) if win.kx >= 1 else right > x or x == w - 1
     assert win.step_x(x, -1) < x or x == 0
+    assert win.step_x(x, 0) == x and win.step_y(min(x, h - 1), 0) == min(x, h - 1)  # the other axis stays put
     # Bringing any pixel into view keeps the zoom and shows it.
     y = data.draw(st.integers(0, h - 1))
     moved = view_window(w, h, bw, bh, win.zoom, win.center_showing(x, y))

@@ -92,10 +92,12 @@ class Window:
 
     @staticmethod
     def _step(v: int, steps: int, k: float, to_screen, to_image, size: int) -> int:
+        if not steps:
+            return v
         if k >= 1:
             return int(_clamp(v + steps, 0, size - 1))
         moved = to_image(to_screen(v) + steps)
-        if moved == v and steps:  # clamped at the picture's edge: keep going in image pixels
+        if moved == v:  # clamped at the picture's edge: keep going in image pixels
             moved = v + (1 if steps > 0 else -1)
         return int(_clamp(moved, 0, size - 1))
 

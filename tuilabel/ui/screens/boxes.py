@@ -17,11 +17,10 @@ from tuilabel.core.data.manifest import Record
 from tuilabel.core.geometry import max_zoom, one_to_one
 from tuilabel.core.gt.box_answer import BoxAnswer
 from tuilabel.core.session import State
-from tuilabel.ui.graphics import graphics_box
 from tuilabel.ui.keys import box_bindings
 from tuilabel.ui.safe_text import one_line
 from tuilabel.ui.screens.label import LabelScreen
-from tuilabel.ui.widgets.box_pane import BoxPane, BoxView, Overlay
+from tuilabel.ui.widgets.box_pane import BoxPane, Overlay
 from tuilabel.ui.widgets.image_view import ZOOM_STEP
 
 BOX_ACTIONS = ("cursor", "box", "select_box", "grab", "delete_box", "one_to_one")
@@ -241,9 +240,8 @@ class BoxScreen(LabelScreen, inherit_bindings=False):
         ed, win = self.editor, self.pane.window()
         if ed is None or win is None:
             return
-        req = self.pane.view_request()
-        size = (req.cells_w, req.cells_h * 2) if self.pane.gfx is None else graphics_box(req.cells_w, req.cells_h)
-        self._set_view(*one_to_one(ed.width, ed.height, size[0], size[1], *ed.cursor))
+        req = self.pane.view_request()  # 1:1 in half-block pixels in every mode (see BoxPane.window)
+        self._set_view(*one_to_one(ed.width, ed.height, req.cells_w, req.cells_h * 2, *ed.cursor))
 
     def action_fit(self) -> None:
         self._set_view(1.0, (0.5, 0.5))
@@ -262,8 +260,8 @@ class BoxScreen(LabelScreen, inherit_bindings=False):
 
     # -- mouse ---------------------------------------------------------------------------------
 
-    @on(BoxView.Pointer)
-    def _pointer(self, event: BoxView.Pointer) -> None:
+    @on(BoxPane.Pointer)
+    def _pointer(self, event: BoxPane.Pointer) -> None:
         ed = self.editor
         if ed is None:
             return

@@ -11,10 +11,9 @@ Positions come from `core/geometry.py`: the same window the picture was rendered
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rich.segment import Segment
-from rich.style import Style
 from textual import events
 from textual.geometry import Region
 from textual.message import Message
@@ -23,9 +22,9 @@ from textual.strip import Strip
 from tuilabel.core.geometry import Window, view_window
 from tuilabel.core.gt.box_answer import Box
 from tuilabel.core.preview import HALF_BLOCK, HalfBlockPicture, PreviewError
-from tuilabel.ui.graphics import graphics_box
+from tuilabel.ui.graphics import cell_pixels, graphics_box
 from tuilabel.ui.widgets.image_pane import ImagePane
-from tuilabel.ui.widgets.image_view import ImageView, _colour
+from tuilabel.ui.widgets.image_view import ImageView
 
 WHITE, BLACK = 0xFFFFFF, 0x000000
 
@@ -40,88 +39,106 @@ class Overlay:
     handle: str | None = None  # the selected box's grabbed handle
 
 
-@dataclass
-class _Row:
-    """Overlay of one cell row: column -> [top colour, bottom colour]; column -> text."""
-
-    halves: dict[int, list[int | None]] = field(default_factory=dict)
-    text: dict[int, tuple[str, int, int]] = field(default_factory=dict)
-
-    def pixel(self, col: int, half: int, colour: int) -> None:
-        self.halves.setdefault(col, [None, None])[half] = colour
-
-    def key(self) -> tuple:
-        return (tuple(sorted((c, tuple(v)) for c, v in self.halves.items())), tuple(sorted(self.text.items())))
+# One painted piece of a cell row: columns x0..x1 (inclusive), which half (0 top, 1 bottom,
+# 2 both) in `colour`, or with `text` (a label key: one character per column) drawn there.
+Span = tuple[int, int, int, int, str]
 
 
-def overlay_rows(overlay: Overlay, win: Window) -> dict[int, _Row]:
-    """The overlay in picture cell rows (row -> what to paint), for a picture drawn for `win`."""
-    rows: dict[int, _Row] = {}
+def _box_spans(box: Box, colour: int, key: str, selected: bool, win: Window) -> list[tuple[int, Span]]:
+    """(cell row, span) pieces of one box's outline and key, clipped to the picture."""
+    x0, x1 = win.to_screen_x(box.left), win.to_screen_x(box.right - 1)
+    y0, y1 = win.to_screen_y(box.top), win.to_screen_y(box.bottom - 1)
+    w, h = win.out_w, win.out_h
+    out: list[tuple[int, Span]] = []
+    lo_x, hi_x = max(x0, 0), min(x1, w - 1)
+    if lo_x <= hi_x:
+        for y in {y0, y1}:
+            if 0 <= y < h:
+                out.append((y >> 1, (lo_x, hi_x, y & 1, colour, "")))
+    # The sides, a cell row at a time: both halves where the side covers both pixels.
+    top, bottom = max(y0 + 1, 0), min(y1 - 1, h - 1)
+    y = top
+    while y <= bottom:
+        half = 2 if (y & 1) == 0 and y + 1 <= bottom else y & 1
+        for x in {x0, x1}:
+            if 0 <= x < w:
+                out.append((y >> 1, (x, x, half, colour, "")))
+        y += 2 if half == 2 else 1
+    if 0 <= y0 < h and 0 <= x0 < w and key:
+        # The key in the top-left corner; the selected box's is black on white.
+        out.append((y0 >> 1, (x0, min(x0 + len(key), w) - 1, WHITE if selected else colour, 0, key)))
+    return out
 
-    def px(x: int, y: int, colour: int) -> None:
-        if 0 <= x < win.out_w and 0 <= y < win.out_h:
-            row = rows.get(y >> 1)
-            if row is None:
-                row = rows[y >> 1] = _Row()
-            row.pixel(x, y & 1, colour)
 
-    def outline(box: Box, colour: int) -> tuple[int, int]:
-        x0, x1 = win.to_screen_x(box.left), win.to_screen_x(box.right - 1)
-        y0, y1 = win.to_screen_y(box.top), win.to_screen_y(box.bottom - 1)
-        lo_x, hi_x = max(x0, 0), min(x1, win.out_w - 1)
-        for y in (y0, y1):
-            if 0 <= y < win.out_h:
-                for x in range(lo_x, hi_x + 1):
-                    px(x, y, colour)
-        for y in range(max(y0, 0), min(y1, win.out_h - 1) + 1):
-            px(x0, y, colour)
-            px(x1, y, colour)
-        return x0, y0
-
+def overlay_rows(overlay: Overlay, win: Window, cache: dict | None = None) -> dict[int, tuple[Span, ...]]:
+    """The overlay by picture cell row (row -> spans), for a picture drawn for `win`. `cache`
+    keeps each box's spans between calls: a key moves one box, the others are looked up."""
+    pieces: list[tuple[int, Span]] = []
+    fresh: dict = {}
     for box, colour, key, selected in overlay.boxes:
-        x0, y0 = outline(box, colour)
-        if 0 <= y0 < win.out_h:
-            row = rows.setdefault(y0 >> 1, _Row())
-            for i, ch in enumerate(key):
-                if 0 <= x0 + i < win.out_w:
-                    # The selected box's key is shown reversed.
-                    row.text[x0 + i] = (ch, BLACK, WHITE) if selected else (ch, BLACK, colour)
+        k = (box, colour, key, selected)
+        spans = cache.get(k) if cache is not None else None
+        if spans is None:
+            spans = _box_spans(box, colour, key, selected, win)
+        fresh[k] = spans
+        pieces.extend(spans)
+    if cache is not None:
+        cache.clear()
+        cache.update(fresh)
     if overlay.drawing is not None:
-        outline(*overlay.drawing)
+        pieces.extend(_box_spans(*overlay.drawing, "", False, win))
     if overlay.cursor is not None:
         cx, cy = win.to_screen_x(overlay.cursor[0]), win.to_screen_y(overlay.cursor[1])
-        for d in (-2, -1, 1, 2):  # a small cross, the centre left to see the pixel under it
-            px(cx + d, cy, WHITE)
-            px(cx, cy + d, WHITE)
-    return rows
+        for x, y in ((cx - 2, cy), (cx - 1, cy), (cx + 1, cy), (cx + 2, cy),
+                     (cx, cy - 2), (cx, cy - 1), (cx, cy + 1), (cx, cy + 2)):  # a cross, centre left clear
+            if 0 <= x < win.out_w and 0 <= y < win.out_h:
+                pieces.append((y >> 1, (x, x, y & 1, WHITE, "")))
+    rows: dict[int, list[Span]] = {}
+    for row, span in pieces:
+        rows.setdefault(row, []).append(span)
+    return {row: tuple(spans) for row, spans in rows.items()}
+
+
+def _cells(spans: tuple[Span, ...], base: list[tuple[int, int | None]]) -> dict[int, tuple[str, int, int | None]]:
+    """Column -> (character, fg, bg) for every column the spans touch, over the picture's
+    cell colours `base` (later spans win: the cursor and the keys are drawn last)."""
+    cells: dict[int, tuple[str, int, int | None]] = {}
+    for x0, x1, half, colour, text in spans:
+        if text:
+            for i, x in enumerate(range(x0, x1 + 1)):
+                cells[x] = (text[i], BLACK, half)  # `half` holds the background here
+            continue
+        for x in range(x0, x1 + 1):
+            ch, fg, bg = cells.get(x) or (HALF_BLOCK, *base[x])
+            if ch != HALF_BLOCK:
+                continue  # a key stays readable
+            if half != 1:
+                fg = colour
+            if half != 0:
+                bg = colour
+            cells[x] = (ch, fg, bg)
+    return cells
 
 
 class BoxView(ImageView):
     """An ImageView that paints an `Overlay` over its half-block picture."""
-
-    class Pointer(Message):
-        """A mouse press, drag or release over the picture, at image pixel (x, y)."""
-
-        def __init__(self, kind: str, x: int, y: int) -> None:
-            super().__init__()
-            self.kind, self.x, self.y = kind, x, y
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.window: Window | None = None
         """The window the shown picture was rendered for (None: no picture)."""
         self.overlay = Overlay()
-        self._rows: dict[int, _Row] = {}
-        self._row_cache: dict[int, tuple[tuple, Strip]] = {}
-        self._cells: dict[int, list[list[int | None]]] = {}  # picture row -> per-column [fg, bg]
-        self._dragging = False
+        self._rows: dict[int, tuple[Span, ...]] = {}
+        self._box_spans: dict = {}  # per box: its spans for the current window
+        self._row_cache: dict[int, tuple[tuple[Span, ...], int, Strip]] = {}
+        # picture row -> (its runs as Segments, start column of each run, per-column colours)
+        self._runs: dict[int, tuple[list[Segment], list[int], list[tuple[int, int | None]]]] = {}
 
     def show_picture(self, picture: HalfBlockPicture | PreviewError, window: Window | None = None) -> None:
         self.window = window if isinstance(picture, HalfBlockPicture) else None
-        self._cells = {}
-        self._row_cache = {}
+        self._runs, self._row_cache, self._box_spans = {}, {}, {}
         super().show_picture(picture)
-        self._rows = overlay_rows(self.overlay, self.window) if self.window else {}
+        self._rows = overlay_rows(self.overlay, self.window, self._box_spans) if self.window else {}
 
     def show_message(self, text: str) -> None:
         self.window = None
@@ -132,19 +149,18 @@ class BoxView(ImageView):
         self.overlay = overlay
         if self.window is None or self.picture is None:
             return
-        old, self._rows = self._rows, overlay_rows(overlay, self.window)
-        top = self._picture_top()
+        old, self._rows = self._rows, overlay_rows(overlay, self.window, self._box_spans)
+        top = self.picture_top()
         width = self.size.width
         for y in set(old) | set(self._rows):
-            before, now = old.get(y), self._rows.get(y)
-            if (before.key() if before else None) != (now.key() if now else None):
+            if old.get(y) != self._rows.get(y):
                 self.refresh(Region(0, top + y, width, 1))
 
-    def _picture_top(self) -> int:
+    def picture_top(self) -> int:
         picture = self.picture
         return 0 if picture is None else max(0, (self.size.height - picture.height) // 2)
 
-    def _picture_left(self) -> int:
+    def picture_left(self) -> int:
         picture = self.picture
         return 0 if picture is None else max(0, (self.size.width - picture.width) // 2)
 
@@ -153,91 +169,62 @@ class BoxView(ImageView):
         picture = self.picture
         if picture is None or not self._rows:
             return strip
-        row_index = y - self._picture_top()
-        row = self._rows.get(row_index)
-        if row is None or row_index >= picture.height:
+        index = y - self.picture_top()
+        spans = self._rows.get(index)
+        if spans is None or index >= picture.height:
             return strip
-        key = row.key()
-        cached = self._row_cache.get(row_index)
-        if cached is not None and cached[0] == key and cached[1].cell_length == self.size.width:
-            return cached[1]
-        painted = self._paint(picture, row_index, row)
-        self._row_cache[row_index] = (key, painted)
+        width = self.size.width
+        cached = self._row_cache.get(index)
+        if cached is not None and cached[0] == spans and cached[1] == width:
+            return cached[2]
+        painted = self._paint(picture, index, spans, width)
+        self._row_cache[index] = (spans, width, painted)
         return painted
 
-    def _paint(self, picture: HalfBlockPicture, index: int, row: _Row) -> Strip:
-        cells = self._cells.get(index)
-        if cells is None:
-            cells = []
-            for text, fg, bg in picture.rows[index]:
-                cells.extend([fg, bg] for _ in range(len(text)))
-            self._cells[index] = cells
-        width = self.size.width
+    def _paint(self, picture: HalfBlockPicture, index: int, spans: tuple[Span, ...], width: int) -> Strip:
+        """The picture's row with the overlay: its runs kept as they are except where a span
+        touches them (a run there is cut around the painted columns)."""
         base = self.visual_style.rich_style
-        left = self._picture_left()
-        shown = min(width - left, picture.width)
-        segments: list[Segment] = [Segment(" " * left, base)] if left else []
-        run_key: tuple | None = None
-        run_text = ""
-        styles: dict[tuple, Style] = {}
-
-        def flush() -> None:
-            if run_text:
-                fg, bg, _ = run_key  # type: ignore[misc]
-                style = styles.get((fg, bg))
-                if style is None:
-                    style = styles[fg, bg] = Style.from_color(_colour(fg), base.bgcolor if bg is None else _colour(bg))
-                segments.append(Segment(run_text, style))
-
-        halves, texts = row.halves, row.text
-        for col in range(shown):
-            fg, bg = cells[col]
-            ch = HALF_BLOCK
-            mark = halves.get(col)
-            if mark is not None:
-                fg = mark[0] if mark[0] is not None else fg
-                bg = mark[1] if mark[1] is not None else bg
-            text = texts.get(col)
-            if text is not None:
-                ch, fg, bg = text
-            k = (fg, bg, ch == HALF_BLOCK)
-            if k != run_key:
-                flush()
-                run_key, run_text = k, ""
-            run_text += ch
-        flush()
-        return Strip(segments, left + shown).adjust_cell_length(width, base)
-
-    # -- mouse ----------------------------------------------------------------------------------
-
-    def _image_pixel(self, event: events.MouseEvent) -> tuple[int, int] | None:
-        win = self.window
-        if win is None:
-            return None
-        px = event.x - self._picture_left()
-        py = (event.y - self._picture_top()) * 2  # a cell's upper pixel: the mouse has no finer
-        return win.to_image_x(px), win.to_image_y(py)
-
-    def on_mouse_down(self, event: events.MouseDown) -> None:
-        at = self._image_pixel(event)
-        if at is not None and event.button == 1:
-            self._dragging = True
-            self.capture_mouse()
-            self.post_message(self.Pointer("down", *at))
-
-    def on_mouse_move(self, event: events.MouseMove) -> None:
-        at = self._image_pixel(event)
-        if self._dragging and at is not None:
-            self.post_message(self.Pointer("drag", *at))
-
-    def on_mouse_up(self, event: events.MouseUp) -> None:
-        if not self._dragging:
-            return
-        self._dragging = False
-        self.release_mouse()
-        at = self._image_pixel(event)
-        if at is not None:
-            self.post_message(self.Pointer("up", *at))
+        styles = self._style_table(base)
+        runs = self._runs.get(index)
+        if runs is None:
+            segments, starts, colours = [], [], []
+            col = 0
+            for text, fg, bg in picture.rows[index]:
+                style = styles.get((fg, bg)) or styles.setdefault((fg, bg), self._new_style(fg, bg, base))
+                segments.append(Segment(text, style))
+                starts.append(col)
+                colours.extend([(fg, bg)] * len(text))
+                col += len(text)
+            runs = self._runs[index] = (segments, starts, colours)
+        segments, starts, colours = runs
+        cells = _cells(spans, colours)
+        left = self.picture_left()
+        out: list[Segment] = [Segment(" " * left, base)] if left else []
+        marked = sorted(cells)
+        m = 0
+        for segment, start in zip(segments, starts):
+            end = start + len(segment.text)
+            while m < len(marked) and marked[m] < start:
+                m += 1
+            if m >= len(marked) or marked[m] >= end:
+                out.append(segment)  # untouched run: the picture's own segment
+                continue
+            col = start
+            while col < end:
+                mark = cells.get(col)
+                if mark is None:
+                    stop = col + 1
+                    while stop < end and stop not in cells:
+                        stop += 1
+                    out.append(Segment(segment.text[: stop - col], segment.style))
+                    col = stop
+                    continue
+                ch, fg, bg = mark
+                style = styles.get((fg, bg)) or styles.setdefault((fg, bg), self._new_style(fg, bg, base))
+                out.append(Segment(ch, style))
+                col += 1
+        return Strip(out, left + picture.width).adjust_cell_length(width, base)
 
 
 class BoxPane(ImagePane):
@@ -249,6 +236,7 @@ class BoxPane(ImagePane):
         self.image_size: tuple[int, int] | None = None
         """The shown image's size (EXIF orientation applied), once decoded."""
         self._gfx_base = None  # the scaled kitty/sixel picture, without the overlay
+        self._dragging = False
 
     @property
     def box_view(self) -> BoxView:
@@ -259,19 +247,74 @@ class BoxPane(ImagePane):
         super().request(ref)
 
     def window(self) -> Window | None:
-        """The window the shown picture was drawn for (kitty/sixel: in the pane's pixels)."""
+        """The view in half-block pixels (two per cell, vertically): the unit the cursor moves
+        in and 1:1 refers to, in every graphics mode (kitty/sixel show the same part of the
+        image, in the terminal's own pixels: `gfx_window`)."""
         if self.image_size is None:
             return None
         req = self.view_request()
-        if self.gfx is None:
-            return view_window(*self.image_size, req.cells_w, req.cells_h * 2, req.zoom, req.center)
+        return view_window(*self.image_size, req.cells_w, req.cells_h * 2, req.zoom, req.center)
+
+    def gfx_window(self) -> Window | None:
+        """The view in the kitty/sixel picture's pixels."""
+        if self.image_size is None:
+            return None
+        req = self.view_request()
         return view_window(*self.image_size, *graphics_box(req.cells_w, req.cells_h), req.zoom, req.center)
+
+    # -- mouse ---------------------------------------------------------------------------------
+
+    class Pointer(Message):
+        """A mouse press, drag or release over the picture, at image pixel (x, y)."""
+
+        def __init__(self, kind: str, x: int, y: int) -> None:
+            super().__init__()
+            self.kind, self.x, self.y = kind, x, y
+
+    def image_pixel_at(self, screen_x: int, screen_y: int) -> tuple[int, int] | None:
+        """The image pixel under a screen cell (its upper half: a terminal reports cells)."""
+        if self.gfx is None or not self.gfx.display:
+            win, view = self.window(), self.box_view
+            if win is None or view.picture is None:
+                return None
+            region = view.content_region
+            col, row = screen_x - region.x - view.picture_left(), screen_y - region.y - view.picture_top()
+            return win.to_image_x(col), win.to_image_y(row * 2)
+        win = self.gfx_window()
+        if win is None:
+            return None
+        region = self.gfx.region  # sized to the picture, which starts at its top-left corner
+        cell_w, cell_h = cell_pixels()
+        col, row = screen_x - region.x, screen_y - region.y
+        return win.to_image_x(col * cell_w + cell_w // 2), win.to_image_y(row * cell_h + cell_h // 4)
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        at = self.image_pixel_at(event.screen_x, event.screen_y)
+        if at is not None and event.button == 1:
+            self._dragging = True
+            self.capture_mouse()
+            self.post_message(self.Pointer("down", *at))
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        if self._dragging:
+            at = self.image_pixel_at(event.screen_x, event.screen_y)
+            if at is not None:
+                self.post_message(self.Pointer("drag", *at))
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        if not self._dragging:
+            return
+        self._dragging = False
+        self.release_mouse()
+        at = self.image_pixel_at(event.screen_x, event.screen_y)
+        if at is not None:
+            self.post_message(self.Pointer("up", *at))
 
     def show(self, picture) -> None:
         if isinstance(picture, HalfBlockPicture):
             self.image_size = picture.source_size
             self._show_view()
-            self.box_view.show_picture(picture, self.window())
+            self.box_view.show_picture(picture, self.window())  # the window it was rendered for
             self.post_message(self.PictureShown())
             return
         if not isinstance(picture, PreviewError) and self.gfx is not None:
@@ -297,7 +340,7 @@ class BoxPane(ImagePane):
     def _gfx_with_overlay(self):
         from PIL import ImageDraw
 
-        base, win = self._gfx_base, self.window()
+        base, win = self._gfx_base, self.gfx_window()
         if base is None or win is None:
             return base
         image = base.copy()
