@@ -132,7 +132,7 @@ def _export_boxes(args: argparse.Namespace) -> int:
     else:
         folder = _folder_for(source)
         spec = folder.load_spec()
-        if spec.task != "bounding-box":
+        if not spec.task_type.boxes:
             raise UserError(f"--format {args.format} exports bounding boxes; {folder.root} is a {spec.task} job")
         dest = Path(args.output) if args.output else folder.root / f"{spec.name}{suffix}"
         latest = latest_entries(folder, notes)

@@ -117,7 +117,7 @@ def from_tuilabel_job(folder: JobFolder) -> ConsolidationInput:
         raise UserError(f"the job's input {spec.input} is gone; cannot order the output")
     n_lines = _line_count(manifest_path, spec.input)
     problems: list[str] = []
-    if spec.task_type.element == "boundingBox":
+    if spec.task_type.boxes:
         boxes = read_box_answers(worker_answers_from_job(folder, spec, problems), spec.labels, problems, n_lines)
         return ConsolidationInput(
             _no_answers(spec.labels), spec, manifest_path, n_lines, folder.output_manifest, folder, "tuilabel job", problems, boxes

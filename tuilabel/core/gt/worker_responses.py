@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 # `boundingBox`: [{label, left, top, width, height}], beside `inputImageProperties`).
 BOXES = "boundingBoxes"
 ELEMENTS: dict[str, str] = {
-    t.element: (BOXES if t.element == "boundingBox" else "labels" if t.multi else "label") for t in TASK_TYPES.values()
+    t.element: (BOXES if t.boxes else "labels" if t.multi else "label") for t in TASK_TYPES.values()
 }
 _ITERATION = re.compile(r"iteration-(\d+)")
 
