@@ -507,3 +507,10 @@ def test_the_order_answers_are_read_in_does_not_change_the_result():
         results.append((result.ltwh.tolist(), result.votes.tolist()))
     assert results[0] == results[1] == results[2]
     assert results[0] == ([[60.0, 0.0, 100.0, 100.0]], [2])  # alice first, then bob matches her; carol is left alone
+
+
+def test_stats_of_a_box_job_has_no_classification_agreement(tmp_path):
+    job = _box_job(tmp_path, {"alice": {0: [(0, 10, 20, 100, 80)], 1: []}, "bob": {0: [(0, 12, 20, 100, 80)]}})
+    proc = tl("stats", job)
+    assert proc.returncode == 0, proc.stderr
+    assert "kappa" not in proc.stdout and "this one is a box job" in proc.stderr
