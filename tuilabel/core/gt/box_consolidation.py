@@ -199,7 +199,7 @@ def _consolidate_chunk(li, r, j, cls, ltwh, chunk_images, n, W, B, threshold, mi
     assign = np.full((n, W, B), -1, dtype=np.int64)
     rows = np.arange(n)
     for w in range(W):
-        have = C if w else 0
+        have = w * B  # the slots earlier workers can have filled
         mine = np.full((n, B), -1, dtype=np.int64)
         if w:
             means = sums[:, :have] / np.maximum(count[:, :have], 1)[..., None]
