@@ -319,6 +319,10 @@ def test_bad_boxes_in_worker_responses_are_one_line_each_and_the_rest_consolidat
     for answer in doc2["answers"]:
         del answer["answerContent"]["boundingBox"]["inputImageProperties"]  # no image size at all
     path2.write_text(json.dumps(doc2))
+    path1 = next((root / "annotations" / "worker-response" / "iteration-1" / "1").glob("*.json"))
+    doc1 = json.loads(path1.read_text())
+    del doc1["answers"][0]["answerContent"]["boundingBox"]["inputImageProperties"]  # the other worker's size serves
+    path1.write_text(json.dumps(doc1))
     out = tmp_path / "out.manifest"
     proc = tl("consolidate", root, "--attribute", "cat-ground-truth", "-o", out)
     assert proc.returncode == 0 and "Traceback" not in proc.stderr
@@ -326,6 +330,7 @@ def test_bad_boxes_in_worker_responses_are_one_line_each_and_the_rest_consolidat
     assert len(problems) == 7, proc.stderr  # 4 boxes, 2 answers without a size, the line written as failed
     for needle in ("outside the 601×453 image", "negative size", "'Horse' is not in the label list", "clipped to it", "no inputImageProperties", "No image size"):
         assert sum(needle in p for p in problems) >= 1, needle
+    assert not any("iteration-1/1/" in p for p in problems)
     lines = lines_of(out)
     # Two workers: a box one of them drew is kept (half), at confidence 0.5; clipped to the image.
     assert lines[3]["cat-ground-truth"]["annotations"] == [

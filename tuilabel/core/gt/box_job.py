@@ -59,7 +59,12 @@ def read_box_answers(
     index_of = {name: i for i, name in enumerate(labels)}
     known = set(range(len(labels)))
     builder = BoxAnswersBuilder()
-    sizes: dict[int, ImageSize] = {}
+    answers = list(answers)
+    sizes: dict[int, ImageSize] = {}  # the first size any worker's answer gives, per image
+    for a in answers:
+        size = None if a.declined else read_image_size(a.content.get("inputImageProperties"))
+        if size is not None:
+            sizes.setdefault(a.index, size)
     answered: set[int] = set()
     declined: set[int] = set()
     for a in answers:
@@ -73,13 +78,9 @@ def read_box_answers(
             problems.append(f"{a.source}: {a.worker} answered with {a.element}, not boundingBox; skipped")
             continue
         where = f"{a.source}: {a.worker}"
-        size = read_image_size(a.content.get("inputImageProperties"))
+        size = sizes.get(a.index)
         if size is None:
-            size = sizes.get(a.index)
-            if size is None:
-                problems.append(f"{where}: no inputImageProperties (width, height); the boxes are not checked against the image")
-        else:
-            sizes.setdefault(a.index, size)
+            problems.append(f"{where}: no inputImageProperties (width, height); the boxes are not checked against the image")
         boxes = []
         for n, raw in enumerate(a.content[BOXES]):
             at = f"{where}: box {n + 1}"
