@@ -519,3 +519,8 @@ def test_stats_of_a_box_job_has_no_classification_agreement(tmp_path):
     proc = tl("stats", job)
     assert proc.returncode == 0, proc.stderr
     assert "kappa" not in proc.stdout and "this one is a box job" in proc.stderr
+
+
+def test_coco_of_a_box_jobs_input_manifest_names_the_job(tmp_path):
+    job = _box_job(tmp_path, {"alice": {0: [(0, 10, 20, 100, 80)]}})
+    assert_one_line_error(tl("export", tmp_path / "photos.jsonl", "--format", "coco"), f"tuilabel export {job} --format coco")

@@ -35,18 +35,23 @@ def _folder_for(job: str):
     raise UserError(f"{job} is not a tuilabel job folder (no tuilabel/job.json inside)")
 
 
-def _manifest_hint(manifest: str) -> str:
-    """An input manifest was named: say where its job folder is (`label` puts it beside the
-    manifest, named after it), or that there is none yet."""
+def _job_beside(manifest: str):
+    """The job folder `label` made for this input manifest (beside it, named after it), if any."""
     from tuilabel.core.errors import UserError
     from tuilabel.core.job_setup import JobRequest, prepare
 
-    what = f"{manifest} is an input manifest, not a job"
     try:
         folder = prepare(JobRequest(source=manifest), fetch_input=False).folder
     except UserError:  # no job to resume (no labels known): nothing was labeled from it here
-        folder = None
-    if folder is None or not folder.exists():
+        return None
+    return folder if folder.exists() else None
+
+
+def _manifest_hint(manifest: str) -> str:
+    """An input manifest was named: say where its job folder is, or that there is none yet."""
+    what = f"{manifest} is an input manifest, not a job"
+    folder = _job_beside(manifest)
+    if folder is None:
         return f"{what}, and it has no job folder beside it; label it first (tuilabel label {manifest})"
     return f"{what}; export its job folder: tuilabel export {folder.root}"
 
@@ -121,7 +126,11 @@ def _export_boxes(args: argparse.Namespace) -> int:
         for _, obj in manifest_lines(path, _Quiet()):
             attrs.extend(a for a in box_attributes(obj) if a not in attrs)
         if not attrs:
-            raise UserError(f"{source}: no object-detection labels (a GT output manifest of a bounding-box job) to export")
+            beside = _job_beside(source)
+            raise UserError(
+                f"{source}: no object-detection labels to export"
+                + (f"; it is the input of job {beside.root}: tuilabel export {beside.root} --format {args.format}" if beside else "")
+            )
         attr = args.attribute or attrs[0]
         if attr not in attrs:
             raise UserError(f"{source}: --attribute {attr} holds no object-detection labels (found: {', '.join(attrs)})")
