@@ -159,9 +159,13 @@ def _per_image(answers: BoxAnswers) -> dict[int, list[list]]:
     return {img: [by_worker[w] for w in sorted(by_worker)] for img, by_worker in out.items()}
 
 
-@pytest.mark.parametrize("workers,boxes,seed", [(1, 3, 1), (2, 4, 2), (3, 10, 3), (5, 6, 4), (9, 2, 5)])
-def test_vectorised_consolidation_equals_the_plain_python_method(workers, boxes, seed):
-    crowd = make_box_crowd(400, workers=workers, boxes=boxes, noise=0.1, miss=0.3, extra=0.4, seed=seed, integer=False)
+@pytest.mark.parametrize(
+    "workers,boxes,seed,integer",
+    [(1, 3, 1, False), (2, 4, 2, False), (3, 10, 3, False), (5, 6, 4, False), (9, 2, 5, False),
+     (3, 10, 6, True), (5, 8, 7, True)],  # whole pixels: IoU ties, broken the same way
+)
+def test_vectorised_consolidation_equals_the_plain_python_method(workers, boxes, seed, integer):
+    crowd = make_box_crowd(400, workers=workers, boxes=boxes, noise=0.1, miss=0.3, extra=0.4, seed=seed, integer=integer)
     result = consolidate_boxes(crowd.answers)
     per = _per_image(crowd.answers)
     assert result.images.tolist() == sorted(per)
