@@ -47,6 +47,8 @@ def test_a_box_is_drawn_into_the_real_picture(display, tmp_path, job, terminal_k
                 break
         else:
             pytest.fail(f"no box drawn over the picture: {tmp_path}/shot-{terminal.shots}.png")
-        # Drawing over the picture never blanked it (the old one stays until the new is placed).
-        assert all(shots), f"the picture went away while boxes were drawn: {shots}"
+        if terminal_kind == "kitty":
+            # Redrawing never blanked it (kitty keeps the old picture until the new one is placed;
+            # a sixel picture is sent again and xterm paints it as it arrives).
+            assert all(shots), f"the picture went away while boxes were drawn: {shots}"
         assert_real_pixels(after, quadrants(after), terminal)  # still the terminal's pixels, not half-block

@@ -5,6 +5,7 @@ repaints the overlay only. Snapshots at 80×24 and 200×60. (Async bodies run th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import orjson
 import pytest
@@ -20,6 +21,16 @@ LABELS = ("BAG", "SUNGLASS", "SHOES", "WATCH")
 
 def _box_session(open_session):
     return open_session(IMAGES, LABELS, "bounding-box", short="Box every item: b starts and ends a box, 1-4 names it.")
+
+
+@contextlib.asynccontextmanager
+async def _box_app(open_session, size=(100, 40), **kw):
+    """(session, box screen, pilot) of a running box app, its first picture shown."""
+    session = _box_session(open_session)
+    app = make_app(session, clock=frozen, graphics="halfblock", **kw)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        yield session, app.label_screen, pilot
 
 
 async def _draw_two(pilot) -> None:
@@ -45,11 +56,8 @@ def test_keys_draw_relabel_grab_delete_submit_and_undo(open_session):
 
 
 async def _keys_draw_relabel_grab_delete_submit_and_undo(open_session):
-    session = _box_session(open_session)
-    app = make_app(session, clock=frozen, graphics="halfblock")
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with _box_app(open_session) as (session, screen, pilot):
         await _draw_two(pilot)
-        screen = app.label_screen
         ed = screen.editor
         assert ed is not None and (ed.width, ed.height) == (320, 240)
         assert [b.class_id for b in ed.boxes] == [0, 3] and ed.selected == 1
@@ -101,11 +109,7 @@ def test_mouse_draws_selects_and_moves(open_session):
 
 
 async def _mouse_draws_selects_and_moves(open_session):
-    session = _box_session(open_session)
-    app = make_app(session, clock=frozen, graphics="halfblock")
-    async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot)
-        screen = app.label_screen
+    async with _box_app(open_session) as (session, screen, pilot):
         view = screen.pane.box_view
         await pilot.mouse_down(view, offset=(10, 5))
         await pilot.hover(view, offset=(30, 15))
@@ -129,11 +133,7 @@ def test_a_box_change_repaints_only_the_overlay(open_session):
 
 
 async def _a_box_change_repaints_only_the_overlay(open_session):
-    session = _box_session(open_session)
-    app = make_app(session, clock=frozen, graphics="halfblock")
-    async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot)
-        screen = app.label_screen
+    async with _box_app(open_session) as (session, screen, pilot):
         view = screen.pane.box_view
         picture, image = view.picture, screen.pane.images.get("001.jpg")
         work = image._work
@@ -157,3 +157,28 @@ def test_box_keys_are_remappable_and_checked():
     validate_keymap({"box": "n", "box-delete": "r"})
     with pytest.raises(Exception, match="already the key of"):
         validate_keymap({"box": "tab"})
+
+
+def test_help_lists_the_box_keys_and_a_remapped_key_works(open_session):
+    asyncio.run(_help_and_remap(open_session))
+
+
+async def _help_and_remap(open_session):
+    from tuilabel.ui.screens.help import HelpScreen
+
+    async with _box_app(open_session, (120, 50), keymap={"box": "n", "box-delete": "r"}) as (session, screen, pilot):
+        await pilot.press("n", "shift+right", "shift+down", "n")  # the remapped "start / finish a box"
+        ed = screen.editor
+        assert len(ed.boxes) == 1
+        await pilot.press("b")  # no longer a box key
+        assert ed.anchor is None
+        await pilot.press("r")
+        assert ed.boxes == []
+        await pilot.press("question_mark")
+        await pilot.pause(0.1)
+        help_screen = screen.app.screen
+        assert isinstance(help_screen, HelpScreen)
+        ids = {row[3] for row in help_screen.rows}
+        assert {"box", "box-next", "box-previous", "box-grab", "box-delete", "zoom-1to1", "cursor-left",
+                "cursor-left-coarse", "zoom-in", "zoom-out", "fit", "submit"} <= ids
+        assert "n" in next(row[0] for row in help_screen.rows if row[3] == "box")

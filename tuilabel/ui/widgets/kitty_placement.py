@@ -86,10 +86,12 @@ class KittyPlacement(Widget):
     def image(self, value: Image.Image | None) -> None:
         if value is self._image:
             return
-        if value is not None and self._uploaded:
-            # A new picture for the same view (boxes drawn over it): the old one stays on screen
-            # until the new one is placed, instead of a blank pane while it is encoded.
-            self._stale.append(self._image_id)
+        if value is not None and (self._uploaded or self._stale):
+            # A new picture for the same view (boxes drawn over it): the one on screen stays
+            # until the new one is placed, instead of a blank pane while it is encoded (also
+            # when pictures come faster than they encode: those never sent are just dropped).
+            if self._uploaded:
+                self._stale.append(self._image_id)
             self._image_id, self._uploaded = 0, False
         else:
             self._forget()
