@@ -528,3 +528,19 @@ def test_stats_of_a_box_job_has_no_classification_agreement(tmp_path):
 def test_coco_of_a_box_jobs_input_manifest_names_the_job(tmp_path):
     job = _box_job(tmp_path, {"alice": {0: [(0, 10, 20, 100, 80)]}})
     assert_one_line_error(tl("export", tmp_path / "photos.jsonl", "--format", "coco"), f"tuilabel export {job} --format coco")
+
+
+def test_coco_of_a_box_job_with_several_workers_holds_their_consolidated_boxes(tmp_path):
+    from pycocotools.coco import COCO
+
+    job = _box_job(tmp_path, {
+        "alice": {0: [(0, 10, 20, 100, 80), (1, 300, 200, 50, 60)], 1: [(0, 1, 1, 9, 9)]},
+        "bob": {0: [(0, 14, 20, 100, 80)], 1: [(0, 1, 1, 9, 9)]},
+        "carol": {0: [(0, 12, 20, 100, 80)]},
+    })
+    proc = tl("export", job, "--format", "coco")
+    assert proc.returncode == 0 and "3 workers: exported their consolidated boxes" in proc.stderr, proc.stderr
+    coco = COCO(str(job / "photos-coco.json"))
+    assert [a["bbox"] for a in coco.loadAnns(coco.getAnnIds(imgIds=[1]))] == [[12, 20, 100, 80]]  # dog: 1 of 3, dropped
+    assert [a["bbox"] for a in coco.loadAnns(coco.getAnnIds(imgIds=[2]))] == [[1, 1, 9, 9]]  # 2 of the 2 who answered
+    assert sorted(coco.getImgIds()) == [1, 2]  # records 3 and 4: nobody answered

@@ -144,8 +144,17 @@ def _export_boxes(args: argparse.Namespace) -> int:
         if not spec.task_type.boxes:
             raise UserError(f"--format {args.format} exports bounding boxes; {folder.root} is a {spec.task} job")
         dest = Path(args.output) if args.output else folder.root / f"{spec.name}{suffix}"
-        latest = latest_entries(folder, notes)
-        lines = ((index + 1, latest[index].gt) for index in sorted(latest))
+        if len(folder.journals()) > 1:
+            # Several workers: one set of boxes per image, consolidated as `consolidate` does.
+            from tuilabel.core.gt.consolidate_job import WriteResult, consolidated_objects, from_tuilabel_job
+
+            inp = from_tuilabel_job(folder)
+            notes.extend(inp.problems)
+            notes.append(f"{len(folder.journals())} workers: exported their consolidated boxes (as tuilabel consolidate writes them)")
+            lines = ((index + 1, obj) for index, obj in consolidated_objects(inp, None, None, WriteResult(dest)))
+        else:
+            latest = latest_entries(folder, notes)
+            lines = ((index + 1, latest[index].gt) for index in sorted(latest))
         result = export_boxes(args.format, dest, lines, spec.label_attribute, spec.labels, str(folder.root))
     for problem in notes + result.problems:
         print(f"note: {problem}", file=sys.stderr)
