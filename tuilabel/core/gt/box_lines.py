@@ -8,10 +8,10 @@ did not write itself (GT's files, consolidated boxes); written by gt/lines.answe
                         "creation-date":"…", "job-name":"labeling-job/…"}
 
 Boxes are box_answer.Box with GT's numbers as they are: whole pixels for a worker's box,
-floats for averaged ones. Reading never stops at a bad box: a box outside the image, with a size ≤ 0 or an unknown
-`class_id`, and a label without `image_size`, are one problem line each; the rest is kept.
-A box that only reaches over the image's edge is clipped to it (COCO and YOLO need boxes
-inside the image); one wholly outside is left out.
+floats for averaged ones. Reading never stops at a bad box: a box outside the image, with a
+size ≤ 0 or an unknown `class_id`, and a label without `image_size`, are one problem line
+each; the rest is kept. A box that only reaches over the image's edge is clipped to it (COCO
+and YOLO need boxes inside the image); one wholly outside is left out.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ class ImageSize:
 class BoxLabel:
     image_size: ImageSize | None  # None: the label had none (the boxes are not bounds-checked)
     boxes: list[Box] = field(default_factory=list)
-    confidences: list[float] = field(default_factory=list)  # parallel to boxes (0 when absent)
     class_map: dict[int, str] = field(default_factory=dict)
 
 
@@ -126,8 +125,6 @@ def read_box_label(
     size = read_image_size(value.get("image_size"))
     if size is None:
         problems.append(f"{where}: no image_size (width, height); the boxes cannot be placed in the image")
-    objects = meta.get("objects")
-    objects = objects if isinstance(objects, list) else []
     out = BoxLabel(size, class_map=class_map)
     for n, ann in enumerate(value.get("annotations") or []):
         at = f"{where}: box {n + 1}"
@@ -139,11 +136,8 @@ def read_box_label(
             problems.append(f"{at}: needs an integer class_id ≥ 0 and numbers left, top, width, height; left out")
             continue
         box = check_box(Box(cid, *coords), size, known, at, problems)
-        if box is None:
-            continue
-        conf = objects[n].get("confidence") if n < len(objects) and isinstance(objects[n], dict) else None
-        out.boxes.append(box)
-        out.confidences.append(conf if _number(conf) else SINGLE_WORKER_CONFIDENCE)
+        if box is not None:
+            out.boxes.append(box)
     return out
 
 
