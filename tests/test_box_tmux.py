@@ -1,4 +1,5 @@
-"""Bounding boxes in a real terminal: `tuilabel label --task bounding-box` in tmux at 80×24.
+"""Bounding boxes in a real terminal: `tuilabel label --task bounding-box` in tmux at 80×24
+and 200×60.
 Two boxes drawn with keys, one with the mouse (SGR mouse reports written into the pane, as a
 terminal sends them), one relabeled, one deleted, submitted; then kill -9, a restart, and the
 answer is there: in output.manifest and back on screen after undo."""
@@ -22,13 +23,13 @@ pytestmark = pytest.mark.tmux
 FASHION = Path(__file__).resolve().parents[1] / "sample_data" / "fashion"
 
 
-def start(name: str, manifest: Path, new: bool) -> None:
+def start(name: str, manifest: Path, new: bool, size: tuple[int, int] = (80, 24)) -> None:
     cmd = f"{sys.executable} -m tuilabel label {manifest} --task bounding-box --labels BAG,SUNGLASS,SHOES,WATCH --graphics auto"
     env = {"TERM": "xterm-256color", "XDG_CONFIG_HOME": str(manifest.parent / "config")}
     exports = " ".join(f"{k}={v}" for k, v in env.items())
     run = f"unset COLUMNS LINES; env {exports} {cmd}; sleep 30"
     if new:
-        tmux("new-session", "-d", "-s", name, "-x", "80", "-y", "24", run)
+        tmux("new-session", "-d", "-s", name, "-x", str(size[0]), "-y", str(size[1]), run)
     else:
         tmux("respawn-pane", "-k", "-t", name, run)
 
@@ -47,22 +48,24 @@ def mouse(name: str, kind: str, col: int, row: int) -> None:
     time.sleep(0.1)
 
 
-def test_boxes_by_keys_and_mouse_survive_kill_9(tmp_path, session_name):
+@pytest.mark.parametrize("size", [(80, 24), (200, 60)])
+def test_boxes_by_keys_and_mouse_survive_kill_9(tmp_path, session_name, size):
     for name in ("001.jpg", "002.jpg"):
         shutil.copy(FASHION / name, tmp_path / name)
     manifest = tmp_path / "items.manifest"
     manifest.write_bytes(b'{"source-ref":"001.jpg"}\n{"source-ref":"002.jpg"}\n')
-    start(session_name, manifest, new=True)
+    start(session_name, manifest, new=True, size=size)
     wait_for(session_name, "0 boxes")
     keys(session_name, "b", "S-Left", "S-Up", "b")  # box 1: BAG (the first label)
     wait_for(session_name, "BAG")
     keys(session_name, "Right", "Right", "b", "S-Right", "S-Down", "b", "3")  # box 2, named SHOES
     wait_for(session_name, "SHOES")
     # Box 3 by mouse near the picture's top-left corner (well away from the two above).
-    mouse(session_name, "down", 4, 5)
-    mouse(session_name, "drag", 7, 6)
-    mouse(session_name, "drag", 9, 8)
-    mouse(session_name, "up", 9, 8)
+    left, top = (4, 5) if size == (80, 24) else (30, 20)  # inside the picture at either size
+    mouse(session_name, "down", left, top)
+    mouse(session_name, "drag", left + 3, top + 1)
+    mouse(session_name, "drag", left + 5, top + 3)
+    mouse(session_name, "up", left + 5, top + 3)
     wait_for(session_name, "box 3/3")
     keys(session_name, "2")  # relabel the mouse box: SUNGLASS
     wait_for(session_name, "SUNGLASS")

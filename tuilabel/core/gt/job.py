@@ -290,6 +290,7 @@ input = "{input}"
 
 # image-classification | image-classification-multilabel
 # text-classification  | text-classification-multilabel
+# bounding-box
 task = "{task}"
 
 # The labels, in order (the order fixes GT's class indexes), or a file:

@@ -11,6 +11,7 @@ Positions come from `core/geometry.py`: the same window the picture was rendered
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from rich.segment import Segment
@@ -183,7 +184,8 @@ class BoxView(ImageView):
 
     def _paint(self, picture: HalfBlockPicture, index: int, spans: tuple[Span, ...], width: int) -> Strip:
         """The picture's row with the overlay: its runs kept as they are except where a span
-        touches them (a run there is cut around the painted columns)."""
+        touches them (a run there is cut around the painted columns; runs found by bisection,
+        so the cost follows the painted columns, not the picture's runs)."""
         base = self.visual_style.rich_style
         styles = self._style_table(base)
         runs = self._runs.get(index)
@@ -202,28 +204,26 @@ class BoxView(ImageView):
         left = self.picture_left()
         out: list[Segment] = [Segment(" " * left, base)] if left else []
         marked = sorted(cells)
+        done = 0  # runs before this one are in `out`
         m = 0
-        for segment, start in zip(segments, starts):
+        while m < len(marked):
+            run = bisect_right(starts, marked[m]) - 1  # the run holding the next painted column
+            out.extend(segments[done:run])
+            segment, start = segments[run], starts[run]
             end = start + len(segment.text)
-            while m < len(marked) and marked[m] < start:
-                m += 1
-            if m >= len(marked) or marked[m] >= end:
-                out.append(segment)  # untouched run: the picture's own segment
-                continue
             col = start
-            while col < end:
-                mark = cells.get(col)
-                if mark is None:
-                    stop = col + 1
-                    while stop < end and stop not in cells:
-                        stop += 1
-                    out.append(Segment(segment.text[: stop - col], segment.style))
-                    col = stop
-                    continue
-                ch, fg, bg = mark
+            while m < len(marked) and marked[m] < end:
+                x = marked[m]
+                if x > col:  # the run's unpainted part before it (a run is all "▀": any slice will do)
+                    out.append(Segment(segment.text[: x - col], segment.style))
+                ch, fg, bg = cells[x]
                 style = styles.get((fg, bg)) or styles.setdefault((fg, bg), self._new_style(fg, bg, base))
                 out.append(Segment(ch, style))
-                col += 1
+                col, m = x + 1, m + 1
+            if col < end:
+                out.append(Segment(segment.text[: end - col], segment.style))
+            done = run + 1
+        out.extend(segments[done:])
         return Strip(out, left + picture.width).adjust_cell_length(width, base)
 
 
