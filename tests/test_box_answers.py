@@ -161,12 +161,15 @@ def test_box_jobs_from_the_command_line(tmp_path):
         assert len(proc.stderr.strip().splitlines()) == 1 and needle in proc.stderr, proc.stderr
 
 
-def test_consolidating_a_box_job_is_refused_and_its_output_kept(tmp_path):
+def test_consolidating_a_one_worker_box_job_keeps_its_output(tmp_path):
+    """Box consolidation (gt/box_consolidation.py) of one worker's answer gives that answer back."""
     s = _box_session(tmp_path)
     s.answer(BoxAnswer(50, 40, (Box(1, 5, 5, 10, 10),)))
     s.close()
-    before = s.folder.output_manifest.read_bytes()
+    before = [orjson.loads(line) for line in s.folder.output_manifest.read_bytes().splitlines()]
     for args in (("consolidate", "cats"), ("export", "cats", "--format", "gt-responses")):
         proc = _tl(*args, cwd=tmp_path)
-        assert proc.returncode == 2 and "is a bounding-box job" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
-    assert s.folder.output_manifest.read_bytes() == before
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    after = [orjson.loads(line) for line in s.folder.output_manifest.read_bytes().splitlines()]
+    assert [line["cats"] for line in after[:1]] == [line["cats"] for line in before[:1]]
+    assert after[0]["cats-metadata"]["objects"] == [{"confidence": 0}]
