@@ -170,6 +170,16 @@ class JobSpec:
     # The input relative to the job folder, when both are local: a moved job (with its
     # manifest beside it) still finds its input.
     input_from_job: str = ""
+    # Chained jobs (spec §7) name the earlier job's label attribute they audit: `verify` for a
+    # verification job, `adjust` for an adjustment job ("" for a plain labeling job). Defaults
+    # keep job.json files written before chained jobs loading.
+    verify: str = ""
+    adjust: str = ""
+
+    @property
+    def audited(self) -> str:
+        """The earlier label attribute this job audits ("" for a plain job)."""
+        return self.verify or self.adjust
 
     @property
     def task_type(self) -> TaskType:
@@ -272,6 +282,10 @@ def spec_changes(existing: JobSpec, wanted: JobSpec) -> list[str]:
         changes.append(f"labels {', '.join(existing.labels)} -> {', '.join(wanted.labels)}")
     if existing.label_attribute != wanted.label_attribute:
         changes.append(f"label attribute {existing.label_attribute} -> {wanted.label_attribute}")
+    for what in ("verify", "adjust"):
+        old, new = getattr(existing, what), getattr(wanted, what)
+        if old != new:
+            changes.append(f"--{what} {old or '(none)'} -> {new or '(none)'}")
     return changes
 
 
@@ -305,6 +319,10 @@ labels = [{labels}]
 # Who is labeling (default: your login name).
 # worker = "alice"
 
+# A chained job on an earlier job's output manifest (the input): audit its label attribute.
+# verify = "earlier-attribute"   # with task = "verification"; labels = the verification categories
+# adjust = "earlier-attribute"   # start from the earlier labels and fix them
+
 [instructions]
 # Always shown above the record.
 short = "Pick the label that fits best."
@@ -330,6 +348,8 @@ _JOB_FILE_KEYS = {
     "label_attribute",
     "worker",
     "instructions",
+    "verify",
+    "adjust",
 }
 
 

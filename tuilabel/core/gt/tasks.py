@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+VERIFICATION_TYPE = "groundtruth/label-verification"
+
+
 @dataclass(frozen=True, slots=True)
 class TaskType:
     name: str  # what users write: --task image-classification
@@ -18,6 +21,10 @@ class TaskType:
     max_labels: int  # GT console cap
     element: str  # the worker-response element name (crowd-…)
     description: str
+
+    @property
+    def verification(self) -> bool:
+        return self.gt_type == VERIFICATION_TYPE
 
 
 TASK_TYPES: dict[str, TaskType] = {
@@ -59,12 +66,35 @@ TASK_TYPES: dict[str, TaskType] = {
             "crowd-classifier-multi-select",
             "text classification (multi-label)",
         ),
+        # Verification of an earlier job's label (spec §7): the labels are the verification
+        # categories; `--task verification` picks image or text from the records.
+        TaskType(
+            "image-verification",
+            VERIFICATION_TYPE,
+            "image",
+            False,
+            30,
+            "crowd-image-classifier",
+            "label verification (images)",
+        ),
+        TaskType(
+            "text-verification",
+            VERIFICATION_TYPE,
+            "text",
+            False,
+            30,
+            "crowd-classifier",
+            "label verification (text)",
+        ),
     )
 }
+
+# What users type: resolved to image- or text- from the records (job_setup).
+VERIFICATION = "verification"
 
 
 def task_for(media: str, multi: bool) -> TaskType:
     for task in TASK_TYPES.values():
-        if task.media == media and task.multi == multi:
+        if task.media == media and task.multi == multi and not task.verification:
             return task
     raise KeyError((media, multi))
