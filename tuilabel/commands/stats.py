@@ -143,7 +143,7 @@ def render(stats, console, limit: int = 30) -> None:
                 console.print(f"  … and {len(items) - len(shown)} more classes")
 
         if st.verified_by_label:
-            render_verdicts(st, console, limit)
+            render_verdicts(st, stats.labels, console, limit)
 
         if st.confidence_values:
             table = Table(title="  confidence", title_justify="left", show_edge=False, box=None)
@@ -193,13 +193,14 @@ def render(stats, console, limit: int = 30) -> None:
             console.print(table)
 
 
-def render_verdicts(st, console, limit: int = 30) -> None:
+def render_verdicts(st, categories: list[str], console, limit: int = 30) -> None:
     """A verification attribute: the share of each verdict per class of the audited label and
-    per worker who gave it, the most often judged incorrect first."""
+    per worker who gave it, the most often judged incorrect first. `categories`: the job's
+    verification categories in their order, when known (else as found)."""
     from rich.table import Table
     from rich.text import Text
 
-    verdicts = list(st.classes)  # the verification categories, most used first
+    verdicts = list(categories) or list(st.classes)
     worst = next((v for v in verdicts if v.lower() == "incorrect"), None)
 
     def table(title: str, first: str, rows: dict[str, dict[str, int]]) -> None:
@@ -220,4 +221,4 @@ def render_verdicts(st, console, limit: int = 30) -> None:
             console.print(f"  … and {len(items) - limit} more")
 
     table(f"  verdicts by earlier label ({st.audited})", "earlier label", st.verified_by_label)
-    table("  verdicts by earlier worker (unknown: not named in its metadata)", "earlier worker", st.verified_by_worker)
+    table("  verdicts by earlier worker (unknown: none in its metadata)", "earlier worker", st.verified_by_worker)

@@ -451,6 +451,8 @@ def _chained(req: JobRequest, file_values: dict, existing: JobSpec | None, manif
     verify, adjust = said["verify"], said["adjust"]
     if verify and adjust:
         raise UserError("a chained job either verifies (--verify) or adjusts (--adjust) an earlier label, not both")
+    if (req.task or file_values.get("task")) == VERIFICATION and not verify:
+        raise UserError("--task verification needs --verify ATTR: the earlier job's label attribute to verify")
     first = None
     if (verify or adjust) and manifest_path.exists():
         first = chained.first_audited(manifest_path, verify or adjust, display)
@@ -464,8 +466,6 @@ def _chained_task(task_name: str | None, verify: str, adjust: str, first: dict |
     if verify and task_name in TASK_TYPES and TASK_TYPES[task_name].verification:
         return task_name
     if task_name == VERIFICATION or (verify and task_name is None):
-        if not verify:
-            raise UserError("--task verification needs --verify ATTR: the earlier job's label attribute to verify")
         if existing is not None and existing.task_type.verification:
             return existing.task
         media = _detect_media(manifest_path) if manifest_path.exists() else "image"
