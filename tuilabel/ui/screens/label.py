@@ -86,6 +86,7 @@ class LabelScreen(Screen):
         """An adjustment: the earlier label(s), what enter accepts unchanged."""
         self.comment = ""
         """A verification: the worker's comment on the current record, sent with the answer."""
+        self.comment_line: TextLine | None = None
 
     @property
     def label_app(self) -> LabelApp:
@@ -121,6 +122,8 @@ class LabelScreen(Screen):
                 if self.spec.audited:  # chained hook 1/4: the earlier label
                     self.earlier_line = TextLine(id="earlier")
                     yield self.earlier_line
+                    self.comment_line = TextLine(id="comment")
+                    yield self.comment_line
                 if self.task_type.media == "image":
                     self.image_pane = ImagePane(self.session, app.graphics_mode, id="image-pane")
                     yield self.image_pane
@@ -411,10 +414,10 @@ class LabelScreen(Screen):
         text = Text.assemble(("earlier ", "dim"), (one_line(self.spec.audited), "dim"), ": ", (one_line(names), "bold"))
         if self.spec.adjust and self.earlier_labels:
             text.append("  ·  enter keeps it", "dim")
-        if self.comment:
-            text.append("  ·  comment: ", "dim")
-            text.append(one_line(self.comment), "italic")
         self.earlier_line.update(text)
+        if self.comment_line is not None:
+            self.comment_line.display = bool(self.comment)
+            self.comment_line.update(Text.assemble(("comment ", "dim"), (one_line(self.comment), "italic")))
 
     def _show_review(self, record: Record) -> None:
         plan = self.session.review
