@@ -31,12 +31,15 @@ def press(name: str, *keys: str) -> None:
         tmux("send-keys", "-t", name, key)
 
 
-def quit_and_read(name: str, output: Path, showing: str) -> list[dict]:
+def last_key(name: str, key: str, job: Path) -> list[dict]:
+    """Press the job's last answer, quit from the summary, read the job's output lines."""
+    press(name, key)
+    wait_for(name, "is done")
     press(name, "q")
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and showing in capture(name):
+    while time.monotonic() < deadline and "is done" in capture(name):
         time.sleep(0.1)
-    return [orjson.loads(line) for line in output.read_bytes().splitlines()]
+    return [orjson.loads(line) for line in (job / "manifests" / "output" / "output.manifest").read_bytes().splitlines()]
 
 
 def test_verify_then_adjust_in_a_real_terminal(tmp_path, session_name):  # noqa: F811
@@ -52,8 +55,9 @@ def test_verify_then_adjust_in_a_real_terminal(tmp_path, session_name):  # noqa:
     out = earlier.folder.output_manifest
 
     run_in(session_name, f"{out} --verify sentiment --worker vera", tmp_path, new=True)
-    screen = wait_for(session_name, "first review")
-    assert "earlier sentiment: positive" in screen and "c Comment" in screen
+    wait_for(session_name, "first review")
+    screen = wait_for(session_name, "c Comment")  # the key bar is drawn last
+    assert "earlier sentiment: positive" in screen
     press(session_name, "1")
     wait_for(session_name, "second review")
     press(session_name, "c")
@@ -62,10 +66,7 @@ def test_verify_then_adjust_in_a_real_terminal(tmp_path, session_name):  # noqa:
     press(session_name, "Enter")
     screen = wait_for(session_name, "comment it is positive")
     assert "earlier sentiment: negative" in screen
-    press(session_name, "2")
-    screen = wait_for(session_name, "is done")
-    verified = quit_and_read(session_name, tmp_path / "sentiment-verification" / "manifests" / "output" / "output.manifest",
-                             "is done")
+    verified = last_key(session_name, "2", tmp_path / "sentiment-verification")
     attr = "sentiment-verification"
     assert [line.get(attr) for line in verified] == [0, 1, None]
     assert verified[1][attr + "-metadata"]["worker-feedback"] == [{"comment": "it is positive"}]
@@ -74,14 +75,12 @@ def test_verify_then_adjust_in_a_real_terminal(tmp_path, session_name):  # noqa:
     assert "output.manifest:3: the earlier job has no label here" in after and "; declined" in after
 
     run_in(session_name, f"{out} --adjust sentiment --worker adam", tmp_path, new=False)
-    screen = wait_for(session_name, "first review")
-    assert "enter keeps it" in screen and "Accept" in screen
+    wait_for(session_name, "first review")
+    screen = wait_for(session_name, "Accept")  # the key bar is drawn last
+    assert "enter keeps it" in screen
     press(session_name, "Enter")
     wait_for(session_name, "second review")
-    press(session_name, "1")
-    wait_for(session_name, "is done")
-    adjusted = quit_and_read(session_name, tmp_path / "sentiment-adjustment" / "manifests" / "output" / "output.manifest",
-                             "is done")
+    adjusted = last_key(session_name, "1", tmp_path / "sentiment-adjustment")
     meta = [line["sentiment-adjustment-metadata"] for line in adjusted]
     assert [line.get("sentiment-adjustment") for line in adjusted] == [0, 0, None]
     assert [m.get("adjustment-status") for m in meta] == ["unadjusted", "adjusted", None]
