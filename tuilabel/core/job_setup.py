@@ -349,6 +349,8 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
     elif task_name:
         if task_name not in TASK_TYPES:
             raise UserError(f"unknown task {task_name!r}; one of: {', '.join(TASK_TYPES)}")
+        if req.multi and TASK_TYPES[task_name].boxes:
+            raise UserError("--multi is for classification; a bounding-box job already takes any number of boxes")
         if req.multi and not TASK_TYPES[task_name].multi:
             task_name = task_for(TASK_TYPES[task_name].media, True).name
     elif existing is not None and req.multi is None:

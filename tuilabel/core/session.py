@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Callable
 from tuilabel.core.gt import chained, lines as gt_lines
 from tuilabel.core.store.durable import append_durably, atomic_write, ensure_dir, explain_os_error, fsync_dir
 from tuilabel.core.errors import UserError
+from tuilabel.core.gt.box_answer import BoxAnswer
 from tuilabel.core.gt.job import JobFolder, JobSpec, label_category_file
 from tuilabel.core.store import canonical, fingerprint
 from tuilabel.core.store.journal import BAD, BLANK, NONE, Entry, Journal, line_sha1
@@ -491,11 +492,15 @@ class Session:
         for hook in self.on_commit:
             hook()
 
-    def answer(self, value: int | list[int], feedback: str = "") -> None:
-        """Label the current record (an index, or indexes for multi-label) and move on;
-        `feedback`: a verification worker's comment."""
+    def answer(self, value: int | list[int] | BoxAnswer, feedback: str = "") -> None:
+        """Label the current record (an index, indexes for multi-label, or the boxes drawn
+        on it: any number, none included) and move on; `feedback`: a verification worker's comment."""
         labels = self.spec.labels
-        if self.spec.task_type.multi:
+        if self.spec.task_type.boxes:
+            if not isinstance(value, BoxAnswer):
+                raise UserError("this job takes boxes: draw them on the image, then enter")
+            value.check(len(labels))
+        elif self.spec.task_type.multi:
             chosen = sorted(set(value if isinstance(value, list) else [value]))
             if not chosen:
                 raise UserError("pick at least one label")
@@ -503,7 +508,7 @@ class Session:
                 raise UserError(f"label number out of range 1-{len(labels)}")
             value = chosen
         else:
-            if isinstance(value, list):
+            if not isinstance(value, int):
                 raise UserError("this job takes one label per record")
             if not 0 <= value < len(labels):
                 raise UserError(f"label number out of range 1-{len(labels)}")

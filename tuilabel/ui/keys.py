@@ -54,6 +54,29 @@ def label_bindings() -> list[Binding]:
     return b
 
 
+# A bounding-box job: the labels and job keys, plus a cursor on the image and the box keys
+# (arrows move the cursor, not the view: the view follows it).
+NOT_ON_BOX_SCREEN = ("move", "pan-left", "pan-right", "pan-up", "pan-down", "page-down", "page-up", "text-start", "text-end")
+
+
+def box_bindings() -> list[Binding]:
+    b = [x for x in label_bindings() if x.id not in NOT_ON_BOX_SCREEN]
+    for n, (key, name) in enumerate((("left", "left"), ("right", "right"), ("up", "up"), ("down", "down"))):
+        dx, dy = ((-1, 0), (1, 0), (0, -1), (0, 1))[n]
+        b.append(Binding(key, f"cursor({dx},{dy})", f"Cursor {name} (one screen pixel)", show=False, id=f"cursor-{name}"))
+        b.append(Binding(f"shift+{key}", f"cursor({dx * 8},{dy * 8})", f"Cursor {name}, 8 pixels", show=False,
+                         id=f"cursor-{name}-coarse"))
+    b += [
+        Binding("b", "box", "Start / finish a box", id="box"),
+        Binding("tab", "select_box(1)", "Next box", id="box-next"),
+        Binding("shift+tab", "select_box(-1)", "Previous box", show=False, id="box-previous"),
+        Binding("e", "grab", "Grab: box, then each corner and edge", id="box-grab"),
+        Binding("delete", "delete_box", "Delete box", id="box-delete"),
+        Binding("m", "one_to_one", "Zoom 1:1 (one image pixel per screen pixel)", show=False, id="zoom-1to1"),
+    ]
+    return b
+
+
 # Keys that move the view: listed in `?` for the media they serve even while they do nothing
 # (no zoom yet, a text that fits).
 VIEW_KEYS = {
@@ -71,8 +94,17 @@ KEY_BAR_PRIORITY = {
 def validate_keymap(keymap: dict[str, str], where: str = "config.toml") -> None:
     """Refuse a `[keys]` table that names an unknown binding id or gives one key two meanings
     (`skip = "1"` would steal label 1), with one line naming the setting."""
-    bindings = label_bindings()
-    ids = {b.id: b for b in bindings}
+    ids: dict[str | None, Binding] = {}
+    for bindings in (label_bindings(), box_bindings()):  # one key, one meaning, per screen
+        ids.update({b.id: b for b in bindings})
+        _check_keys(keymap, bindings, where)
+    for binding_id in keymap:
+        if binding_id not in ids:
+            raise UserError(f"{where} [keys] {binding_id}: no such binding id; the ids are listed by ? in the app "
+                            "(e.g. skip, decline, undo, label-1)")
+
+
+def _check_keys(keymap: dict[str, str], bindings: list[Binding], where: str) -> None:
     owner: dict[str, str] = {}
     for b in bindings:
         assert b.id is not None
@@ -88,10 +120,6 @@ def validate_keymap(keymap: dict[str, str], where: str = "config.toml") -> None:
                 raise UserError(f'{where} [keys] {setting} = "{value}": {key} is already the key of {taken}; '
                                 "pick another key (? lists every id and key)")
             owner[key] = b.id
-    for binding_id in keymap:
-        if binding_id not in ids:
-            raise UserError(f"{where} [keys] {binding_id}: no such binding id; the ids are listed by ? in the app "
-                            "(e.g. skip, decline, undo, label-1)")
 
 
 def label_keys(n_labels: int, keymap: dict[str, str] | None = None) -> list[str]:

@@ -68,8 +68,8 @@ def check_label_attribute(attr: str) -> str:
 
 
 def check_labels(labels: list[str], task: TaskType, where: str = "labels") -> list[str]:
-    if len(labels) < 2:
-        raise UserError(f"{where}: a classification job needs at least 2 labels, got {len(labels)}")
+    if len(labels) < task.min_labels:
+        raise UserError(f"{where}: a job of {task.description} needs at least {task.min_labels} labels, got {len(labels)}")
     if len(labels) > task.max_labels:
         raise UserError(
             f"{where}: {len(labels)} labels, over GT's limit of {task.max_labels} for {task.description}"

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 import orjson
 
+from tuilabel.core.gt.box_answer import BoxAnswer
 from tuilabel.core.gt.chained import adjustment_status
 from tuilabel.core.gt.job import JobSpec
 
@@ -29,14 +30,14 @@ def iso_seconds(when: datetime) -> str:
 def answer_object(
     record: dict,
     spec: JobSpec,
-    answer: int | list[int],
+    answer: int | list[int] | BoxAnswer,
     when: datetime,
-    confidence: float | dict[int, float] = SINGLE_WORKER_CONFIDENCE,
+    confidence: float | dict[int, float] | list[float] = SINGLE_WORKER_CONFIDENCE,
     feedback: str = "",
 ) -> dict:
-    """The augmented object for a labeled record. `answer` is an index, or indexes (multi);
-    `confidence` is the consolidated one (multi-label: per chosen index), 0 for one worker.
-    `feedback`: a verification worker's comment (GT's `worker-feedback`)."""
+    """The augmented object for a labeled record. `answer` is an index, indexes (multi) or
+    boxes; `confidence` is the consolidated one (multi-label: per chosen index; boxes: per
+    box), 0 for one worker. `feedback`: a verification worker's comment (GT's `worker-feedback`)."""
     attr = spec.label_attribute
     task = spec.task_type
     out = {k: v for k, v in record.items() if k != attr and k != attr + "-metadata"}
@@ -56,7 +57,19 @@ def answer_object(
             meta["worker-feedback"] = [{"comment": feedback.strip()}]
         out[attr + "-metadata"] = meta
         return out
-    if task.multi:
+    if isinstance(answer, BoxAnswer):
+        # `confidence`: one per box (consolidated), or one number for every box.
+        per_box = confidence if isinstance(confidence, list) else [confidence] * len(answer.boxes)
+        out[attr] = answer.gt_value()
+        out[attr + "-metadata"] = {
+            "objects": [{"confidence": c} for c in per_box],
+            "class-map": answer.class_map(list(spec.labels)),
+            "type": task.gt_type,
+            "human-annotated": "yes",
+            "creation-date": creation_date(when),
+            "job-name": spec.gt_job_name,
+        }
+    elif task.multi:
         chosen = sorted(set(answer))  # type: ignore[arg-type]
         out[attr] = chosen
         out[attr + "-metadata"] = {

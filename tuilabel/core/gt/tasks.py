@@ -1,7 +1,7 @@
 """Task types tuilabel runs, with GT's names and limits for each.
 
-The set grows (boxes, entity spans, verification): a new task type is one more entry here
-plus its answer shape in gt.py.
+The set grows (entity spans, verification): a new task type is one more entry here plus its
+answer shape in lines.py.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ class TaskType:
     max_labels: int  # GT console cap
     element: str  # the worker-response element name (crowd-…)
     description: str
+    boxes: bool = False  # the answer is a list of labeled boxes (object detection)
+    min_labels: int = 2  # a box job may name one class ("Cat")
 
     @property
     def verification(self) -> bool:
@@ -66,6 +68,17 @@ TASK_TYPES: dict[str, TaskType] = {
             "crowd-classifier-multi-select",
             "text classification (multi-label)",
         ),
+        TaskType(
+            "bounding-box",
+            "groundtruth/object-detection",
+            "image",
+            False,
+            50,
+            "boundingBox",
+            "bounding boxes",
+            boxes=True,
+            min_labels=1,
+        ),
         # Verification of an earlier job's label (spec §7): the labels are the verification
         # categories; `--task verification` picks image or text from the records.
         TaskType(
@@ -95,6 +108,6 @@ VERIFICATION = "verification"
 
 def task_for(media: str, multi: bool) -> TaskType:
     for task in TASK_TYPES.values():
-        if task.media == media and task.multi == multi and not task.verification:
+        if task.media == media and task.multi == multi and not task.boxes and not task.verification:
             return task
     raise KeyError((media, multi))

@@ -49,6 +49,7 @@ MIN_LABELS_WIDTH = 14
 
 class LabelScreen(Screen):
     BINDINGS = label_bindings()
+    PANE = ImagePane  # the box screen draws boxes over it
     # Nothing takes focus: a focused scroll container's own arrows, PageDown, Home and End
     # would shadow the screen's keys.
     AUTO_FOCUS = None
@@ -125,7 +126,7 @@ class LabelScreen(Screen):
                     self.comment_line = TextLine(id="comment")
                     yield self.comment_line
                 if self.task_type.media == "image":
-                    self.image_pane = ImagePane(self.session, app.graphics_mode, id="image-pane")
+                    self.image_pane = self.PANE(self.session, app.graphics_mode, id="image-pane")
                     yield self.image_pane
                 else:
                     self.record_text = RecordText(id="record-text")
