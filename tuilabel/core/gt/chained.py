@@ -9,12 +9,14 @@ be audited (`problem`: the session declines such a line, so it still reaches the
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
 from tuilabel.core.errors import UserError
+from tuilabel.core.gt.box_answer import BoxAnswer
 from tuilabel.core.gt.job import JobSpec
 
 VERIFICATION_CATEGORIES = ("Correct", "Incorrect", "Ambiguous")
@@ -40,6 +42,14 @@ class Earlier:
         if None not in self.names:
             return list(self.names)  # type: ignore[arg-type]
         return [name if name is not None else f"class {i}" for i, name in zip(earlier_indexes(self), self.names)]
+
+    def summary(self) -> str:
+        """One line: the class names; for boxes how many, by class ("3 boxes: 2 cat, 1 dog")."""
+        if not isinstance(self.value, dict):
+            return ", ".join(self.shown()) or "(nothing)"
+        counts = Counter(self.shown())
+        n = sum(counts.values())
+        return f"{n} box{'' if n == 1 else 'es'}" + (": " if n else "") + ", ".join(f"{c} {name}" for name, c in counts.most_common())
 
 
 def _is_index(value: object) -> bool:
@@ -119,6 +129,11 @@ def problem(spec: JobSpec, data: dict) -> str | None:
 def _adjustment_problem(spec: JobSpec, earlier: Earlier) -> str | None:
     if earlier.gt_type != spec.task_type.gt_type:
         return f"the earlier label is {earlier.gt_type}, this job adjusts {spec.task_type.gt_type}"
+    if isinstance(earlier.value, dict):
+        try:
+            BoxAnswer.from_gt(earlier.value)
+        except ValueError as exc:
+            return f"malformed earlier boxes: {exc}"
     labels = spec.labels
     for index, name in zip(earlier_indexes(earlier), earlier.names):
         if index >= len(labels):
@@ -128,11 +143,16 @@ def _adjustment_problem(spec: JobSpec, earlier: Earlier) -> str | None:
     return None
 
 
-def earlier_answer(spec: JobSpec, data: dict) -> int | list[int] | None:
+def earlier_answer(spec: JobSpec, data: dict) -> int | list[int] | BoxAnswer | None:
     """An adjustment's starting answer (what one key accepts unchanged), or None."""
     if not spec.adjust or problem(spec, data) is not None:
         return None
     value = read_earlier(data, spec.adjust).value
+    if isinstance(value, dict):
+        try:
+            return BoxAnswer.from_gt(value)
+        except ValueError:
+            return None
     return sorted(set(value)) if isinstance(value, list) else value  # type: ignore[return-value]
 
 
@@ -141,7 +161,20 @@ def adjustment_status(spec: JobSpec, data: dict, label: object) -> str:
     before = data.get(spec.adjust)
     if isinstance(before, list) and isinstance(label, list):
         return "unadjusted" if sorted(set(before)) == sorted(set(label)) else "adjusted"
+    if isinstance(before, dict) and isinstance(label, dict):
+        return "unadjusted" if _same_boxes(before, label) else "adjusted"
     return "unadjusted" if before == label else "adjusted"
+
+
+def _same_boxes(before: dict, after: dict) -> bool:
+    """The same boxes in any order, on whole pixels as the box editor holds them (GT's
+    consolidated boxes are floats: an untouched one is not a change)."""
+    try:
+        old, new = BoxAnswer.from_gt(before), BoxAnswer.from_gt(after)
+    except ValueError:
+        return False
+    key = lambda b: (b.class_id, b.left, b.top, b.width, b.height)  # noqa: E731
+    return sorted(old.boxes, key=key) == sorted(new.boxes, key=key)
 
 
 # -- job setup ---------------------------------------------------------------------------------

@@ -27,10 +27,13 @@ from textual.widgets import Static
 from tuilabel.core.data.manifest import Record
 from tuilabel.core.errors import UserError
 from tuilabel.core.gt import chained
+from tuilabel.core.gt.box_answer import BoxAnswer
 from tuilabel.core.session import Progress, Session, State
 from tuilabel.ui.format import duration
 from tuilabel.ui.keys import KEY_BAR_PRIORITY, label_bindings
 from tuilabel.ui.safe_text import one_line, record_text
+from tuilabel.ui.themes import label_variable, label_variable_defaults
+from tuilabel.ui.widgets.box_pane import BoxPane, Overlay
 from tuilabel.ui.widgets.image_pane import ImagePane
 from tuilabel.ui.widgets.key_bar import Hint, KeyBar
 from tuilabel.ui.widgets.label_list import LabelList
@@ -126,7 +129,9 @@ class LabelScreen(Screen):
                     self.comment_line = TextLine(id="comment")
                     yield self.comment_line
                 if self.task_type.media == "image":
-                    self.image_pane = self.PANE(self.session, app.graphics_mode, id="image-pane")
+                    # A verification of boxes draws the earlier boxes over the picture.
+                    pane = BoxPane if self.task_type.verification else self.PANE
+                    self.image_pane = pane(self.session, app.graphics_mode, id="image-pane")
                     yield self.image_pane
                 else:
                     self.record_text = RecordText(id="record-text")
@@ -400,7 +405,8 @@ class LabelScreen(Screen):
         assert self.earlier_line is not None
         self.comment = ""
         start = chained.earlier_answer(self.spec, record.data)
-        self.earlier_labels = set() if start is None else set(start if isinstance(start, list) else [start])
+        # Boxes start in the box editor (BoxScreen); labels are preselected here.
+        self.earlier_labels = set(start) if isinstance(start, list) else {start} if isinstance(start, int) else set()
         if self.task_type.multi and not self.answer_labels:
             self.toggled = set(self.earlier_labels)
         self._show_earlier_line(record)
@@ -409,16 +415,33 @@ class LabelScreen(Screen):
         assert self.earlier_line is not None
         try:
             earlier = chained.read_earlier(record.data, self.spec.audited)
-            names = ", ".join(earlier.shown()) or "(nothing)"
+            names = earlier.summary()
         except chained.EarlierProblem as exc:
             names = str(exc)
         text = Text.assemble(("earlier ", "dim"), (one_line(self.spec.audited), "dim"), ": ", (one_line(names), "bold"))
-        if self.spec.adjust and self.earlier_labels:
+        if self.spec.adjust and (self.earlier_labels or self.task_type.boxes):
             text.append("  ·  enter keeps it", "dim")
         self.earlier_line.update(text)
         if self.comment_line is not None:
             self.comment_line.display = bool(self.comment)
             self.comment_line.update(Text.assemble(("comment ", "dim"), (one_line(self.comment), "italic")))
+
+    @on(BoxPane.PictureShown)
+    def _draw_earlier_boxes(self) -> None:
+        """A verification: the earlier boxes over the picture, each in its class's colour with
+        its class name (the verification categories have the label colours)."""
+        record = self.session.current
+        if not self.task_type.verification or record is None or not isinstance(self.image_pane, BoxPane):
+            return
+        try:
+            boxes = BoxAnswer.from_gt(record.data.get(self.spec.audited)).boxes
+            names = chained.read_earlier(record.data, self.spec.audited).shown()
+        except (ValueError, chained.EarlierProblem):
+            boxes, names = (), []
+        variables = {**label_variable_defaults(), **self.app.current_theme.variables}
+        colour = lambda class_id: int(variables[label_variable(class_id)].lstrip("#")[:6], 16)  # noqa: E731
+        self.image_pane.set_overlay(Overlay(boxes=tuple(
+            (box, colour(box.class_id), one_line(name)[:12], False) for box, name in zip(boxes, names))))
 
     def _show_review(self, record: Record) -> None:
         plan = self.session.review
