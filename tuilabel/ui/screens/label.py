@@ -101,8 +101,11 @@ class LabelScreen(Screen):
     def compose(self) -> ComposeResult:
         app = self.label_app
         spec = self.spec
-        short = spec.instructions.short or ("Pick every label that applies, then enter." if self.task_type.multi
-                                            else "Pick the label that fits best.")
+        short = spec.instructions.short or (
+            "Is the earlier label right? A digit picks the verdict; c adds a comment." if spec.verify
+            else "Fix the earlier label where it is wrong; enter keeps it." if spec.adjust
+            else "Pick every label that applies, then enter." if self.task_type.multi
+            else "Pick the label that fits best.")
         name = (one_line(spec.name), "bold")
         self.header = JobHeader(
             [Text.assemble(name, "  ·  ", self.task_type.description, "  ·  ", (f"{len(self.labels)} labels", "dim")),
