@@ -332,3 +332,24 @@ def test_a_started_chained_job_keeps_what_it_audits(earlier_job):
     assert again.spec.verify == "sentiment" and again.spec.task == "text-verification"
     with pytest.raises(UserError, match="cannot change .*labels Correct, Incorrect, Ambiguous -> right, wrong"):
         prepare(JobRequest(source=str(out), verify="sentiment", labels="right,wrong"))
+
+
+def test_a_job_file_names_the_audited_attribute_and_its_own_categories(earlier_job, tmp_path):
+    out = earlier_job / "manifests" / "output" / "output.manifest"
+    job_file = tmp_path / "verify.toml"
+    job_file.write_text(f'name = "check-sentiment"\ninput = "{out}"\ntask = "verification"\nverify = "sentiment"\n'
+                        'labels = ["right", "wrong"]\n')
+    prepared = prepare(JobRequest(source=str(job_file), worker="vera"))
+    assert (prepared.spec.task, prepared.spec.verify, prepared.spec.labels) == ("text-verification", "sentiment", ("right", "wrong"))
+    session, _ = prepared.start()
+    try:
+        session.answer(1, feedback="  neutral, not positive  ")
+    finally:
+        prepared.stop(session, None)
+    line = lines_of(prepared.folder.output_manifest)[0]
+    assert line["check-sentiment"] == 1
+    assert line["check-sentiment-metadata"]["class-name"] == "wrong"
+    assert line["check-sentiment-metadata"]["worker-feedback"] == [{"comment": "neutral, not positive"}]
+    job_file.write_text(f'name = "x"\ninput = "{out}"\nverify = 3\n')
+    with pytest.raises(UserError, match="verify must be a label attribute name"):
+        prepare(JobRequest(source=str(job_file)))
