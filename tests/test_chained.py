@@ -353,3 +353,18 @@ def test_a_job_file_names_the_audited_attribute_and_its_own_categories(earlier_j
     job_file.write_text(f'name = "x"\ninput = "{out}"\nverify = 3\n')
     with pytest.raises(UserError, match="verify must be a label attribute name"):
         prepare(JobRequest(source=str(job_file)))
+
+
+def test_a_chained_job_on_s3_goes_beside_the_earlier_job(earlier_job, s3_bucket, tmp_path, monkeypatch):
+    """The earlier job's output on S3 (moto's server): the verification job's folder is
+    s3://bucket/sentiment-verification/, not inside the earlier job's manifests/output/."""
+    import boto3
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    key = "jobs/sentiment/manifests/output/output.manifest"
+    boto3.client("s3").put_object(Bucket=s3_bucket, Key=key,
+                                  Body=(earlier_job / "manifests" / "output" / "output.manifest").read_bytes())
+    prepared = prepare(JobRequest(source=f"s3://{s3_bucket}/{key}", verify="sentiment", worker="vera"))
+    assert prepared.spec.name == "sentiment-verification"
+    assert prepared.output_s3 == f"s3://{s3_bucket}/jobs/sentiment-verification/"
+    assert prepared.spec.task == "text-verification"

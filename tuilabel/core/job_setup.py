@@ -271,10 +271,10 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
     if not name:
         stem = Path(input_loc.rstrip("/")).name.split(".")[0]
         name = suggest_name(stem)
-        earlier_job = chained.earlier_job_folder(Path(input_loc))
+        earlier_job = chained.earlier_job_root(input_loc)
         chained_as = _chained_kind(req, file_values)
         if chained_as:  # e.g. birds-verification, beside the earlier job `birds`
-            name = suggest_name(f"{earlier_job.name if earlier_job else stem}-{chained_as}")
+            name = suggest_name(f"{earlier_job[1] if earlier_job else stem}-{chained_as}")
     check_job_name(name)
 
     output = req.output or file_values.get("output")
@@ -284,9 +284,9 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
             output = str((base / Path(output).expanduser()).resolve())
     else:
         output = _s3_parent(input_loc) if input_path is None else str(Path(input_loc).parent)
-        earlier_job = chained.earlier_job_folder(Path(input_loc)) if input_path is not None else None
+        earlier_job = chained.earlier_job_root(input_loc)
         if earlier_job is not None and _chained_kind(req, file_values):
-            output = str(earlier_job.parent)  # beside the earlier job, not inside it
+            output = earlier_job[0]  # beside the earlier job, not inside it
 
     output_s3 = None
     if s3.is_s3_uri(output):

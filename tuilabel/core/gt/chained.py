@@ -223,15 +223,20 @@ def check_same_labels(spec: JobSpec, first: dict) -> None:
             )
 
 
-def earlier_job_folder(manifest: Path) -> Path | None:
-    """The earlier job's folder, when the input is its `manifests/output/output.manifest`."""
-    if manifest.name == "output.manifest" and manifest.parent.name == "output" and manifest.parent.parent.name == "manifests":
-        return manifest.parent.parent.parent
-    return None
+OUTPUT_MANIFEST = "/manifests/output/output.manifest"
+
+
+def earlier_job_root(location: str) -> tuple[str, str] | None:
+    """(the folder holding the earlier job, its name) when the input is a job's
+    `<job>/manifests/output/output.manifest` (a path or s3:// URI), else None."""
+    if not location.endswith(OUTPUT_MANIFEST):
+        return None
+    parent, _, name = location[: -len(OUTPUT_MANIFEST)].rpartition("/")
+    return (parent + "/" if "://" in location else parent or "/"), name
 
 
 def earlier_label_file(manifest: Path) -> Path | None:
     """The earlier job's label category file (annotation-tool/data.json), when it is there."""
-    root = earlier_job_folder(manifest)
-    candidate = root / "annotation-tool" / "data.json" if root is not None else None
+    root = earlier_job_root(str(manifest))
+    candidate = Path(root[0]) / root[1] / "annotation-tool" / "data.json" if root is not None else None
     return candidate if candidate is not None and candidate.is_file() else None
