@@ -368,3 +368,24 @@ def test_a_chained_job_on_s3_goes_beside_the_earlier_job(earlier_job, s3_bucket,
     assert prepared.spec.name == "sentiment-verification"
     assert prepared.output_s3 == f"s3://{s3_bucket}/jobs/sentiment-verification/"
     assert prepared.spec.task == "text-verification"
+
+
+def test_consolidated_adjustment_is_adjusted_when_any_worker_changed(earlier_job, tmp_path):
+    """Three workers adjust the same job; on record 1 one of them changes the label, and the
+    consolidated label stays the earlier one: GT still writes "adjusted" (spec §7)."""
+    from tuilabel.cli import main
+
+    out = earlier_job / "manifests" / "output" / "output.manifest"
+    for worker, first in (("ann", 0), ("bob", 0), ("cy", 1)):
+        prepared = prepare(JobRequest(source=str(out), adjust="sentiment", worker=worker))
+        session, _ = prepared.start()
+        try:
+            for value in (first, 1, 2, 0):  # the earlier labels are 0, 1, 2, 0
+                session.answer(value)
+        finally:
+            prepared.stop(session, None)
+    assert main(["consolidate", str(prepared.folder.root)]) == 0
+    lines = lines_of(prepared.folder.output_manifest)
+    attr = prepared.spec.label_attribute
+    assert [line[attr] for line in lines] == [0, 1, 2, 0]
+    assert [line[attr + "-metadata"]["adjustment-status"] for line in lines] == ["adjusted", "unadjusted", "unadjusted", "unadjusted"]

@@ -166,6 +166,13 @@ def adjustment_status(spec: JobSpec, data: dict, label: object) -> str:
     return "unadjusted" if before == label else "adjusted"
 
 
+def any_worker_changed(before: object, answers: "list[list[int]] | tuple") -> bool:
+    """Did any worker's classification answer (each a list of label indexes) differ from the
+    earlier label (an index, or indexes for multi-label)?"""
+    earlier = sorted(set(before)) if isinstance(before, list) else [before]
+    return any(sorted(set(labels)) != earlier for labels in answers)
+
+
 def _same_boxes(before: dict, after: dict) -> bool:
     """The same boxes in any order, on whole pixels as the box editor holds them (GT's
     consolidated boxes are floats: an untouched one is not a change)."""

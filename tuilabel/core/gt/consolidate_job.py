@@ -22,7 +22,7 @@ import orjson
 
 from tuilabel.core.data.manifest import BadRecord, Manifest, is_blank, parse_record
 from tuilabel.core.errors import UserError
-from tuilabel.core.gt import lines as gt_lines
+from tuilabel.core.gt import chained, lines as gt_lines
 from tuilabel.core.gt.consolidation import Answers, Consolidated, answers_from_job, consolidate
 from tuilabel.core.gt.job import JobFolder, JobSpec, label_category_file, read_labels, suggest_name
 from tuilabel.core.gt.tasks import TASK_TYPES, TaskType
@@ -255,6 +255,7 @@ def consolidated_objects(
     answered = set(np.unique(inp.answers.answer_record).tolist())
     declined = set(np.unique(inp.answers.declined_record).tolist()) - answered
     rows = {} if result is None else {int(r): i for i, r in enumerate(result.record)}
+    worker_labels: dict[int, list[list[int]]] | None = None  # an adjustment: each worker's labels per record
     with Manifest(inp.manifest_path, display=spec.input) as manifest:
         for index, _, _, raw in manifest.iter_lines():
             if progress is not None and index % 8192 == 0:
@@ -290,8 +291,25 @@ def consolidated_objects(
             else:
                 obj = gt_lines.declined_object(record, spec, NO_ANSWER, when)
                 counts.unanswered += 1
+            if spec.adjust and spec.label_attribute in obj:
+                if worker_labels is None:
+                    worker_labels = _worker_labels(inp.answers)
+                if chained.any_worker_changed(record.get(spec.adjust), worker_labels.get(index, ())):
+                    obj[spec.label_attribute + "-metadata"]["adjustment-status"] = "adjusted"
             counts.lines += 1
             yield index, obj
+
+
+def _worker_labels(answers: Answers) -> dict[int, list[list[int]]]:
+    """Per record, each worker's chosen labels (GT: an adjustment is "adjusted" when any
+    worker changed anything, not only when the consolidated label differs)."""
+    chosen: dict[tuple[int, int], list[int]] = {}
+    for record, worker, label in zip(answers.record.tolist(), answers.worker.tolist(), answers.label.tolist()):
+        chosen.setdefault((record, worker), []).append(label)
+    out: dict[int, list[list[int]]] = {}
+    for (record, _), labels in chosen.items():
+        out.setdefault(record, []).append(labels)
+    return out
 
 
 def _lambda_object(record: dict, spec: JobSpec, content: dict | None, when: datetime) -> dict:
