@@ -46,7 +46,7 @@ def test_default_settings_are_a_solo_job():
     ({"availability_lifetime": "59s"}, "availability_lifetime must be from 1m to 30d, not 59.0"),
     ({"availability_lifetime": "31d"}, "availability_lifetime must be from 1m to 30d, not 2678400.0"),
     ({"max_concurrent": 5001}, "max_concurrent must be a whole number from 1 to 5,000, not 5001"),
-    ({"team": "alice"}, "team must be a list of worker ids, not 'alice'"),
+    ({"team": "alice"}, "cannot read team file alice: No such file or directory"),
     ({"team": ["alice", ""]}, "team must be a list of worker ids, not ('alice', '')"),
 ])
 def test_settings_out_of_range_are_one_line(values, message):
@@ -82,7 +82,8 @@ def test_stop_and_resume_later_gives_own_live_leases_back_first(tmp_path):
     first = store.take("a", 2, T0)
     store.close()  # the worker stops; another process opens the job later
     again = make_store(tmp_path, records=10).take("a", 3, T0 + 60)
-    assert again[:2] == first  # the same leases, times unchanged
+    assert [(l.id, l.record) for l in again[:2]] == [(l.id, l.record) for l in first]  # the same leases
+    assert all(l.expiry == T0 + 60 + 300 for l in again)  # a worker who asks is there: a fresh limit
     assert again[2].record == 2
 
 

@@ -40,6 +40,7 @@ from tuilabel.core.data.manifest import BadRecord, Manifest, is_blank, parse_rec
 from tuilabel.core.data.sources import local_path
 from tuilabel.core.session import Session
 from tuilabel.core.gt import chained
+from tuilabel.core.team.settings import TEAM_KEYS, TeamSettings
 from tuilabel.core.gt.tasks import TASK_TYPES, VERIFICATION, task_for
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ class JobRequest:
     instructions: str | None = None  # short text
     verify: str | None = None  # chained job: the earlier label attribute to verify
     adjust: str | None = None  # chained job: the earlier label attribute to adjust
+    team: dict | None = None  # team settings from flags (core/team/settings.py TEAM_KEYS)
 
 
 @dataclass
@@ -86,10 +88,13 @@ class PreparedJob:
         if self.output_s3:
             from tuilabel.core.data.s3_mirror import S3Mirror
 
-            mirror = S3Mirror(self.folder.root, self.output_s3)
+            private = ("manifests/output/output.manifest", "tuilabel/team-output.json") if self.spec.is_team else ()
+            mirror = S3Mirror(self.folder.root, self.output_s3, skip=private)
             mirror.sync_existing()  # whatever an earlier offline session left behind
             changed = (
-                self.folder.output_manifest,
+                # A team job's output is published by its writer (team/s3_output.py), only
+                # ever replaced by a more complete one: not by a plain upload.
+                *(() if self.spec.is_team else (self.folder.output_manifest,)),
                 self.folder.journal(self.spec.worker),
                 self.folder.checkpoint(self.spec.worker),
             )
@@ -115,8 +120,10 @@ class PreparedJob:
         session.close()
         if mirror is None:
             return []
-        for path in (self.folder.output_manifest, self.folder.journal(self.spec.worker), self.folder.checkpoint(self.spec.worker)):
+        for path in (self.folder.journal(self.spec.worker), self.folder.checkpoint(self.spec.worker)):
             mirror.touch(path)
+        if not self.spec.is_team:
+            mirror.touch(self.folder.output_manifest)
         if self.folder.bad_lines_report.exists():
             mirror.touch(self.folder.bad_lines_report)
         return mirror.close(timeout=timeout)
@@ -382,6 +389,7 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
         instructions = replace(instructions, short=req.instructions)
 
     worker = req.worker or file_values.get("worker") or default_worker()
+    team = _team_settings(existing, file_values, req.team, base)
     spec = JobSpec(
         name=name,
         label_attribute=attr,
@@ -393,6 +401,7 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
         instructions=instructions,
         verify=verify,
         adjust=adjust,
+        team=team,
     )
     if adjust and first is not None:
         chained.check_same_labels(spec, first)
@@ -424,8 +433,12 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
             replace_spec = True
         elif existing.input_from_job != spec.input_from_job:
             replace_spec = True  # the folder moved with its input, or a job.json from before
+        if existing.team != spec.team:
+            replace_spec = True  # team settings may change at any time (they bind the next take)
         spec = replace(existing, worker=spec.worker, instructions=spec.instructions, input=spec.input,
-                       input_from_job=spec.input_from_job, output=spec.output)
+                       input_from_job=spec.input_from_job, output=spec.output, team=spec.team)
+    if spec.is_team and not spec.team_settings.allows(spec.worker):
+        raise UserError(f"worker {spec.worker!r} is not in job {spec.name!r}'s team; ask its owner to add them")
     return PreparedJob(spec, folder, manifest_path, base_uri, output_s3, existing is None, notes, replace_spec)
 
 
@@ -486,6 +499,18 @@ def _chained_task(task_name: str | None, verify: str, adjust: str, first: dict |
     if task_name is not None and task_name not in matching:
         raise UserError(f"{adjust!r} holds {earlier} labels, so the adjustment is {matching[0]}, not {task_name}")
     return matching[0]
+
+
+def _team_settings(existing: JobSpec | None, file_values: dict, flags: dict | None, base: Path) -> dict:
+    """The job's team settings: the existing job's, then the job file's, then flags; checked
+    here (one line on a bad value). A team file path is kept absolute."""
+    team = dict(existing.team) if existing is not None else {}
+    team.update({key: file_values[key] for key in TEAM_KEYS if key in file_values})
+    team.update({key: value for key, value in (flags or {}).items() if value is not None})
+    if isinstance(team.get("team"), str):
+        team["team"] = str((base / Path(team["team"]).expanduser()).resolve())
+    TeamSettings.from_mapping(team)
+    return team
 
 
 def _refuse_changes_after_answers(folder: JobFolder, existing: JobSpec, wanted: JobSpec, changes: list[str]) -> None:

@@ -276,14 +276,7 @@ def consolidated_objects(
                 else:
                     counts.consolidated += 1
             elif index in rows:
-                i = rows[index]
-                if result.multi:  # type: ignore[union-attr]
-                    chosen = np.flatnonzero(result.chosen[i]).tolist()  # type: ignore[index]
-                    cap = result.confidence_cap  # type: ignore[union-attr]
-                    conf = {c: _confidence(result.confidence[i] and round(min(float(result.posterior[i, c]), cap), 2)) for c in chosen}
-                    obj = gt_lines.answer_object(record, spec, chosen, when, conf)
-                else:
-                    obj = gt_lines.answer_object(record, spec, int(result.label[i]), when, _confidence(result.confidence[i]))
+                obj = consolidated_object(record, spec, result, rows[index], when)  # type: ignore[arg-type]
                 counts.consolidated += 1
             elif index in declined:
                 obj = gt_lines.declined_object(record, spec, ALL_DECLINED, when)
@@ -310,6 +303,16 @@ def _worker_labels(answers: Answers) -> dict[int, list[list[int]]]:
     for (record, _), labels in chosen.items():
         out.setdefault(record, []).append(labels)
     return out
+
+
+def consolidated_object(record: dict, spec: JobSpec, result: Consolidated, i: int, when: datetime) -> dict:
+    """GT's line for row `i` of a consolidation: the label(s) with their confidence."""
+    if result.multi:
+        chosen = np.flatnonzero(result.chosen[i]).tolist()  # type: ignore[index]
+        cap = result.confidence_cap
+        conf = {c: _confidence(result.confidence[i] and round(min(float(result.posterior[i, c]), cap), 2)) for c in chosen}
+        return gt_lines.answer_object(record, spec, chosen, when, conf)
+    return gt_lines.answer_object(record, spec, int(result.label[i]), when, _confidence(result.confidence[i]))
 
 
 def _lambda_object(record: dict, spec: JobSpec, content: dict | None, when: datetime) -> dict:
@@ -353,6 +356,13 @@ def write_output(
     from tuilabel.core.store import canonical
     from tuilabel.core.store.lock import IdleWorkers, OutputGate
 
+    if inp.spec.is_team and folder.team_db.exists():
+        from tuilabel.core.team.leases import accepted_decisions
+
+        _, unfinished = accepted_decisions(folder.team_db)
+        if unfinished:
+            raise UserError(f"{unfinished:,} records of team job {inp.spec.name!r} are not closed yet, and the team "
+                            "writes each one to output.manifest when it closes: consolidate to another file with -o FILE")
     with OutputGate(folder.output_gate), IdleWorkers(folder.locks()) as idle:
         if idle.busy:
             raise UserError(busy_message(folder, tuple(idle.busy), "consolidate to another file with -o FILE, or again when they quit"))

@@ -10,6 +10,7 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -17,7 +18,11 @@ from tuilabel.core.store.durable import explain_os_error
 from tuilabel.core.errors import UserError
 from tuilabel.core.gt.limits import MAX_LABEL_CHARS
 from tuilabel.core.gt.tasks import TASK_TYPES, TaskType
+from tuilabel.core.team.settings import TEAM_KEYS
 from tuilabel.core.toml_file import read_toml
+
+if TYPE_CHECKING:
+    from tuilabel.core.team.settings import TeamSettings
 
 JOB_NAME_RULE = "1-63 characters, letters, digits and single or repeated hyphens, starting and ending with a letter or digit ([a-zA-Z0-9](-*[a-zA-Z0-9])*)"
 _JOB_NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
@@ -175,6 +180,9 @@ class JobSpec:
     # keep job.json files written before chained jobs loading.
     verify: str = ""
     adjust: str = ""
+    # A team job's settings (see core/team/settings.py): several workers per record under
+    # leases. Empty: a solo job, as before.
+    team: dict = field(default_factory=dict)
 
     @property
     def audited(self) -> str:
@@ -184,6 +192,16 @@ class JobSpec:
     @property
     def task_type(self) -> TaskType:
         return TASK_TYPES[self.task]
+
+    @property
+    def is_team(self) -> bool:
+        return bool(self.team)
+
+    @property
+    def team_settings(self) -> "TeamSettings":
+        from tuilabel.core.team.settings import TeamSettings
+
+        return TeamSettings.from_mapping(self.team)
 
     @property
     def gt_job_name(self) -> str:
@@ -236,6 +254,7 @@ class JobFolder:
         self.corrupt_lines = self.reports / "journal-lines.corrupt"
         self.output_gate = self.private / "output.lock"  # see store.lock.OutputGate
         self.canonical_state = self.private / "canonical.json"  # see store.canonical
+        self.team_db = self.private / "team.sqlite"  # a team job's leases (core/team/leases.py)
         self.review_marker = self.private / "review.json"  # a review (core/review.py): its output keeps every line
 
     def worker_dir(self, worker: str) -> Path:
@@ -323,6 +342,14 @@ labels = [{labels}]
 # verify = "earlier-attribute"   # with task = "verification"; labels = the verification categories
 # adjust = "earlier-attribute"   # start from the earlier labels and fix them
 
+# A team job (Ground Truth's workforce settings): set any of these and workers take records
+# under leases; each record's line is written, consolidated, when its workers are in.
+# workers_per_record = 3          # 1-9 workers label each record
+# task_time_limit = "5m"          # per task, 30s to 8h; then the record goes back to the pool
+# availability_lifetime = "30d"   # how long a record waits for its workers (1m to 30d)
+# team = ["alice", "bob", "carol"]   # who may work on it; or a team file: team = "team.toml"
+# max_concurrent = 1000           # records out at once
+
 [instructions]
 # Always shown above the record.
 short = "Pick the label that fits best."
@@ -350,6 +377,7 @@ _JOB_FILE_KEYS = {
     "instructions",
     "verify",
     "adjust",
+    *TEAM_KEYS,
 }
 
 

@@ -9,9 +9,12 @@ Tables:
              declines counts and state (open, complete, failed). Records past `frontier`
              (in meta) have not gone out yet, so a take never touches the other 1M rows.
     leases   one row per task out: (id, rec, worker, start, expiry); unique per (rec, worker).
-    done     (rec, worker) -> "answer" | "decline": the primary key is "no worker twice".
+    done     (rec, worker) -> "answer" | "decline": the primary key is "no worker twice";
+             an accepted answer keeps a copy of the worker's journal line, which the
+             output writer consolidates (the journal, fsynced before submit, stays the record).
     counts   per worker: releases and expiries (answers and declines are counted from done).
-    closed   (seq, rec) in the order records closed: the output writer follows it by seq.
+    closed   (seq, rec) in the order records closed: the output writer follows it by seq;
+             meta `written` is the last seq in output.manifest, `out_size` its size then.
 
 Rules:
     - A record has at most N (workers_per_record) accepted answers, counting leases out.
@@ -63,7 +66,7 @@ CREATE INDEX IF NOT EXISTS leases_expiry ON leases (expiry);
 CREATE INDEX IF NOT EXISTS leases_worker ON leases (worker, start);
 CREATE TABLE IF NOT EXISTS done (
     rec INTEGER NOT NULL, worker TEXT NOT NULL, kind TEXT NOT NULL, at REAL NOT NULL,
-    PRIMARY KEY (rec, worker)) WITHOUT ROWID;
+    answer BLOB, PRIMARY KEY (rec, worker)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counts (
     worker TEXT PRIMARY KEY, releases INTEGER NOT NULL DEFAULT 0,
     expiries INTEGER NOT NULL DEFAULT 0);
@@ -126,6 +129,25 @@ class RecordState:
     reason: str | None = None
 
 
+def accepted_decisions(path: Path) -> tuple[set[tuple[int, str]], int]:
+    """Read-only, for consolidation and export: the (record, worker) answers and declines the
+    store accepted (a late answer stays in its journal but does not count), and how many
+    records are not closed yet (still waiting or open)."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+    except sqlite3.Error as exc:
+        raise UserError(f"cannot read the team's lease store {path}: {exc}") from None
+    try:
+        decisions = {(rec, worker) for rec, worker in db.execute("SELECT rec, worker FROM done")}
+        count = db.execute("SELECT value FROM meta WHERE key = 'record_count'").fetchone()[0]
+        closed = db.execute("SELECT count(*) FROM records WHERE state != 0").fetchone()[0]
+    except sqlite3.Error as exc:
+        raise UserError(f"cannot read the team's lease store {path}: {exc}") from None
+    finally:
+        db.close()
+    return decisions, count - closed
+
+
 class LeaseStore:
     """One connection per process (thread-safe: the app leases ahead from a worker thread)."""
 
@@ -133,7 +155,8 @@ class LeaseStore:
         self.path = path
         self.settings = settings
         self.record_count = record_count
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._depth = 0  # transactions open in this connection (batch() nests the calls in one)
         try:
             ensure_dir(path.parent)
             self._db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
@@ -149,8 +172,8 @@ class LeaseStore:
         except OSError as exc:
             raise explain_os_error(exc, path, "open") from None
         with self._write():
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('record_count', ?), ('frontier', 0)",
-                             (record_count,))
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('record_count', ?), ('frontier', 0), "
+                             "('written', 0), ('out_size', 0)", (record_count,))
             stored = self._meta("record_count")
         if stored != record_count:
             raise UserError(f"{path} was made for {stored:,} records, but the input has "
@@ -166,6 +189,10 @@ class LeaseStore:
         self._check_worker(worker)
         with self._write():
             self._sweep(now)
+            # A worker that asks for tasks is there: the ones it holds get a fresh time limit
+            # (leases taken ahead never run out while their worker labels).
+            self._db.execute("UPDATE leases SET expiry = ? WHERE worker = ?",
+                             (now + self.settings.task_time_limit, worker))
             held = [Lease(*row) for row in self._db.execute(
                 "SELECT id, rec, worker, start, expiry FROM leases WHERE worker = ? "
                 "ORDER BY start, rec LIMIT ?", (worker, n))]
@@ -185,18 +212,20 @@ class LeaseStore:
                                    "AND expiry > ?", (expiry, lease.id, lease.worker, now))
         return replace(lease, expiry=expiry) if cur.rowcount == 1 else None
 
-    def release(self, lease: Lease) -> bool:
-        """GT's "Release task": back to the pool now. False if it was not held any more."""
+    def release(self, lease: Lease, expired: bool = False) -> bool:
+        """GT's "Release task": back to the pool now. `expired`: the worker's task timer ran
+        out (counted as an expiry, not a release). False if it was not held any more."""
         with self._write():
             cur = self._db.execute("DELETE FROM leases WHERE id = ? AND worker = ?",
                                    (lease.id, lease.worker))
             if cur.rowcount:
-                self._count(lease.worker, "releases")
+                self._count(lease.worker, "expiries" if expired else "releases")
             return cur.rowcount == 1
 
-    def submit(self, lease: Lease, now: float) -> bool:
-        """Accept the worker's answer if its lease is still live; False if the task had gone
-        back to the pool (late, released, or its record closed). Write the journal first."""
+    def submit(self, lease: Lease, now: float, answer: bytes = b"") -> bool:
+        """Accept the worker's answer (its journal line) if its lease is still live; False if
+        the task had gone back to the pool (late, released, or its record closed). Write the
+        journal first."""
         with self._write():
             row = self._db.execute("SELECT expiry FROM leases WHERE id = ? AND worker = ?",
                                    (lease.id, lease.worker)).fetchone()
@@ -210,8 +239,8 @@ class LeaseStore:
                                               (lease.record,)).fetchone()
             if state != OPEN or answers >= self.settings.workers_per_record:
                 return False  # take never allows it; a guard, not a path
-            self._db.execute("INSERT INTO done VALUES (?, ?, 'answer', ?)",
-                             (lease.record, lease.worker, now))
+            self._db.execute("INSERT INTO done VALUES (?, ?, 'answer', ?, ?)",
+                             (lease.record, lease.worker, now, answer))
             self._db.execute("UPDATE records SET answers = answers + 1 WHERE rec = ?", (lease.record,))
             self._close_if_done(lease.record)
             return True
@@ -222,7 +251,7 @@ class LeaseStore:
         with self._write():
             self._db.execute("DELETE FROM leases WHERE rec = ? AND worker = ?",
                              (lease.record, lease.worker))
-            cur = self._db.execute("INSERT OR IGNORE INTO done VALUES (?, ?, 'decline', ?)",
+            cur = self._db.execute("INSERT OR IGNORE INTO done VALUES (?, ?, 'decline', ?, NULL)",
                                    (lease.record, lease.worker, now))
             if cur.rowcount == 0:
                 return False
@@ -230,7 +259,50 @@ class LeaseStore:
             self._close_if_done(lease.record)
             return True
 
+    def change_answer(self, record: int, worker: str, answer: bytes) -> bool:
+        """A worker relabels a record it answered: the new line counts while the record's
+        output line is not written yet; False after (or if the answer was never accepted)."""
+        with self._write():
+            written = self._meta("written")
+            cur = self._db.execute(
+                "UPDATE done SET answer = ? WHERE rec = ? AND worker = ? AND kind = 'answer' "
+                "AND NOT EXISTS (SELECT 1 FROM closed WHERE closed.rec = done.rec AND seq <= ?)",
+                (answer, record, worker, written))
+            return cur.rowcount == 1
+
+    def answers(self, record: int) -> dict[str, bytes]:
+        """The accepted answers of a record: worker -> its journal line."""
+        with self._lock:
+            return dict(self._db.execute("SELECT worker, answer FROM done WHERE rec = ? AND kind = 'answer' "
+                                         "ORDER BY worker", (record,)))
+
+    def answered_by(self, worker: str) -> set[int]:
+        """The records whose answer by `worker` the store accepted."""
+        with self._lock:
+            return {rec for (rec,) in self._db.execute(
+                "SELECT rec FROM done WHERE worker = ? AND kind = 'answer'", (worker,))}
+
+    # -- the output writer -------------------------------------------------------------------
+
+    def written(self) -> tuple[int, int]:
+        """(last closed seq in output.manifest, the file's size after it)."""
+        with self._lock:
+            return self._meta("written"), self._meta("out_size")
+
+    def mark_written(self, seq: int, out_size: int) -> None:
+        """output.manifest holds every closed record up to `seq` (fsynced) and is `out_size`
+        bytes long: a writer killed before this call has its lines cut and written again."""
+        with self._write():
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'written'", (seq,))
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'out_size'", (out_size,))
+
     # -- the owner's side --------------------------------------------------------------------
+
+    def progress(self) -> tuple[int, int]:
+        """(records closed, records): cheap and read-only, for a worker's progress line."""
+        with self._lock:
+            closed = self._db.execute("SELECT count(*) FROM records WHERE state != 0").fetchone()[0]
+        return closed, self.record_count
 
     def status(self, now: float) -> TeamStatus:
         n = self.settings.workers_per_record
@@ -278,14 +350,27 @@ class LeaseStore:
     # -- inside one transaction --------------------------------------------------------------
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Several calls in one transaction, one fsync: a worker's queued decisions (its
+        answer, the next task's renewal, a take) commit together."""
+        with self._write():
+            yield
+
+    @contextmanager
     def _write(self) -> Iterator[None]:
         with self._lock:
+            if self._depth:  # inside batch(): its transaction
+                yield
+                return
             self._db.execute("BEGIN IMMEDIATE")
+            self._depth += 1
             try:
                 yield
             except BaseException:
+                self._depth -= 1
                 self._db.execute("ROLLBACK")
                 raise
+            self._depth -= 1
             self._db.execute("COMMIT")
 
     def _meta(self, key: str) -> int:
