@@ -389,3 +389,32 @@ def test_consolidated_adjustment_is_adjusted_when_any_worker_changed(earlier_job
     attr = prepared.spec.label_attribute
     assert [line[attr] for line in lines] == [0, 1, 2, 0]
     assert [line[attr + "-metadata"]["adjustment-status"] for line in lines] == ["adjusted", "unadjusted", "unadjusted", "unadjusted"]
+
+
+def test_a_team_verification_declines_lines_without_an_earlier_label_and_consolidates(earlier_job, tmp_path):
+    """Two workers per record under leases: a line whose earlier label is gone is declined by
+    each worker's session with the reason (never shown), the others are consolidated."""
+    out = earlier_job / "manifests" / "output" / "output.manifest"
+    lines = lines_of(out)
+    del lines[2]["sentiment"]  # record 3 lost its earlier label
+    source = write_manifest(tmp_path / "earlier.manifest", lines)
+    shown: dict[str, list[int]] = {}
+    for worker in ("vera", "walt"):
+        prepared = prepare(JobRequest(source=str(source), verify="sentiment", worker=worker,
+                                      team={"workers_per_record": 2, "task_time_limit": 60}))
+        session, _ = prepared.start()
+        try:
+            shown[worker] = []
+            while session.current is not None:
+                shown[worker].append(session.current.index)
+                session.answer(1 if session.current.index == 1 else 0)
+        finally:
+            prepared.stop(session, None)
+        assert any("earlier.manifest:3: no earlier label: sentiment is missing on this line; declined" in m
+                   for m in session.messages)
+    assert sorted(shown["vera"]) == sorted(shown["walt"]) == [0, 1, 3]
+    attr = prepared.spec.label_attribute
+    written = {line["id"]: line for line in lines_of(prepared.folder.output_manifest)}
+    assert {k: written[k].get(attr) for k in ("r1", "r2", "r4")} == {"r1": 0, "r2": 1, "r4": 0}
+    assert written["r2"][attr + "-metadata"]["class-name"] == "Incorrect"
+    assert "r3" not in written or "failure-reason" in written["r3"][attr + "-metadata"]

@@ -517,6 +517,11 @@ class Session:
                 self._report_bad(index, offset, str(exc))
                 team.declined(lease)  # every worker declines it: it fails, no line
                 continue
+            unusable = chained.problem(self.spec, record.data)
+            if unusable is not None:  # as in _advance: declined under this lease, with the reason
+                self.lease = lease
+                self._decline_unusable(record, unusable)
+                continue
             if self.state is State.LABELING and self.current is not None and self.current.index == index:
                 self.lease = lease  # the same task again: its timer runs on
                 return
