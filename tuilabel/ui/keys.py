@@ -1,5 +1,6 @@
-"""The labeling screen's keys as data: every binding has an id, the user's `[keys]` table maps
-ids to keys (`App.set_keymap`), and the label list shows what to type for each label.
+"""The labeling screen's and the portal's keys as data: every binding has an id, the user's
+`[keys]` table maps ids to keys (`App.set_keymap`), and the label list shows what to type for
+each label.
 """
 
 from __future__ import annotations
@@ -92,20 +93,31 @@ KEY_BAR_PRIORITY = {
 }
 
 
+def portal_bindings() -> list[Binding]:
+    """The portal's keys (`tuilabel work`); `help` and `quit` share the labeling screen's ids,
+    so one remap serves both."""
+    return [
+        Binding("enter", "start", "Start working", id="portal-start", priority=True),
+        Binding("r", "refresh", "Refresh", id="portal-refresh"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("q", "quit_portal", "Quit", id="quit"),
+    ]
+
+
 def validate_keymap(keymap: dict[str, str], where: str = "config.toml") -> None:
     """Refuse a `[keys]` table that names an unknown binding id or gives one key two meanings
-    (`skip = "1"` would steal label 1), with one line naming the setting."""
-    ids: dict[str | None, Binding] = {}
-    for bindings in (label_bindings(), box_bindings()):  # one key, one meaning, per screen
-        ids.update({b.id: b for b in bindings})
-        _check_keys(keymap, bindings, where)
+    on one screen (`skip = "1"` would steal label 1), with one line naming the setting."""
+    screens = (label_bindings(), box_bindings(), portal_bindings())
+    for bindings in screens:
+        _check_one_meaning(bindings, keymap, where)
+    ids = {b.id for bindings in screens for b in bindings}
     for binding_id in keymap:
         if binding_id not in ids:
             raise UserError(f"{where} [keys] {binding_id}: no such binding id; the ids are listed by ? in the app "
                             "(e.g. skip, decline, undo, label-1)")
 
 
-def _check_keys(keymap: dict[str, str], bindings: list[Binding], where: str) -> None:
+def _check_one_meaning(bindings: list[Binding], keymap: dict[str, str], where: str) -> None:
     owner: dict[str, str] = {}
     for b in bindings:
         assert b.id is not None

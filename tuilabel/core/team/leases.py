@@ -38,7 +38,7 @@ import os
 import sqlite3
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
@@ -181,6 +181,19 @@ class LeaseStore:
 
     def close(self) -> None:
         self._db.close()
+
+    @classmethod
+    def existing(cls, path: Path, settings: TeamSettings) -> "LeaseStore | None":
+        """The store of a started team job, opened for the owner's side (`tuilabel status`, the
+        portal) without knowing its input's record count; None before the job's first take."""
+        if not path.is_file():
+            return None
+        try:
+            with closing(sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)) as db:
+                row = db.execute("SELECT value FROM meta WHERE key = 'record_count'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"cannot open {path}: {exc}") from None
+        return None if row is None else cls(path, settings, row[0])
 
     # -- the worker's side -------------------------------------------------------------------
 
@@ -339,6 +352,23 @@ class LeaseStore:
         return RecordState(record, STATE_NAMES[row[0]],
                            tuple(w for w, kind in done if kind == "answer"),
                            tuple(w for w, kind in done if kind == "decline"), row[1])
+
+    def left_for(self, worker: str, now: float) -> int:
+        """Records this worker may still answer: open ones that need answers and that it has
+        not answered or declined (its own leases included), and those not gone out yet."""
+        with self._write():
+            self._sweep(now)
+            open_ = self._db.execute(
+                "SELECT count(*) FROM records r WHERE r.state = 0 AND r.answers < ? "
+                "AND NOT EXISTS (SELECT 1 FROM done d WHERE d.rec = r.rec AND d.worker = ?)",
+                (self.settings.workers_per_record, worker)).fetchone()[0]
+            return open_ + self.record_count - self._meta("frontier")
+
+    def lifetime_failures(self) -> int:
+        """Records that failed because their availability lifetime ended with no answer."""
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM records WHERE reason = ?",
+                                    (LIFETIME_OVER,)).fetchone()[0]
 
     def closed_since(self, seq: int = 0) -> list[tuple[int, RecordState]]:
         """Records that closed (complete or failed) after `seq`, with their seq, in order."""
