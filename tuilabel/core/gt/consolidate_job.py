@@ -22,7 +22,7 @@ import orjson
 
 from tuilabel.core.data.manifest import BadRecord, Manifest, is_blank, parse_record
 from tuilabel.core.errors import UserError
-from tuilabel.core.gt import lines as gt_lines
+from tuilabel.core.gt import chained, lines as gt_lines
 from tuilabel.core.gt.box_job import NO_IMAGE_SIZE, BoxInput, consolidated_box_object, read_box_answers
 from tuilabel.core.gt.box_lines import OBJECT_DETECTION
 from tuilabel.core.gt.consolidation import Answers, Consolidated, answers_from_job, consolidate
@@ -282,6 +282,7 @@ def consolidated_objects(
             boxes.consolidate(IOU_THRESHOLD, MIN_SHARE)
         answered = set(boxes.rows)
         declined = boxes.declined
+    worker_labels: dict[int, list[list[int]]] | None = None  # an adjustment: each worker's labels per record
     with Manifest(inp.manifest_path, display=spec.input) as manifest:
         for index, _, _, raw in manifest.iter_lines():
             if progress is not None and index % 8192 == 0:
@@ -316,8 +317,25 @@ def consolidated_objects(
             else:
                 obj = gt_lines.declined_object(record, spec, NO_ANSWER, when)
                 counts.unanswered += 1
+            if spec.adjust and spec.label_attribute in obj:
+                if worker_labels is None:
+                    worker_labels = _worker_labels(inp.answers)
+                if chained.any_worker_changed(record.get(spec.adjust), worker_labels.get(index, ())):
+                    obj[spec.label_attribute + "-metadata"]["adjustment-status"] = "adjusted"
             counts.lines += 1
             yield index, obj
+
+
+def _worker_labels(answers: Answers) -> dict[int, list[list[int]]]:
+    """Per record, each worker's chosen labels (GT: an adjustment is "adjusted" when any
+    worker changed anything, not only when the consolidated label differs)."""
+    chosen: dict[tuple[int, int], list[int]] = {}
+    for record, worker, label in zip(answers.record.tolist(), answers.worker.tolist(), answers.label.tolist()):
+        chosen.setdefault((record, worker), []).append(label)
+    out: dict[int, list[list[int]]] = {}
+    for (record, _), labels in chosen.items():
+        out.setdefault(record, []).append(labels)
+    return out
 
 
 def consolidated_object(record: dict, spec: JobSpec, result: Consolidated, i: int, when: datetime) -> dict:

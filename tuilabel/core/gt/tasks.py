@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+VERIFICATION_TYPE = "groundtruth/label-verification"
+
+
 @dataclass(frozen=True, slots=True)
 class TaskType:
     name: str  # what users write: --task image-classification
@@ -20,6 +23,10 @@ class TaskType:
     description: str
     boxes: bool = False  # the answer is a list of labeled boxes (object detection)
     min_labels: int = 2  # a box job may name one class ("Cat")
+
+    @property
+    def verification(self) -> bool:
+        return self.gt_type == VERIFICATION_TYPE
 
 
 TASK_TYPES: dict[str, TaskType] = {
@@ -72,12 +79,35 @@ TASK_TYPES: dict[str, TaskType] = {
             boxes=True,
             min_labels=1,
         ),
+        # Verification of an earlier job's label (spec §7): the labels are the verification
+        # categories; `--task verification` picks image or text from the records.
+        TaskType(
+            "image-verification",
+            VERIFICATION_TYPE,
+            "image",
+            False,
+            30,
+            "crowd-image-classifier",
+            "label verification (images)",
+        ),
+        TaskType(
+            "text-verification",
+            VERIFICATION_TYPE,
+            "text",
+            False,
+            30,
+            "crowd-classifier",
+            "label verification (text)",
+        ),
     )
 }
+
+# What users type: resolved to image- or text- from the records (job_setup).
+VERIFICATION = "verification"
 
 
 def task_for(media: str, multi: bool) -> TaskType:
     for task in TASK_TYPES.values():
-        if task.media == media and task.multi == multi and not task.boxes:
+        if task.media == media and task.multi == multi and not task.boxes and not task.verification:
             return task
     raise KeyError((media, multi))

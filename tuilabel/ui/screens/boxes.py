@@ -15,6 +15,7 @@ from textual import on
 from tuilabel.core.box_editor import BoxEditor
 from tuilabel.core.data.manifest import Record
 from tuilabel.core.geometry import max_zoom, one_to_one
+from tuilabel.core.gt import chained
 from tuilabel.core.gt.box_answer import BoxAnswer
 from tuilabel.core.session import State
 from tuilabel.ui.keys import box_bindings
@@ -53,6 +54,9 @@ class BoxScreen(LabelScreen, inherit_bindings=False):
                 self.start_boxes = BoxAnswer.from_gt(entry.gt.get(self.spec.label_attribute))
             except ValueError as exc:
                 self.say(f"the earlier boxes cannot be read ({exc}); draw them again", error=True)
+        elif self.spec.adjust:  # an adjustment starts from the earlier job's boxes
+            start = chained.earlier_answer(self.spec, record.data)
+            self.start_boxes = start if isinstance(start, BoxAnswer) else None
         super()._show_record(record)
 
     @on(BoxPane.PictureShown)
