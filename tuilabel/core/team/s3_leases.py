@@ -94,6 +94,23 @@ OPEN_BLOCK = 16  # records sent out per frontier CAS at least: workers race for 
 OPEN, COMPLETE, FAILED = "open", "complete", "failed"
 
 
+class _Read:
+    """A body already read (see S3LeaseStore._s3)."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def read(self) -> bytes:
+        return self.data
+
+
+def _broken_stream(exc: BaseException) -> bool:
+    """The connection broke while a response body was read (S3 went away mid-answer)."""
+    from botocore.exceptions import ResponseStreamingError
+
+    return isinstance(exc, ResponseStreamingError) or type(exc).__name__ in ("IncompleteRead", "ProtocolError")
+
+
 class _Conflict(Exception):
     """412/409: the object changed (or exists) since we read it. `retried`: the request was
     sent more than once, so the write that got in first may have been our own."""
@@ -813,6 +830,8 @@ class S3LeaseStore:
             try:
                 resp = getattr(self._client, operation)(**kwargs)
                 self._sample_clock(resp)
+                if operation == "get_object":  # read here: a connection broken mid-body is retried
+                    resp["Body"] = _Read(resp["Body"].read())
                 return resp
             except ClientError as exc:
                 self._sample_clock(exc.response)
@@ -830,7 +849,7 @@ class S3LeaseStore:
                                      self._bucket) from None
             except Exception as exc:
                 err = _translate(exc, self.uri, self._bucket)
-                if err.kind != "unreachable":
+                if err.kind != "unreachable" and not _broken_stream(exc):
                     raise err from None
             started = waited_since = waited_since or time.monotonic()
             waited = time.monotonic() - started
