@@ -15,7 +15,7 @@ from tuilabel import __version__
 from tuilabel.core.errors import UserError
 
 # Order is the order `--help` lists them in.
-COMMANDS = ("label", "demo", "init", "scan", "export", "check", "stats", "consolidate", "review")
+COMMANDS = ("label", "demo", "init", "scan", "export", "check", "stats", "consolidate", "review", "team", "serve")
 
 
 class Parser(argparse.ArgumentParser):
