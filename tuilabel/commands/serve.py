@@ -1,0 +1,77 @@
+"""`tuilabel serve --team FILE --jobs DIR|s3://… [--ssh HOST:PORT]`: the labeling host. Workers
+connect with `ssh WORKER@host -p PORT` and land in their portal; nothing else is reachable."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tuilabel.core.errors import UserError
+
+HELP = "the labeling host: workers in the team file connect over SSH to their portal"
+DEFAULT_SSH = "0.0.0.0:2222"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("serve", help=HELP, description=HELP + " (no shell, no accounts on the host).")
+    parser.add_argument("--team", required=True, metavar="FILE", help="the team file (`tuilabel team add` makes it)")
+    parser.add_argument("--jobs", required=True, metavar="DIR|s3://…", help="the folder (or s3:// prefix) of the jobs workers label")
+    parser.add_argument("--ssh", default=DEFAULT_SSH, metavar="HOST:PORT", help=f"where to listen for SSH (default {DEFAULT_SSH})")
+    parser.set_defaults(run=run)
+
+
+def host_port(text: str, flag: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UserError(f"{flag} must be HOST:PORT (like 0.0.0.0:2222), not {text!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    team_file = Path(args.team)
+    if not team_file.is_file():
+        raise UserError(f"no team file {team_file}; make one with `tuilabel team add ID --key FILE`")
+    jobs = args.jobs
+    if not jobs.startswith("s3://") and not Path(jobs).is_dir():
+        raise UserError(f"no jobs folder {jobs}")
+    listen, port = host_port(args.ssh, "--ssh")
+    try:
+        return asyncio.run(_serve(team_file, jobs, listen, port))
+    except KeyboardInterrupt:
+        return 0
+
+
+async def _serve(team_file: Path, jobs: str, listen: str, port: int) -> int:
+    import asyncio
+    import signal
+
+    from tuilabel.serve.activity import ActivityLog, log_path
+    from tuilabel.serve.ssh import Host, Team, host_key, start_ssh_server
+
+    log = ActivityLog(log_path(jobs, team_file))
+    team = Team(team_file, log)
+    key = host_key(team_file)
+    cwd = jobs if not jobs.startswith("s3://") else str(team_file.parent.resolve())
+    host = Host(team, str(Path(jobs).resolve()) if not jobs.startswith("s3://") else jobs, log, cwd)
+    try:
+        server = await start_ssh_server(host, listen, port, key)
+    except OSError as exc:
+        raise UserError(f"cannot listen on {listen}:{port}: {exc.strerror}") from None
+    bound = server.sockets[0].getsockname()[1] if port == 0 else port
+    print(f"tuilabel serve: SSH on {listen}:{bound}, {len(team.file.workers)} workers in {team_file}", flush=True)
+    print(f"host key fingerprint: {key.get_fingerprint()} (workers can check it on first connect)", flush=True)
+    print(f"log: {log.path}", flush=True)
+    log(f"serving {jobs} over SSH on {listen}:{bound}, host key {key.get_fingerprint()}")
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    server.close()
+    await asyncio.gather(*(session.close() for session in list(host.sessions)), return_exceptions=True)
+    log("stopped")
+    log.close()
+    return 0
