@@ -22,8 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def host_port(text: str, flag: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UserError(f"{flag} must be HOST:PORT (like 0.0.0.0:2222), not {text!r}")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise UserError(f"{flag} must be HOST:PORT (like 0.0.0.0:2222; port 0 picks a free one), not {text!r}")
     return host.strip("[]") or "0.0.0.0", int(port)
 
 

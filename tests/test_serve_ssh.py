@@ -1,0 +1,230 @@
+"""`tuilabel serve` with real parts: keys from `ssh-keygen`, the team file from `tuilabel team`,
+the server as its own process, OpenSSH's `ssh` (and `sftp`) in tmux, kill -9 of the server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from drivers.ssh_host import Host, Tmux, journal_lines, make_job, make_key, missing_tools, process_alive, team_add
+
+pytestmark = pytest.mark.tmux
+
+
+@pytest.fixture
+def tmux():
+    if missing_tools():
+        pytest.skip(missing_tools())
+    server = Tmux(f"tuilabel-serve-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def site(tmp_path, tmux):
+    """alice and bob in the team file, carol with a key nobody added; one job of 12 texts."""
+    keys = {name: make_key(tmp_path, name) for name in ("alice", "bob", "carol")}
+    team = tmp_path / "host" / "team.toml"
+    team.parent.mkdir()
+    team_add(team, "alice", keys["alice"])
+    team_add(team, "bob", keys["bob"])
+    job = make_job(tmp_path / "jobs", "reviews", 12)
+    host = Host(team, job, tmp_path / "home")
+    host.home.mkdir()
+    host.start()
+    yield host, keys, job
+    host.stop()
+
+
+def ssh_run(host: Host, key, user: str, *extra: str, command: list[str] | None = None, env=None, timeout: float = 20):
+    return subprocess.run(host.ssh(key, user, *extra) + (command or []), capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=timeout, env=env)
+
+
+def label(tmux: Tmux, pane: str, keys: str, first: int = 0) -> None:
+    for n, key in enumerate(keys):
+        tmux.wait_for(pane, f"reviews text number {first + n}")
+        tmux.keys(pane, key)
+    tmux.wait_for(pane, f"reviews text number {first + len(keys)}")
+
+
+def test_each_key_labels_as_its_worker(site, tmux):
+    host, keys, job = site
+    tmux.start("alice", host.ssh(keys["alice"], "alice"))
+    label(tmux, "alice", "123")
+    tmux.keys("alice", "q")
+    tmux.wait_for("alice", "[ssh ended]")
+    log = host.wait_log("left alice from 127.0.0.1: portal exited (0), 3 answers")
+    assert "connected alice from 127.0.0.1" in log
+
+    tmux.start("bob", host.ssh(keys["bob"], "bob"))
+    tmux.wait_for("bob", "reviews text number 0")  # a solo job: bob starts at the first record he has not done
+    tmux.keys("bob", "2")
+    tmux.wait_for("bob", "reviews text number 1")
+    tmux.keys("bob", "q")
+    host.wait_log("left bob from 127.0.0.1: portal exited (0), 1 answers")
+
+    alice, bob = journal_lines(job, "alice"), journal_lines(job, "bob")
+    assert [(e["i"], e["w"]) for e in alice] == [(0, "alice"), (1, "alice"), (2, "alice")]
+    assert [(e["i"], e["w"]) for e in bob] == [(0, "bob")]
+
+
+def test_a_key_logs_in_only_as_its_worker(site):
+    host, keys, _ = site
+    refused = ssh_run(host, keys["carol"], "carol", "-tt")
+    assert refused.returncode == 255 and "Permission denied (publickey)" in refused.stderr
+    host.wait_log("refused carol from 127.0.0.1: key SHA256:")
+    assert "is not in the team file" in host.log_text()
+
+    as_bob = ssh_run(host, keys["alice"], "bob", "-tt")  # alice's key cannot claim to be bob
+    assert as_bob.returncode == 255 and "Permission denied" in as_bob.stderr
+    host.wait_log("is alice's, not bob's")
+
+    password = ssh_run(host, keys["alice"], "alice", "-o", "PubkeyAuthentication=no",
+                       "-o", "PreferredAuthentications=password,keyboard-interactive")
+    assert password.returncode == 255 and "Permission denied (publickey)" in password.stderr
+    host.wait_log("refused alice from 127.0.0.1: no public key offered")
+    assert "connected" not in host.log_text()
+
+
+def test_nothing_but_the_portal(site, tmp_path):
+    host, keys, job = site
+    exec_ = ssh_run(host, keys["alice"], "alice", command=["ls", "/"])
+    assert exec_.returncode != 0 and "exec request failed" in exec_.stderr and "bin" not in exec_.stdout
+    host.wait_log("refused command 'ls /' for alice from 127.0.0.1")
+
+    sftp = subprocess.run(["sftp", *host.client_options(keys["alice"]), "-P", str(host.port), "alice@127.0.0.1"],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=20)
+    assert sftp.returncode != 0
+    host.wait_log("refused subsystem 'sftp' for alice")
+
+    remote = ssh_run(host, keys["alice"], "alice", "-N", "-o", "ExitOnForwardFailure=yes", "-R", "127.0.0.1:0:127.0.0.1:22")
+    assert remote.returncode == 255 and "remote port forwarding failed" in remote.stderr
+    host.wait_log("refused remote port forwarding")
+
+    no_terminal = ssh_run(host, keys["alice"], "alice", "-T")
+    assert no_terminal.returncode == 2 and "needs a terminal" in no_terminal.stderr
+    host.wait_log("refused a session without a terminal for alice")
+
+    # -L: the client listens, but the host opens nothing for it.
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        local_port = probe.getsockname()[1]
+    forward = subprocess.Popen(host.ssh(keys["alice"], "alice", "-N", "-L", f"127.0.0.1:{local_port}:127.0.0.1:{host.port}"),
+                               stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                conn = socket.create_connection(("127.0.0.1", local_port), timeout=5)
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline, "ssh -L never listened"
+                time.sleep(0.1)
+        with conn:
+            conn.settimeout(10)
+            assert conn.recv(100) == b""  # closed: no SSH banner came through the tunnel
+        host.wait_log(f"refused local port forwarding to 127.0.0.1:{host.port} for alice")
+    finally:
+        forward.kill()
+        forward.wait()
+
+
+def test_agent_x11_and_environment_stay_on_the_client(site, tmux, tmp_path):
+    """-A and -X are refused; the portal's environment is TERM/COLORTERM/LANG from the client
+    (SetEnv'd extras dropped) plus the host's PATH and HOME, and its worker id is alice's."""
+    host, keys, _ = site
+    agent = subprocess.run(["ssh-agent", "-s", "-a", str(tmp_path / "agent.sock")], capture_output=True, text=True, check=True)
+    agent_pid = int(agent.stdout.split("SSH_AGENT_PID=")[1].split(";")[0])
+    try:
+        argv = host.ssh(keys["alice"], "alice", "-A", "-X", "-o", "SendEnv=LANG COLORTERM", "-o", "SetEnv=EVIL=1 LD_PRELOAD=/x.so")
+        tmux.start("alice", argv, env={"SSH_AUTH_SOCK": str(tmp_path / "agent.sock"), "DISPLAY": ":0",
+                                       "LANG": "C.UTF-8", "COLORTERM": "truecolor"})
+        tmux.wait_for("alice", "reviews text number 0")
+        log = host.wait_log("refused agent forwarding for alice")
+        assert "refused X11 forwarding for alice" in log
+        environ = open(f"/proc/{host.portal_pid('alice')}/environ", "rb").read().split(b"\0")
+        env = dict(item.decode().split("=", 1) for item in environ if item)
+        assert set(env) == {"TERM", "COLORTERM", "LANG", "PATH", "HOME"}
+        assert (env["TERM"], env["COLORTERM"], env["LANG"]) == ("xterm-256color", "truecolor", "C.UTF-8")
+        cmdline = open(f"/proc/{host.portal_pid('alice')}/cmdline", "rb").read().split(b"\0")
+        assert cmdline[cmdline.index(b"--worker") + 1] == b"alice"
+    finally:
+        os.kill(agent_pid, signal.SIGTERM)
+
+
+def test_failed_logins_are_rate_limited_per_address(site):
+    host, keys, _ = site
+    for _ in range(10):
+        ssh_run(host, keys["carol"], "alice")
+    refused = ssh_run(host, keys["alice"], "alice", "-tt")  # the right key, but this address is cooling down
+    assert refused.returncode == 255 and "Permission denied" in refused.stderr
+    host.wait_log("too many failed logins from 127.0.0.1")
+
+
+def footer_row(screen: str) -> int:
+    rows = screen.splitlines()
+    return next(n for n, row in enumerate(rows) if "q Quit" in row)
+
+
+def test_resizing_the_terminal_resizes_the_app(site, tmux):
+    host, keys, _ = site
+    tmux.start("alice", host.ssh(keys["alice"], "alice"), size=(100, 30))
+    screen = tmux.wait_for("alice", "reviews text number 0")
+    assert footer_row(screen) == 29 and max(len(row) for row in screen.splitlines()) > 90
+    tmux("resize-window", "-t", "alice", "-x", "72", "-y", "20")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        screen = tmux.screen("alice")
+        if "q Quit" in screen and footer_row(screen) == 19:
+            break
+        time.sleep(0.1)
+    assert footer_row(screen) == 19, screen  # the app drew itself at the new height ...
+    assert "reviews text number 0" in screen and max(len(row.rstrip()) for row in screen.splitlines()) <= 72
+
+
+def test_a_dropped_connection_ends_the_portal_and_keeps_the_answers(site, tmux):
+    host, keys, job = site
+    tmux.start("alice", host.ssh(keys["alice"], "alice"))
+    label(tmux, "alice", "12")
+    portal = host.portal_pid("alice")
+    ssh_pid = int(subprocess.run(["pgrep", "-f", "-n", f"^ssh .*-i {keys['alice']}"], capture_output=True, text=True).stdout.split()[0])
+    os.kill(ssh_pid, signal.SIGKILL)
+    host.wait_log("left alice from 127.0.0.1: disconnected, 2 answers")
+    assert not process_alive(portal)
+    assert [e["i"] for e in journal_lines(job, "alice")] == [0, 1]
+
+
+def test_kill_9_of_the_server_mid_session_then_resume(site, tmux, tmp_path):
+    host, keys, job = site
+    known = host.known_hosts(tmp_path)
+    tmux.start("alice", host.ssh(keys["alice"], "alice", known_hosts=known))
+    label(tmux, "alice", "312")
+    portal = host.portal_pid("alice")
+    host.process.send_signal(signal.SIGKILL)
+    host.process.wait()
+    tmux.wait_for("alice", "[ssh ended]")
+    deadline = time.monotonic() + 10
+    while process_alive(portal) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not process_alive(portal), "the worker's portal outlived the server"
+    assert [(e["i"], e["w"]) for e in journal_lines(job, "alice")] == [(0, "alice"), (1, "alice"), (2, "alice")]
+
+    fingerprint = host.fingerprint
+    host.start()  # same port, same host key: alice's known_hosts still matches
+    assert host.fingerprint == fingerprint
+    tmux("kill-session", "-t", "alice")
+    tmux.start("alice", host.ssh(keys["alice"], "alice", known_hosts=known))
+    label(tmux, "alice", "2", first=3)
+    tmux.keys("alice", "q")
+    host.wait_log("left alice from 127.0.0.1: portal exited (0), 1 answers")
+    assert [e["i"] for e in journal_lines(job, "alice")] == [0, 1, 2, 3]
+    key_file = host.team.parent / "ssh_host_ed25519_key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
