@@ -46,7 +46,7 @@ def test_default_settings_are_a_solo_job():
     ({"availability_lifetime": "59s"}, "availability_lifetime must be from 1m to 30d, not 59.0"),
     ({"availability_lifetime": "31d"}, "availability_lifetime must be from 1m to 30d, not 2678400.0"),
     ({"max_concurrent": 5001}, "max_concurrent must be a whole number from 1 to 5,000, not 5001"),
-    ({"team": "alice"}, "team must be a list of worker ids, not 'alice'"),
+    ({"team": "alice"}, "cannot read team file alice: No such file or directory"),
     ({"team": ["alice", ""]}, "team must be a list of worker ids, not ('alice', '')"),
 ])
 def test_settings_out_of_range_are_one_line(values, message):

@@ -23,6 +23,12 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     job.add_argument("--output", help="folder (or s3:// prefix) that holds <job-name>/ (default: beside the input)")
     job.add_argument("--worker", help="worker id (default: your login name)")
     job.add_argument("--instructions", help="short task description shown above each record")
+    team = parser.add_argument_group("team job (several workers per record under leases; see README)")
+    team.add_argument("--workers-per-record", type=int, metavar="N", help="workers who label each record, 1-9")
+    team.add_argument("--task-time-limit", metavar="TIME", help="time a worker has per task: 30s to 8h (default 5m)")
+    team.add_argument("--availability-lifetime", metavar="TIME", help="how long a record waits for its N workers (default 30d)")
+    team.add_argument("--team", metavar="IDS|FILE", help="worker ids allowed (a,b,c) or a team file (.toml)")
+    team.add_argument("--max-concurrent", type=int, metavar="N", help="records out at once (default 1000)")
 
 
 def add_app_options(parser: argparse.ArgumentParser) -> None:
@@ -52,7 +58,22 @@ def request_from(args: argparse.Namespace, source: str):
         output=args.output,
         worker=args.worker,
         instructions=args.instructions,
+        team=team_flags(args),
     )
+
+
+def team_flags(args: argparse.Namespace) -> dict:
+    """The team settings given as flags (None: not given)."""
+    team = getattr(args, "team", None)
+    if team is not None and not team.lower().endswith(".toml"):
+        team = [part.strip() for part in team.split(",") if part.strip()]
+    return {
+        "workers_per_record": getattr(args, "workers_per_record", None),
+        "task_time_limit": getattr(args, "task_time_limit", None),
+        "availability_lifetime": getattr(args, "availability_lifetime", None),
+        "team": team,
+        "max_concurrent": getattr(args, "max_concurrent", None),
+    }
 
 
 def no_collection_until_run(job):
@@ -131,11 +152,17 @@ def run_job(request, args: argparse.Namespace) -> int:
     for message in session.messages[-5:]:
         print(f"note: {message}", file=sys.stderr)
     state = "finished" if session.state is State.DONE else "stopped; run the same command to resume"
+    if prepared.spec.is_team:
+        state = (f"nothing left for {prepared.spec.worker} now" if session.state is State.DONE
+                 else "stopped; your unexpired tasks come back first when you resume")
     print(
         f"{prepared.spec.name}: {progress.done:,} of {progress.total if progress.total is not None else '?'} "
         f"records done ({progress.declined:,} declined), {state}."
     )
-    print(canonical_note(prepared.folder, session.output_canonical))
+    if prepared.spec.is_team:
+        print(f"Output (one consolidated line per closed record, in the order they closed): {prepared.folder.output_manifest}")
+    else:
+        print(canonical_note(prepared.folder, session.output_canonical))
     if prepared.output_s3:
         print(f"S3: {prepared.output_s3}" + (f" ({len(left)} files still to upload; they go up on the next start)" if left else " (up to date)"))
     return 0

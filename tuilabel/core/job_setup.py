@@ -39,6 +39,7 @@ from tuilabel.core.store.lock import IdleWorkers
 from tuilabel.core.data.manifest import BadRecord, Manifest, is_blank, parse_record
 from tuilabel.core.data.sources import local_path
 from tuilabel.core.session import Session
+from tuilabel.core.team.settings import TEAM_KEYS, TeamSettings
 from tuilabel.core.gt.tasks import TASK_TYPES, task_for
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ class JobRequest:
     output: str | None = None
     worker: str | None = None
     instructions: str | None = None  # short text
+    team: dict | None = None  # team settings from flags (core/team/settings.py TEAM_KEYS)
 
 
 @dataclass
@@ -352,6 +354,7 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
         instructions = replace(instructions, short=req.instructions)
 
     worker = req.worker or file_values.get("worker") or default_worker()
+    team = _team_settings(existing, file_values, req.team, base)
     spec = JobSpec(
         name=name,
         label_attribute=attr,
@@ -361,6 +364,7 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
         output=output,
         worker=str(worker),
         instructions=instructions,
+        team=team,
     )
     if input_path is not None:
         try:
@@ -389,9 +393,25 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
             replace_spec = True
         elif existing.input_from_job != spec.input_from_job:
             replace_spec = True  # the folder moved with its input, or a job.json from before
+        if existing.team != spec.team:
+            replace_spec = True  # team settings may change at any time (they bind the next take)
         spec = replace(existing, worker=spec.worker, instructions=spec.instructions, input=spec.input,
-                       input_from_job=spec.input_from_job, output=spec.output)
+                       input_from_job=spec.input_from_job, output=spec.output, team=spec.team)
+    if spec.is_team and not spec.team_settings.allows(spec.worker):
+        raise UserError(f"worker {spec.worker!r} is not in job {spec.name!r}'s team; ask its owner to add them")
     return PreparedJob(spec, folder, manifest_path, base_uri, output_s3, existing is None, notes, replace_spec)
+
+
+def _team_settings(existing: JobSpec | None, file_values: dict, flags: dict | None, base: Path) -> dict:
+    """The job's team settings: the existing job's, then the job file's, then flags; checked
+    here (one line on a bad value). A team file path is kept absolute."""
+    team = dict(existing.team) if existing is not None else {}
+    team.update({key: file_values[key] for key in TEAM_KEYS if key in file_values})
+    team.update({key: value for key, value in (flags or {}).items() if value is not None})
+    if isinstance(team.get("team"), str):
+        team["team"] = str((base / Path(team["team"]).expanduser()).resolve())
+    TeamSettings.from_mapping(team)
+    return team
 
 
 def _refuse_changes_after_answers(folder: JobFolder, existing: JobSpec, wanted: JobSpec, changes: list[str]) -> None:

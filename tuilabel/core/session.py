@@ -23,12 +23,15 @@ from tuilabel.core.store.durable import append_durably, atomic_write, ensure_dir
 from tuilabel.core.errors import UserError
 from tuilabel.core.gt.job import JobFolder, JobSpec, label_category_file
 from tuilabel.core.store import canonical, fingerprint
-from tuilabel.core.store.journal import BAD, BLANK, NONE, Entry, Journal, line_sha1
+from tuilabel.core.store.journal import ANSWERED, BAD, BLANK, DECLINED, NONE, Entry, Journal, line_sha1
 from tuilabel.core.store.lock import IdleWorkers, JobLock, OutputGate
 from tuilabel.core.data.manifest import BadRecord, Manifest, Record, is_blank, parse_record
 
 if TYPE_CHECKING:
     from tuilabel.core.review import ReviewPlan
+    from tuilabel.core.team.assignment import Assignment
+    from tuilabel.core.team.leases import Lease
+    from tuilabel.core.team.output import TeamOutput
 
 DECLINE_REASON = "Declined by the worker: bad or unusable data"
 
@@ -63,7 +66,7 @@ class Session:
         self.journal = Journal(
             folder.journal(spec.worker),
             folder.checkpoint(spec.worker),
-            folder.output_manifest,
+            None if spec.is_team else folder.output_manifest,  # a team's output: core/team/output.py
             spec.label_attribute,
             len(spec.labels),
             corrupt_path=folder.corrupt_lines,
@@ -112,6 +115,13 @@ class Session:
         # decision is final and journaled with role "reviewer". None for a labeling job.
         self.review = review
         self._order_pos = 0  # review: position in review.order where the pass continues
+        # A team job (spec.team): records come from the lease store, one task at a time under
+        # a lease (`lease`, the shown task's); output.manifest is written per closed record.
+        self.team: "Assignment | None" = None
+        self.team_output: "TeamOutput | None" = None
+        self.lease: "Lease | None" = None
+        self._store = None
+        self._drained_at = 0.0
 
     # -- open / close --------------------------------------------------------------------------
 
@@ -129,13 +139,17 @@ class Session:
                 recovery = self.journal.open()
                 self.messages.extend(recovery.messages)
                 verify = self._check_input()
-                rewrite = self._settle_output()
+                rewrite = False if self.spec.is_team else self._settle_output()
                 self._journal_size_at_open = self.journal.size
             self._pending = (verify, rewrite)
             # Whoever starts the index (start_background, or a lookup while resuming) reports here.
             self.manifest.on_index_progress = self._index_progress
-            self._resume()
+            if self.spec.is_team:
+                self._open_team()
+            else:
+                self._resume()
         except BaseException:
+            self._close_team()
             self.journal.close()
             self.manifest.close()
             self.lock.release()
@@ -143,6 +157,46 @@ class Session:
         if background:
             self.start_background()
         return self
+
+    def _open_team(self) -> None:
+        """Join the team: the lease store (its records are the input's lines, so the index
+        is built first), the output writer, and this worker's lease-ahead thread."""
+        from tuilabel.core.team.assignment import Assignment
+        from tuilabel.core.team.leases import LeaseStore
+        from tuilabel.core.team.output import TeamOutput
+
+        settings = self.spec.team_settings
+        self.manifest.wait_index()
+        self._store = LeaseStore(self.folder.team_db, settings, self.manifest.line_count)
+        self.team_output = TeamOutput(self._store, self.folder, self.spec, self.manifest)
+        self.team = Assignment(self._store, self.spec.worker, settings.task_time_limit,
+                               after_ops=self._write_closed, events=self.messages)
+        self._advance()
+
+    def _write_closed(self, maybe_closed: bool) -> None:
+        """Assignment thread: write the records that closed (ours at once, others' every 2 s)."""
+        if not maybe_closed and time.monotonic() - self._drained_at < 2.0:
+            return
+        self._drained_at = time.monotonic()
+        output = self.team_output
+        if output is None:
+            return
+        try:
+            output.drain()
+        except (UserError, OSError) as exc:
+            message = f"could not write the team's output: {exc}"
+            if message not in self.messages[-5:]:
+                self.messages.append(message)
+        while output.problems:
+            self.messages.append(output.problems.pop(0))
+
+    def _close_team(self) -> None:
+        if self.team is not None:
+            self.team.close()
+            self._write_closed(True)
+        if self._store is not None:
+            self._store.close()
+        self.team = self._store = None
 
     def start_background(self) -> None:
         """Start the session's background work: the manifest's line index, the whole-input
@@ -338,10 +392,14 @@ class Session:
             self._start_checks(rewrite=False)
             self.wait_background(timeout=5.0)
             self._save_checkpoint()
-            self._make_canonical()
+            if self.spec.is_team:
+                self._close_team()
+            else:
+                self._make_canonical()
         except UserError as exc:
             self.messages.append(str(exc))
         finally:
+            self._close_team()
             self.journal.close()
             self.manifest.close()
             if self._bad_report is not None:
@@ -360,6 +418,9 @@ class Session:
         """Show the next record of this pass without an answer, from the frontier on."""
         if self.review is not None:
             self._advance_in_order()
+            return
+        if self.team is not None:
+            self._advance_team()
             return
         index, offset = self._frontier
         status = self.journal.status
@@ -395,6 +456,72 @@ class Session:
             self.state = State.LABELING
             self._show(record)
             return
+
+    def _advance_team(self) -> None:
+        """Show this worker's task: the one still shown (back from reviewing earlier answers)
+        or the next the lease store gave it; DONE when it has nothing for this worker now."""
+        team = self.team
+        assert team is not None
+        while True:
+            lease = self.lease or team.next()
+            if lease is None:
+                self.state = State.DONE
+                self._show(None)
+                return
+            self.lease = None
+            index = lease.record
+            offset = self.manifest.offset_of(index)
+            if self.journal.status_of(index) in (ANSWERED, DECLINED):
+                # Answered before a crash, not yet in the store: send it now, under this lease.
+                earlier = self.journal.latest_for(index)
+                if earlier is not None and earlier.kind == "a":
+                    team.answered(lease, earlier.to_line())
+                else:
+                    team.declined(lease)
+                continue
+            try:
+                record = self.manifest.record_at(index, offset)
+            except BadRecord as exc:
+                self._report_bad(index, offset, str(exc))
+                team.declined(lease, silent=True)  # every worker declines it: it fails, no line
+                continue
+            if self.state is State.LABELING and self.current is not None and self.current.index == index:
+                self.lease = lease  # the same task again: its timer runs on
+                return
+            self.lease = lease
+            self._frontier = (index, offset)
+            self.state = State.LABELING
+            self._show(record)
+            return
+
+    def task_time(self) -> tuple[float, float] | None:
+        """(seconds used, the limit) of the shown task in a team job; None otherwise."""
+        from tuilabel.core.team.leases import clock
+
+        lease = self.lease
+        if lease is None:
+            return None
+        return clock() - lease.start, lease.expiry - lease.start
+
+    def release(self) -> None:
+        """GT's "Release task": the shown task goes back to the pool, the next one shows."""
+        if self.team is None or self.lease is None:
+            raise UserError("release is for a team job's current task")
+        self.team.released(self.lease)
+        self.lease = None
+        if self.state is State.LABELING:
+            self._advance()
+
+    def expire_current(self) -> None:
+        """The shown task's time limit passed: it goes back to the pool, the next one shows."""
+        lease = self.lease
+        if self.team is None or lease is None:
+            return
+        self.messages.append(f"record {lease.record + 1}: the task time limit passed; it went back to the pool")
+        self.team.expired(lease)
+        self.lease = None
+        if self.state is State.LABELING:
+            self._advance()
 
     def _advance_in_order(self, wrap: bool = True) -> bool:
         """Review: show the next record of `review.order` without a decision; at the end of
@@ -473,7 +600,18 @@ class Session:
         )
         if self.review is not None:
             self.review.finalize(entry)
-        self.journal.append(entry)
+        if self.team is not None and kind == "d" and self.state is State.REVIEWING:
+            raise UserError("in a team job an earlier answer can be changed, not declined")
+        line = self.journal.append(entry)
+        if self.team is not None:
+            if self.state is State.REVIEWING:
+                self.team.changed(record.index, line)
+            elif self.lease is not None:
+                if kind == "a":
+                    self.team.answered(self.lease, line)
+                else:
+                    self.team.declined(self.lease)
+                self.lease = None
         self._session_answers += 1
         if self.journal.checkpoint_due():
             self._save_checkpoint()
@@ -518,6 +656,11 @@ class Session:
             self.forward()
             return
         if self.current is None:
+            return
+        if self.team is not None and self.lease is not None:
+            self.team.put_back(self.lease)  # shown again after the tasks leased ahead
+            self.lease = None
+            self._advance()
             return
         self._skipped.add(self.current.index)
         self._frontier = (self.current.index + 1, self.current.next_offset)
@@ -593,6 +736,8 @@ class Session:
         except BadRecord as exc:
             raise UserError(f"record {index + 1} is not usable: {exc}") from None
         answer = self.journal.latest_for(index)
+        if answer is None and self.team is not None:
+            raise UserError("in a team job records come one task at a time; jump goes to your own answers only")
         if answer is None:
             self._frontier = (index, offset)
             self.state = State.LABELING
@@ -609,8 +754,18 @@ class Session:
         record = self.current
         if record is None:
             return []
-        status = self.journal.status
         manifest = self.manifest
+        if self.team is not None:
+            refs = []
+            for index in self.team.upcoming()[:n]:
+                try:
+                    ref = manifest.record_at(index, manifest.offset_of(index)).source_ref
+                except (BadRecord, OSError, ValueError, IndexError):
+                    continue
+                if ref:
+                    refs.append(ref)
+            return refs
+        status = self.journal.status
         index, offset = record.index + 1, record.next_offset
         refs: list[str] = []
         for _ in range(n * 4):
@@ -686,6 +841,9 @@ class Session:
         done = self.journal.answered + self.journal.declined
         if self.review is not None:
             counting, total, done = False, len(self.review.order), self.review.decided(self.journal.status)
+        team = self.team.status if self.team is not None else None
+        if team is not None:  # the job's records closed (complete or failed), over all workers
+            counting, total, done = False, team.records, team.complete + team.failed
         elapsed = self.clock() - self._started_mono
         per_hour = self._session_answers / elapsed * 3600 if elapsed > 1 and self._session_answers else 0.0
         eta = None
@@ -788,6 +946,9 @@ class Session:
         with a UserError while another worker's session appends to it."""
         self._start_checks(rewrite=False)  # the input is verified first, as in close()
         self.wait_background()
+        if self.spec.is_team:
+            self._write_closed(True)  # a team's output holds the closed records, consolidated
+            return self.folder.output_manifest
         if not self._make_canonical():
             raise UserError(self.input_refused or self.messages[-1])
         self.journal.reopen_output()

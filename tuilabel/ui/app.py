@@ -116,6 +116,12 @@ class LabelApp(App):
         if self.summary_shown:
             return
         self.summary_shown = True
+        if self.session.team is not None:
+            # A team job has nothing left for this worker now (the rest is done or out with
+            # other workers): back to where they came from (the portal, or the shell).
+            self.session.finish()
+            self.exit()
+            return
         from tuilabel.ui.screens.summary import SummaryScreen
 
         session = self.session

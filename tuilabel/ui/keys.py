@@ -24,6 +24,7 @@ def label_bindings() -> list[Binding]:
         Binding("enter", "submit", "Submit", id="submit"),
         Binding("space", "skip", "Skip", id="skip"),
         Binding("x", "decline", "Decline", id="decline"),
+        Binding("r", "release", "Release task", id="release"),  # team jobs: back to the pool
         Binding("backspace,u", "undo", "Undo", id="undo"),
         Binding("left_square_bracket", "history_back", "Previous answer", show=False, id="history-back"),
         Binding("right_square_bracket", "history_forward", "Next answer", show=False, id="history-forward"),
@@ -62,7 +63,7 @@ VIEW_KEYS = {
 # What the key bar keeps when the window is narrow: lower first (the rest stay in `?`).
 KEY_BAR_PRIORITY = {
     "quit": 0, "help": 1, "submit": 2, "skip": 2, "cancel": 3, "page-down": 3, "history-forward": 3,
-    "decline": 4, "undo": 5, "filter": 6, "zoom-in": 7, "move": 8, "instructions": 9,
+    "decline": 4, "release": 4, "undo": 5, "filter": 6, "zoom-in": 7, "move": 8, "instructions": 9,
 }
 
 

@@ -275,14 +275,7 @@ def consolidated_objects(
                 else:
                     counts.consolidated += 1
             elif index in rows:
-                i = rows[index]
-                if result.multi:  # type: ignore[union-attr]
-                    chosen = np.flatnonzero(result.chosen[i]).tolist()  # type: ignore[index]
-                    cap = result.confidence_cap  # type: ignore[union-attr]
-                    conf = {c: _confidence(result.confidence[i] and round(min(float(result.posterior[i, c]), cap), 2)) for c in chosen}
-                    obj = gt_lines.answer_object(record, spec, chosen, when, conf)
-                else:
-                    obj = gt_lines.answer_object(record, spec, int(result.label[i]), when, _confidence(result.confidence[i]))
+                obj = consolidated_object(record, spec, result, rows[index], when)  # type: ignore[arg-type]
                 counts.consolidated += 1
             elif index in declined:
                 obj = gt_lines.declined_object(record, spec, ALL_DECLINED, when)
@@ -292,6 +285,16 @@ def consolidated_objects(
                 counts.unanswered += 1
             counts.lines += 1
             yield index, obj
+
+
+def consolidated_object(record: dict, spec: JobSpec, result: Consolidated, i: int, when: datetime) -> dict:
+    """GT's line for row `i` of a consolidation: the label(s) with their confidence."""
+    if result.multi:
+        chosen = np.flatnonzero(result.chosen[i]).tolist()  # type: ignore[index]
+        cap = result.confidence_cap
+        conf = {c: _confidence(result.confidence[i] and round(min(float(result.posterior[i, c]), cap), 2)) for c in chosen}
+        return gt_lines.answer_object(record, spec, chosen, when, conf)
+    return gt_lines.answer_object(record, spec, int(result.label[i]), when, _confidence(result.confidence[i]))
 
 
 def _lambda_object(record: dict, spec: JobSpec, content: dict | None, when: datetime) -> dict:

@@ -10,6 +10,7 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -18,6 +19,9 @@ from tuilabel.core.errors import UserError
 from tuilabel.core.gt.limits import MAX_LABEL_CHARS
 from tuilabel.core.gt.tasks import TASK_TYPES, TaskType
 from tuilabel.core.toml_file import read_toml
+
+if TYPE_CHECKING:
+    from tuilabel.core.team.settings import TeamSettings
 
 JOB_NAME_RULE = "1-63 characters, letters, digits and single or repeated hyphens, starting and ending with a letter or digit ([a-zA-Z0-9](-*[a-zA-Z0-9])*)"
 _JOB_NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
@@ -170,10 +174,23 @@ class JobSpec:
     # The input relative to the job folder, when both are local: a moved job (with its
     # manifest beside it) still finds its input.
     input_from_job: str = ""
+    # A team job's settings (see core/team/settings.py): several workers per record under
+    # leases. Empty: a solo job, as before.
+    team: dict = field(default_factory=dict)
 
     @property
     def task_type(self) -> TaskType:
         return TASK_TYPES[self.task]
+
+    @property
+    def is_team(self) -> bool:
+        return bool(self.team)
+
+    @property
+    def team_settings(self) -> "TeamSettings":
+        from tuilabel.core.team.settings import TeamSettings
+
+        return TeamSettings.from_mapping(self.team)
 
     @property
     def gt_job_name(self) -> str:
@@ -226,6 +243,7 @@ class JobFolder:
         self.corrupt_lines = self.reports / "journal-lines.corrupt"
         self.output_gate = self.private / "output.lock"  # see store.lock.OutputGate
         self.canonical_state = self.private / "canonical.json"  # see store.canonical
+        self.team_db = self.private / "team.sqlite"  # a team job's leases (core/team/leases.py)
         self.review_marker = self.private / "review.json"  # a review (core/review.py): its output keeps every line
 
     def worker_dir(self, worker: str) -> Path:

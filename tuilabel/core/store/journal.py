@@ -160,7 +160,7 @@ class Journal:
         self,
         journal_path: Path,
         checkpoint_path: Path,
-        output_manifest: Path,
+        output_manifest: Path | None,
         attr: str,
         n_labels: int,
         corrupt_path: Path | None = None,
@@ -201,15 +201,16 @@ class Journal:
         output.manifest is opened for appends but not touched (see repair_output)."""
         rec = Recovery()
         ensure_dir(self.path.parent)
-        ensure_dir(self.output_manifest.parent)
         try:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
-            self._out_fd = os.open(self.output_manifest, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+            if self.output_manifest is not None:
+                ensure_dir(self.output_manifest.parent)
+                self._out_fd = os.open(self.output_manifest, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         except OSError as exc:
             raise explain_os_error(exc, self.path.parent, "open the job in") from None
         self.size = os.fstat(self._fd).st_size
         # Temp files of an export that was killed before its rename: never the real output.
-        for stale in self.output_manifest.parent.glob(f".{self.output_manifest.name}.*.tmp"):
+        for stale in self.output_manifest.parent.glob(f".{self.output_manifest.name}.*.tmp") if self.output_manifest else ():
             try:
                 stale.unlink()
             except OSError:
@@ -438,12 +439,13 @@ class Journal:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def append(self, entry: Entry) -> None:
-        """Commit one answer: journal written + fsynced, then the GT line to output.manifest."""
+    def append(self, entry: Entry) -> bytes:
+        """Commit one answer: journal written + fsynced, then the GT line to output.manifest
+        (a team job's journal has none: its output is consolidated per record). The line."""
         with self.lock:
-            self._append(entry)
+            return self._append(entry)
 
-    def _append(self, entry: Entry) -> None:
+    def _append(self, entry: Entry) -> bytes:
         line = entry.to_line()
         try:
             append_durably(self._fd, line)
@@ -463,6 +465,9 @@ class Journal:
         self.history.append(entry)
         if len(self.history) > HISTORY_MAX * 2:
             del self.history[:HISTORY_MAX]
+        self._since_checkpoint += 1
+        if self._out_fd < 0:
+            return line
         out_size = os.fstat(self._out_fd).st_size
         try:
             append_durably(self._out_fd, gt_bytes(line) + b"\n")
@@ -474,7 +479,7 @@ class Journal:
             except OSError:
                 pass
             raise explain_os_error(exc, self.output_manifest, "append to") from None
-        self._since_checkpoint += 1
+        return line
 
     def mark(self, index: int, status: int) -> None:
         """Record a non-answer status (BAD, BLANK) for a line."""

@@ -9,9 +9,12 @@ Tables:
              declines counts and state (open, complete, failed). Records past `frontier`
              (in meta) have not gone out yet, so a take never touches the other 1M rows.
     leases   one row per task out: (id, rec, worker, start, expiry); unique per (rec, worker).
-    done     (rec, worker) -> "answer" | "decline": the primary key is "no worker twice".
+    done     (rec, worker) -> "answer" | "decline": the primary key is "no worker twice";
+             an accepted answer keeps a copy of the worker's journal line, which the
+             output writer consolidates (the journal, fsynced before submit, stays the record).
     counts   per worker: releases and expiries (answers and declines are counted from done).
-    closed   (seq, rec) in the order records closed: the output writer follows it by seq.
+    closed   (seq, rec) in the order records closed: the output writer follows it by seq;
+             meta `written` is the last seq in output.manifest, `out_size` its size then.
 
 Rules:
     - A record has at most N (workers_per_record) accepted answers, counting leases out.
@@ -63,7 +66,7 @@ CREATE INDEX IF NOT EXISTS leases_expiry ON leases (expiry);
 CREATE INDEX IF NOT EXISTS leases_worker ON leases (worker, start);
 CREATE TABLE IF NOT EXISTS done (
     rec INTEGER NOT NULL, worker TEXT NOT NULL, kind TEXT NOT NULL, at REAL NOT NULL,
-    PRIMARY KEY (rec, worker)) WITHOUT ROWID;
+    answer BLOB, PRIMARY KEY (rec, worker)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counts (
     worker TEXT PRIMARY KEY, releases INTEGER NOT NULL DEFAULT 0,
     expiries INTEGER NOT NULL DEFAULT 0);
@@ -149,8 +152,8 @@ class LeaseStore:
         except OSError as exc:
             raise explain_os_error(exc, path, "open") from None
         with self._write():
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('record_count', ?), ('frontier', 0)",
-                             (record_count,))
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('record_count', ?), ('frontier', 0), "
+                             "('written', 0), ('out_size', 0)", (record_count,))
             stored = self._meta("record_count")
         if stored != record_count:
             raise UserError(f"{path} was made for {stored:,} records, but the input has "
@@ -194,9 +197,10 @@ class LeaseStore:
                 self._count(lease.worker, "releases")
             return cur.rowcount == 1
 
-    def submit(self, lease: Lease, now: float) -> bool:
-        """Accept the worker's answer if its lease is still live; False if the task had gone
-        back to the pool (late, released, or its record closed). Write the journal first."""
+    def submit(self, lease: Lease, now: float, answer: bytes = b"") -> bool:
+        """Accept the worker's answer (its journal line) if its lease is still live; False if
+        the task had gone back to the pool (late, released, or its record closed). Write the
+        journal first."""
         with self._write():
             row = self._db.execute("SELECT expiry FROM leases WHERE id = ? AND worker = ?",
                                    (lease.id, lease.worker)).fetchone()
@@ -210,8 +214,8 @@ class LeaseStore:
                                               (lease.record,)).fetchone()
             if state != OPEN or answers >= self.settings.workers_per_record:
                 return False  # take never allows it; a guard, not a path
-            self._db.execute("INSERT INTO done VALUES (?, ?, 'answer', ?)",
-                             (lease.record, lease.worker, now))
+            self._db.execute("INSERT INTO done VALUES (?, ?, 'answer', ?, ?)",
+                             (lease.record, lease.worker, now, answer))
             self._db.execute("UPDATE records SET answers = answers + 1 WHERE rec = ?", (lease.record,))
             self._close_if_done(lease.record)
             return True
@@ -222,13 +226,50 @@ class LeaseStore:
         with self._write():
             self._db.execute("DELETE FROM leases WHERE rec = ? AND worker = ?",
                              (lease.record, lease.worker))
-            cur = self._db.execute("INSERT OR IGNORE INTO done VALUES (?, ?, 'decline', ?)",
+            cur = self._db.execute("INSERT OR IGNORE INTO done VALUES (?, ?, 'decline', ?, NULL)",
                                    (lease.record, lease.worker, now))
             if cur.rowcount == 0:
                 return False
             self._db.execute("UPDATE records SET declines = declines + 1 WHERE rec = ?", (lease.record,))
             self._close_if_done(lease.record)
             return True
+
+    def change_answer(self, record: int, worker: str, answer: bytes) -> bool:
+        """A worker relabels a record it answered: the new line counts while the record's
+        output line is not written yet; False after (or if the answer was never accepted)."""
+        with self._write():
+            written = self._meta("written")
+            cur = self._db.execute(
+                "UPDATE done SET answer = ? WHERE rec = ? AND worker = ? AND kind = 'answer' "
+                "AND NOT EXISTS (SELECT 1 FROM closed WHERE closed.rec = done.rec AND seq <= ?)",
+                (answer, record, worker, written))
+            return cur.rowcount == 1
+
+    def answers(self, record: int) -> dict[str, bytes]:
+        """The accepted answers of a record: worker -> its journal line."""
+        with self._lock:
+            return dict(self._db.execute("SELECT worker, answer FROM done WHERE rec = ? AND kind = 'answer' "
+                                         "ORDER BY worker", (record,)))
+
+    def answered_by(self, worker: str) -> set[int]:
+        """The records whose answer by `worker` the store accepted."""
+        with self._lock:
+            return {rec for (rec,) in self._db.execute(
+                "SELECT rec FROM done WHERE worker = ? AND kind = 'answer'", (worker,))}
+
+    # -- the output writer -------------------------------------------------------------------
+
+    def written(self) -> tuple[int, int]:
+        """(last closed seq in output.manifest, the file's size after it)."""
+        with self._lock:
+            return self._meta("written"), self._meta("out_size")
+
+    def mark_written(self, seq: int, out_size: int) -> None:
+        """output.manifest holds every closed record up to `seq` (fsynced) and is `out_size`
+        bytes long: a writer killed before this call has its lines cut and written again."""
+        with self._write():
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'written'", (seq,))
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'out_size'", (out_size,))
 
     # -- the owner's side --------------------------------------------------------------------
 

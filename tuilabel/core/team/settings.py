@@ -7,6 +7,7 @@ seconds, or text with units: "90s", "4m59s", "8h", "30d".
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -51,10 +52,26 @@ class TeamSettings:
                 values[key] = parse_duration(data[key], key)
         if "team" in data:
             team = data["team"]
+            if isinstance(team, str):
+                team = team_file_ids(team)
             if not isinstance(team, (list, tuple)):
-                raise UserError(f"team must be a list of worker ids, not {team!r}")
+                raise UserError(f"team must be a list of worker ids or a team file, not {team!r}")
             values["team"] = tuple(team)
         return cls(**values)  # type: ignore[arg-type]
+
+
+TEAM_KEYS = ("workers_per_record", "task_time_limit", "availability_lifetime", "team", "max_concurrent")
+
+
+def team_file_ids(path: str) -> list[str]:
+    """The worker ids of a team file (TOML, one [workers.<id>] table each; shared by jobs)."""
+    from tuilabel.core.toml_file import read_toml
+
+    data = read_toml(Path(path).expanduser(), "team file")
+    workers = data.get("workers")
+    if not isinstance(workers, dict):
+        raise UserError(f"team file {path}: no [workers.<id>] tables")
+    return sorted(workers)
 
 
 def parse_duration(value: object, what: str) -> float:

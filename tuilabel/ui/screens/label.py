@@ -108,9 +108,16 @@ class LabelScreen(Screen):
         self.message = TextLine(id="message")
         self.key_bar = KeyBar(id="key-bar")
         self.too_small_note = Static("", id="too-small")
+        self.task_timer: TextLine | None = None
         with Horizontal(id="main"):
             with Vertical(id="record-pane"):
-                yield self.status
+                if self.spec.is_team:  # the task timer beside the status (it alone repaints each second)
+                    self.task_timer = TextLine(id="task-timer")
+                    with Horizontal(id="status-row"):
+                        yield self.status
+                        yield self.task_timer
+                else:
+                    yield self.status
                 if self.task_type.media == "image":
                     self.image_pane = ImagePane(self.session, app.graphics_mode, id="image-pane")
                     yield self.image_pane
@@ -136,6 +143,9 @@ class LabelScreen(Screen):
         # (the hook runs in the index thread; post_message is thread-safe).
         self.session.on_total.append(self._post_total)
         self.refresh_view()
+        if self.task_timer is not None:
+            self._tick()
+            self.set_interval(1.0, self._tick)
 
     def on_unmount(self) -> None:
         if self._post_total in self.session.on_total:
@@ -203,6 +213,8 @@ class LabelScreen(Screen):
             return bool(self.page or self.move_mode) or session.state is State.REVIEWING
         if action in ("skip", "decline") and session.current is None:
             return None
+        if action == "release":
+            return session.lease is not None if self.spec.is_team else False
         if action == "history_forward":
             return session.state is State.REVIEWING or None
         return True
@@ -354,6 +366,24 @@ class LabelScreen(Screen):
         self.progress_row.show(progress.done, total_n, " · ".join(parts))
         return progress
 
+    def _tick(self) -> None:
+        """Team job, every second: the task timer (warning-coloured in its last 20%); at the
+        limit the task goes back to the pool and the next one shows. Notes from the lease
+        store (a late answer, S3 offline) show as they come."""
+        assert self.task_timer is not None
+        session = self.session
+        used_limit = session.task_time() if session.state is not State.DONE else None
+        if used_limit is None:
+            self.task_timer.update("")
+        else:
+            used, limit = used_limit
+            if used >= limit:
+                self._do(session.expire_current)
+                return
+            self.task_timer.update(f"task time {duration(int(used))} of {duration(limit)}")
+            self.task_timer.set_class(used >= 0.8 * limit, "-warning")
+        self._show_messages()
+
     def _show_messages(self) -> None:
         messages = self.session.messages
         if len(messages) > self.messages_seen:
@@ -456,6 +486,12 @@ class LabelScreen(Screen):
         self._do(self.session.decline)
         if record is not None and not self.message_text:
             self.say(f"declined record {record.lineno:,} (bad data); u undoes")
+
+    def action_release(self) -> None:
+        record = self.session.current
+        self._do(self.session.release)
+        if record is not None and not self.message_text:
+            self.say(f"released record {record.lineno:,}: it went back to the pool")
 
     def action_undo(self) -> None:
         self._back("nothing to undo yet")

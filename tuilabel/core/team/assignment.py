@@ -1,0 +1,260 @@
+"""One worker's tasks in a team job: leases taken ahead, and the worker's decisions sent to
+the lease store, all by one background thread, so a key never waits on coordination.
+
+The session asks `next()` for the record to show. Leases are taken a small block ahead
+(`AHEAD`), so `next()` waits only for the very first task or when the store had nothing.
+Answers, declines and releases are queued and sent in order by the same thread that takes
+leases, so a take never hands back a task this worker just finished. Leases waiting in the
+queue are renewed while this process lives (a crash lets them expire after the task time
+limit, and they go back to the pool); the shown task is renewed once, when it is shown, and
+then runs against the task time limit.
+
+What the store says later (an answer that came after the time limit, a task that had gone
+back to the pool) reaches the session as one-line `events`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+from tuilabel.core.errors import UserError
+from tuilabel.core.team.leases import Lease, TeamStatus, clock
+
+AHEAD = 3  # tasks leased ahead of the shown one
+STATUS_EVERY = 2.0  # seconds between refreshes of the team's numbers (the progress line)
+IDLE_WAIT = 1.0  # the thread's longest sleep: other workers' closed records are written this often
+RETRY_FIRST = 0.5  # a store error (S3 offline) is retried after this, doubling up to RETRY_MAX
+RETRY_MAX = 15.0
+
+
+class LeaseBackend(Protocol):
+    """What a lease store offers (team/leases.py on one host; team/s3_leases.py across machines)."""
+
+    def take(self, worker: str, n: int, now: float) -> list[Lease]: ...
+    def renew(self, lease: Lease, now: float) -> Lease | None: ...
+    def release(self, lease: Lease) -> bool: ...
+    def submit(self, lease: Lease, now: float, answer: bytes = b"") -> bool: ...
+    def decline(self, lease: Lease, now: float) -> bool: ...
+    def change_answer(self, record: int, worker: str, answer: bytes) -> bool: ...
+    def status(self, now: float) -> TeamStatus: ...
+
+
+@dataclass(frozen=True)
+class _Op:
+    kind: str  # "submit", "decline", "release", "change", "renew"
+    lease: Lease
+    answer: bytes = b""
+    silent: bool = False
+
+
+class Assignment:
+    def __init__(self, store: LeaseBackend, worker: str, task_time_limit: float,
+                 after_ops: Callable[[bool], None] | None = None, now: Callable[[], float] = clock,
+                 events: list[str] | None = None):
+        self.store = store
+        self.worker = worker
+        self.limit = task_time_limit
+        self.now = now
+        # Called by the thread after it sent decisions (True: some record may have closed) and
+        # on every idle round (False): the session's output writer follows closed records.
+        self.after_ops = after_ops
+        self.events: list[str] = [] if events is None else events  # one line each, for the worker
+        self.status: TeamStatus | None = None
+        self.offline: str | None = None  # the store's last error while it lasts (S3 unreachable)
+        self._ready: deque[Lease] = deque()  # leased ahead, not shown yet
+        self._shown: Lease | None = None
+        self._finished: set[int] = set()  # lease ids answered, declined, released or dropped here
+        self._ops: list[_Op] = []
+        self._cond = threading.Condition()
+        self._empty = False  # the last take found nothing for this worker
+        self._wanted = False  # next() is waiting
+        self._stop = False
+        self._status_at = 0.0
+        self._last_renew = 0.0
+        self._thread = threading.Thread(target=self._run, name="team-assignment", daemon=True)
+        self._thread.start()
+
+    # -- the session's side (main thread) --------------------------------------------------------
+
+    def next(self, timeout: float = 30.0) -> Lease | None:
+        """The next task to show (its lease renewed from now), or None when the store has
+        nothing for this worker (every record done, or out with other workers)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._shown = None
+            while True:
+                while self._ready:
+                    lease = self._ready.popleft()
+                    if lease.expiry <= self.now():  # expired in the queue (the process was stopped)
+                        self._finished.add(lease.id)
+                        continue
+                    self._shown = lease
+                    self._ops.append(_Op("renew", lease))
+                    self._cond.notify_all()
+                    now = self.now()
+                    return Lease(lease.id, lease.record, lease.worker, now, now + self.limit)
+                if self._empty and not self._ops:
+                    self._empty = False  # ask again next time
+                    return None
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise UserError(f"no task from the team's lease store in {timeout:g} s"
+                                    + (f": {self.offline}" if self.offline else ""))
+                self._wanted = True
+                self._cond.notify_all()
+                self._cond.wait(min(left, IDLE_WAIT))
+
+    def answered(self, lease: Lease, line: bytes) -> None:
+        self._send(_Op("submit", lease, line))
+
+    def declined(self, lease: Lease, silent: bool = False) -> None:
+        self._send(_Op("decline", lease, silent=silent))
+
+    def released(self, lease: Lease) -> None:
+        self._send(_Op("release", lease))
+
+    def expired(self, lease: Lease) -> None:
+        """The shown task ran out of time: the store takes it back at its next sweep."""
+        with self._cond:
+            self._finished.add(lease.id)
+            self._shown = None
+
+    def changed(self, record: int, line: bytes) -> None:
+        """A relabel of an answer the store accepted earlier."""
+        self._send(_Op("change", Lease(0, record, self.worker, 0.0, 0.0), line))
+
+    def put_back(self, lease: Lease) -> None:
+        """Skip: the task is shown again after the ones leased ahead."""
+        with self._cond:
+            self._ready.append(lease)
+            self._shown = None
+
+    def upcoming(self) -> list[int]:
+        with self._cond:
+            return [lease.record for lease in self._ready]
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Send every decision still queued, then stop. Leases still held stay held until
+        they expire: "stop and resume later" gets them back first."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+
+    def _send(self, op: _Op) -> None:
+        with self._cond:
+            self._finished.add(op.lease.id)
+            if self._shown is not None and self._shown.id == op.lease.id:
+                self._shown = None
+            self._ops.append(op)
+            self._cond.notify_all()
+
+    # -- the thread --------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        delay = RETRY_FIRST
+        ops: list[_Op] = []
+        while True:
+            with self._cond:
+                ops, self._ops = ops + self._ops, []
+                stopping = self._stop
+                want = not stopping and (len(self._ready) < AHEAD or self._wanted)
+            try:
+                closed = self._apply(ops)
+                if want:
+                    self._top_up()
+                self._renew_waiting()
+                if time.monotonic() - self._status_at >= STATUS_EVERY or stopping:
+                    self.status = self.store.status(self.now())
+                    self._status_at = time.monotonic()
+                if self.after_ops is not None:
+                    self.after_ops(closed)
+            except Exception as exc:  # the store is unreachable (S3 offline) or busy: retry
+                self.offline = _one_line(exc)
+                with self._cond:
+                    self._cond.notify_all()
+                if stopping and delay >= RETRY_MAX:
+                    self.events.append(f"could not reach the lease store ({self.offline}); "
+                                       f"{len(ops)} decision(s) are in your journal and are sent at the next start")
+                    return
+                time.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX)
+                continue
+            delay = RETRY_FIRST
+            self.offline = None
+            with self._cond:
+                if stopping and not self._ops:
+                    return
+                idle = not self._ops and (len(self._ready) >= AHEAD or self._empty) and not self._wanted
+                if idle and not self._stop:
+                    self._cond.wait(IDLE_WAIT)
+
+    def _apply(self, ops: list[_Op]) -> bool:
+        """Send decisions in order, removing each from `ops` once the store has it (what is
+        left after an error is sent again). True if one may have closed a record."""
+        closed = False
+        while ops:
+            op, now = ops[0], self.now()
+            lease = op.lease
+            if op.kind == "submit":
+                if not self.store.submit(lease, now, op.answer):
+                    self.events.append(f"record {lease.record + 1}: your answer came after the task had gone "
+                                       "back to the pool (time limit or release); it stays in your journal "
+                                       "but does not count")
+                closed = True
+            elif op.kind == "decline":
+                self.store.decline(lease, now)
+                closed = True
+            elif op.kind == "release":
+                self.store.release(lease)
+            elif op.kind == "change":
+                if not self.store.change_answer(lease.record, lease.worker, op.answer):
+                    self.events.append(f"record {lease.record + 1}: its output line is already written; your "
+                                       "change is in your journal and counts when the job is consolidated again")
+            elif op.kind == "renew":
+                with self._cond:
+                    still_shown = self._shown is not None and self._shown.id == lease.id
+                if still_shown and self.store.renew(lease, now) is None:
+                    self.events.append(f"record {lease.record + 1}: its task had gone back to the pool")
+            ops.pop(0)
+        return closed
+
+    def _top_up(self) -> None:
+        with self._cond:
+            held = len(self._ready) + (self._shown is not None)
+        got = self.store.take(self.worker, held + AHEAD, self.now())
+        with self._cond:
+            known = {lease.id for lease in self._ready} | self._finished
+            if self._shown is not None:
+                known.add(self._shown.id)
+            fresh = [lease for lease in got if lease.id not in known]
+            self._ready.extend(fresh)
+            self._empty = not self._ready
+            self._wanted = False
+            self._cond.notify_all()
+
+    def _renew_waiting(self) -> None:
+        """Leases waiting in the queue never run out while this process lives."""
+        if time.monotonic() - self._last_renew < self.limit / 4:
+            return
+        self._last_renew = time.monotonic()
+        with self._cond:
+            waiting = list(self._ready)
+        renewed = {lease.id: self.store.renew(lease, self.now()) for lease in waiting}
+        with self._cond:
+            kept: deque[Lease] = deque()
+            for lease in self._ready:
+                fresh = renewed.get(lease.id, lease)
+                if fresh is None:
+                    self._finished.add(lease.id)  # gone back to the pool meanwhile
+                else:
+                    kept.append(fresh)
+            self._ready = kept
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
