@@ -228,3 +228,54 @@ def test_kill_9_of_the_server_mid_session_then_resume(site, tmux, tmp_path):
     assert [e["i"] for e in journal_lines(job, "alice")] == [0, 1, 2, 3]
     key_file = host.team.parent / "ssh_host_ed25519_key"
     assert key_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_ten_workers_at_once_on_a_team_job(tmp_path, tmux):
+    """Ten `ssh` clients label one job with two workers per record, each in its own portal
+    process: every record gets exactly two answers from two different workers, each answer
+    carries the worker its key belongs to, and every portal ends when nothing is left for it."""
+    workers = [f"w{n}" for n in range(10)]
+    team = tmp_path / "host" / "team.toml"
+    team.parent.mkdir()
+    keys = {}
+    for worker in workers:
+        keys[worker] = make_key(tmp_path, worker)
+        team_add(team, worker, keys[worker])
+    records = 20
+    job = make_job(tmp_path / "jobs", "reviews", records, team={"workers_per_record": 2})
+    host = Host(team, job, tmp_path / "home")
+    host.home.mkdir()
+    host.start()
+    try:
+        for worker in workers:
+            tmux.start(worker, host.ssh(keys[worker], worker), size=(90, 24))
+        pressed = {worker: None for worker in workers}  # the record each worker last answered
+        done: set[str] = set()
+        deadline = time.monotonic() + 240
+        while len(done) < len(workers):
+            assert time.monotonic() < deadline, f"still labeling: {sorted(set(workers) - done)}"
+            for worker in set(workers) - done:
+                screen = tmux.screen(worker)
+                if "[ssh ended]" in screen:
+                    done.add(worker)
+                    continue
+                shown = [line for line in screen.splitlines() if "reviews text number" in line]
+                if shown and shown[0] != pressed[worker]:
+                    pressed[worker] = shown[0]
+                    tmux.keys(worker, str(1 + workers.index(worker) % 3))
+            time.sleep(0.05)
+        log = host.wait_log("left w9 from")
+    finally:
+        host.stop()
+
+    by_record: dict[int, list[str]] = {}
+    for worker in workers:
+        for entry in journal_lines(job, worker):
+            assert entry["w"] == worker and entry["k"] == "a"
+            by_record.setdefault(entry["i"], []).append(worker)
+    assert sorted(by_record) == list(range(records))
+    assert all(len(set(ws)) == len(ws) == 2 for ws in by_record.values()), by_record
+    assert sum(int(line.split(", ")[-1].split(" answers")[0]) for line in log.splitlines() if " left w" in line) == 2 * records
+    assert len({w for ws in by_record.values() for w in ws}) >= 3  # shared out, not one portal at a time
+    output = (job / "manifests" / "output" / "output.manifest").read_bytes().splitlines()
+    assert len(output) == records  # one consolidated line per record

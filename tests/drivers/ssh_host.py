@@ -42,7 +42,7 @@ def team_add(team: Path, worker: str, key: Path) -> None:
 
 def make_job(jobs: Path, name: str, records: int, labels: str = "alpha,beta,gamma", team: dict | None = None) -> Path:
     """A text job folder `<jobs>/<name>` made the way `tuilabel label` makes one (the input
-    manifest beside it in `<jobs>/inputs/`); `team` goes to job.json as a team job's settings."""
+    manifest beside it in `<jobs>/inputs/`); `team`: a team job's settings (job.json's "team")."""
     from tuilabel.core.job_setup import JobRequest, prepare
 
     inputs = jobs / "inputs"
@@ -53,10 +53,10 @@ def make_job(jobs: Path, name: str, records: int, labels: str = "alpha,beta,gamm
     session, mirror = prepared.start(background=False)
     prepared.stop(session, mirror)
     if team:
+        # Set after the owner's session: a team session's leases outlive a stop (until the
+        # task time limit), and the owner's would keep the first records from the workers.
         spec = prepared.folder.spec_file
-        data = orjson.loads(spec.read_bytes())
-        data["team"] = team
-        spec.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+        spec.write_bytes(orjson.dumps({**orjson.loads(spec.read_bytes()), "team": team}, option=orjson.OPT_INDENT_2))
     return prepared.folder.root
 
 
