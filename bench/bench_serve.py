@@ -140,7 +140,7 @@ def main() -> int:
         for clients in (1, 10):
             local, ssh = results[("local", clients)][index], results[("ssh", clients)][index]
             ratio = statistics.median(ssh) / statistics.median(local)
-            print(f"| {what} | {clients} | {stats(local).replace(' |', ' |', 2)} | {stats(ssh)} | {ratio:.2f}× |")
+            print(f"| {what} | {clients} | {stats(local)} | {stats(ssh)} | {ratio:.2f}× |")
     return 0
 
 
