@@ -217,3 +217,15 @@ def test_reader_keeps_the_latest_duplicate_and_says_so(tmp_path):
     got = list(read_worker_responses(tmp_path, problems))
     assert [a.content for a in got] == [{"label": "y"}]
     assert len(problems) == 1 and "answered object 0 twice" in problems[0] and "kept the latest" in problems[0]
+
+
+@pytest.mark.parametrize("labels, expected", [([0, 0], 0), ([1, 1], 1), ([2, 2, 2], 2)])
+def test_one_unanimous_record_gets_its_label_and_a_finite_confidence(labels, expected):
+    # A team job consolidates the few records that just closed: one unanimous record made a
+    # class prior of exactly 0 in float32, log(0), and NaN for label and confidence.
+    workers = [f"w{i}" for i in range(len(labels))]
+    answers = Answers.from_arrays([7] * len(labels), list(range(len(labels))), labels, workers, ["a", "b", "c"])
+    for method in METHODS:
+        result = consolidate(answers, method)
+        assert result.label.tolist() == [expected], method
+        assert np.isfinite(result.confidence).all() and result.confidence[0] > 0.5, method

@@ -15,7 +15,8 @@ from tuilabel import __version__
 from tuilabel.core.errors import UserError
 
 # Order is the order `--help` lists them in.
-COMMANDS = ("label", "demo", "init", "scan", "export", "check", "stats", "consolidate", "review", "team", "serve")
+COMMANDS = ("label", "demo", "init", "scan", "export", "check", "stats", "consolidate", "review", "status",
+            "work", "team", "serve")
 
 
 class Parser(argparse.ArgumentParser):
@@ -53,8 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         command = getattr(args, "command", None)
         parser.commands.get(command, parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "command", None):
-        parser.print_help()
-        return 2
+        if not _jobs_here():
+            parser.print_help()
+            return 2
+        args = parser.parse_args(["work"])  # bare `tuilabel` in a folder of jobs: the portal
     try:
         return int(args.run(args) or 0)
     except UserError as exc:
@@ -70,3 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"tuilabel {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _jobs_here() -> bool:
+    """A terminal, and job folders in the current folder (up to two levels down)?"""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return False
+    from pathlib import Path
+
+    from tuilabel.core.team.portal import find_jobs
+
+    return bool(find_jobs(Path.cwd()))

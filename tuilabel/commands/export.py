@@ -65,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
         done = export_gt_responses(folder, Path(args.output) if args.output else folder.root)
         print(f"wrote {done.response_files:,} worker-response files and {done.consolidation_response} ({done.consolidated:,} consolidated) under {done.root}")
         return 0
+    if args.format == "gt" and spec.is_team:
+        raise UserError(f"team job {spec.name!r} writes its GT output as records close: {folder.output_manifest} "
+                        f"(one consolidated line per record); for one in input order: tuilabel consolidate {args.job} -o FILE")
     if args.format == "gt":
         dest = Path(args.output) if args.output else folder.output_manifest
         in_place = dest.resolve() == folder.output_manifest.resolve()

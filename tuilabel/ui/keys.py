@@ -1,5 +1,6 @@
-"""The labeling screen's keys as data: every binding has an id, the user's `[keys]` table maps
-ids to keys (`App.set_keymap`), and the label list shows what to type for each label.
+"""The labeling screen's and the portal's keys as data: every binding has an id, the user's
+`[keys]` table maps ids to keys (`App.set_keymap`), and the label list shows what to type for
+each label.
 """
 
 from __future__ import annotations
@@ -67,11 +68,31 @@ KEY_BAR_PRIORITY = {
 }
 
 
+def portal_bindings() -> list[Binding]:
+    """The portal's keys (`tuilabel work`); `help` and `quit` share the labeling screen's ids,
+    so one remap serves both."""
+    return [
+        Binding("enter", "start", "Start working", id="portal-start", priority=True),
+        Binding("r", "refresh", "Refresh", id="portal-refresh"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("q", "quit_portal", "Quit", id="quit"),
+    ]
+
+
 def validate_keymap(keymap: dict[str, str], where: str = "config.toml") -> None:
     """Refuse a `[keys]` table that names an unknown binding id or gives one key two meanings
-    (`skip = "1"` would steal label 1), with one line naming the setting."""
-    bindings = label_bindings()
-    ids = {b.id: b for b in bindings}
+    on one screen (`skip = "1"` would steal label 1), with one line naming the setting."""
+    screens = (label_bindings(), portal_bindings())
+    for bindings in screens:
+        _check_one_meaning(bindings, keymap, where)
+    ids = {b.id for bindings in screens for b in bindings}
+    for binding_id in keymap:
+        if binding_id not in ids:
+            raise UserError(f"{where} [keys] {binding_id}: no such binding id; the ids are listed by ? in the app "
+                            "(e.g. skip, decline, undo, label-1)")
+
+
+def _check_one_meaning(bindings: list[Binding], keymap: dict[str, str], where: str) -> None:
     owner: dict[str, str] = {}
     for b in bindings:
         assert b.id is not None
@@ -87,10 +108,6 @@ def validate_keymap(keymap: dict[str, str], where: str = "config.toml") -> None:
                 raise UserError(f'{where} [keys] {setting} = "{value}": {key} is already the key of {taken}; '
                                 "pick another key (? lists every id and key)")
             owner[key] = b.id
-    for binding_id in keymap:
-        if binding_id not in ids:
-            raise UserError(f"{where} [keys] {binding_id}: no such binding id; the ids are listed by ? in the app "
-                            "(e.g. skip, decline, undo, label-1)")
 
 
 def label_keys(n_labels: int, keymap: dict[str, str] | None = None) -> list[str]:

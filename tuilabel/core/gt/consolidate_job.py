@@ -338,6 +338,13 @@ def write_output(
     from tuilabel.core.store import canonical
     from tuilabel.core.store.lock import IdleWorkers, OutputGate
 
+    if inp.spec.is_team and folder.team_db.exists():
+        from tuilabel.core.team.leases import accepted_decisions
+
+        _, unfinished = accepted_decisions(folder.team_db)
+        if unfinished:
+            raise UserError(f"{unfinished:,} records of team job {inp.spec.name!r} are not closed yet, and the team "
+                            "writes each one to output.manifest when it closes: consolidate to another file with -o FILE")
     with OutputGate(folder.output_gate), IdleWorkers(folder.locks()) as idle:
         if idle.busy:
             raise UserError(busy_message(folder, tuple(idle.busy), "consolidate to another file with -o FILE, or again when they quit"))

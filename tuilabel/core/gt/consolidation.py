@@ -332,7 +332,9 @@ def _fit(
 
     def prior_of(q: np.ndarray) -> np.ndarray:
         if n_groups == 1:
-            p = q.mean(axis=0)
+            # float64: in q's float32 the floor _TINY is 0, and a class nobody chose (one
+            # unanimous record) made log(0) and then NaN posteriors.
+            p = q.mean(axis=0, dtype=np.float64)
             return np.log(np.maximum(p / p.sum(), _TINY))[None, :]
         sums = np.stack([np.bincount(grp, weights=q[:, c], minlength=n_groups) for c in range(k)], axis=1)
         p = sums / np.maximum(sums.sum(axis=1, keepdims=True), _TINY)
@@ -380,7 +382,8 @@ def _fit(
         log_conf = np.log(np.maximum(conf, _TINY))
         log_prior = prior_of(q)
         unknown = _accuracy_matrix(np.array(all_prior if method == "gt" else float(acc.mean())), k)
-    return q[inv].astype(np.float64), log_conf, np.log(unknown), (log_prior[0] if n_groups == 1 else log_prior), rounds
+    return (q[inv].astype(np.float64), log_conf, np.log(np.maximum(unknown, _TINY)),
+            (log_prior[0] if n_groups == 1 else log_prior), rounds)
 
 
 def _worker_scores(rec, wor, lab, q, n_workers, gold_label):

@@ -172,11 +172,17 @@ def read_worker_responses(
 
 def worker_answers_from_job(folder: "JobFolder", spec: "JobSpec", problems: list[str] | None = None) -> Iterator[WorkerAnswer]:
     """A tuilabel job's answers as GT's worker answers: every worker's latest answer (or
-    decline) per record, from the journals (each worker appends only to their own)."""
+    decline) per record, from the journals (each worker appends only to their own); in a
+    team job only those the lease store accepted."""
     from tuilabel.core.store.journal import Entry, iter_journal
 
     element = spec.task_type.element
     key = ELEMENTS[element]
+    counted = None
+    if spec.is_team and folder.team_db.exists():
+        from tuilabel.core.team.leases import accepted_decisions
+
+        counted, _ = accepted_decisions(folder.team_db)  # only what the lease store accepted
     for path in folder.journals():
         latest: dict[tuple[int, str], tuple[int, Entry]] = {}
         for lineno, line in enumerate(iter_journal(path), 1):
@@ -188,6 +194,8 @@ def worker_answers_from_job(folder: "JobFolder", spec: "JobSpec", problems: list
                 continue
             latest[(entry.index, entry.worker)] = (lineno, entry)
         for (index, worker), (lineno, entry) in sorted(latest.items()):
+            if counted is not None and (index, worker) not in counted:
+                continue  # came after its task had gone back to the pool
             source = f"{path}:{lineno}"
             if entry.kind != "a":
                 yield WorkerAnswer(index, worker, "", {}, entry.submitted, entry.accepted, entry.seconds, source, True)

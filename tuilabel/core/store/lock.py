@@ -123,3 +123,32 @@ class IdleWorkers:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def lock_held(path: Path) -> bool:
+    """Is a live process holding this worker lock (`tuilabel status`'s "active now")?
+
+    The pid in the file is asked first, so the flock is only tried when a process of that id
+    lives: a probe that caught the lock free for a moment would refuse a worker starting then.
+    """
+    try:
+        pid = int(path.read_bytes().split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, someone else's
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops a shared lock we got
+    return False

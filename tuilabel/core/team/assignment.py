@@ -36,7 +36,7 @@ class LeaseBackend(Protocol):
 
     def take(self, worker: str, n: int, now: float) -> list[Lease]: ...
     def renew(self, lease: Lease, now: float) -> Lease | None: ...
-    def release(self, lease: Lease) -> bool: ...
+    def release(self, lease: Lease, expired: bool = False) -> bool: ...
     def submit(self, lease: Lease, now: float, answer: bytes = b"") -> bool: ...
     def decline(self, lease: Lease, now: float) -> bool: ...
     def change_answer(self, record: int, worker: str, answer: bytes) -> bool: ...
@@ -45,7 +45,7 @@ class LeaseBackend(Protocol):
 
 @dataclass(frozen=True)
 class _Op:
-    kind: str  # "submit", "decline", "release", "change", "renew"
+    kind: str  # "submit", "decline", "release", "expire", "change", "renew"
     lease: Lease
     answer: bytes = b""
     silent: bool = False
@@ -118,10 +118,8 @@ class Assignment:
         self._send(_Op("release", lease))
 
     def expired(self, lease: Lease) -> None:
-        """The shown task ran out of time: the store takes it back at its next sweep."""
-        with self._cond:
-            self._finished.add(lease.id)
-            self._shown = None
+        """The shown task ran out of time: back to the pool now, counted as an expiry."""
+        self._send(_Op("expire", lease))
 
     def changed(self, record: int, line: bytes) -> None:
         """A relabel of an answer the store accepted earlier."""
@@ -209,8 +207,8 @@ class Assignment:
             elif op.kind == "decline":
                 self.store.decline(lease, now)
                 closed = True
-            elif op.kind == "release":
-                self.store.release(lease)
+            elif op.kind in ("release", "expire"):
+                self.store.release(lease, expired=op.kind == "expire")
             elif op.kind == "change":
                 if not self.store.change_answer(lease.record, lease.worker, op.answer):
                     self.events.append(f"record {lease.record + 1}: its output line is already written; your "

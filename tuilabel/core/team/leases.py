@@ -38,7 +38,7 @@ import os
 import sqlite3
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
@@ -129,6 +129,25 @@ class RecordState:
     reason: str | None = None
 
 
+def accepted_decisions(path: Path) -> tuple[set[tuple[int, str]], int]:
+    """Read-only, for consolidation and export: the (record, worker) answers and declines the
+    store accepted (a late answer stays in its journal but does not count), and how many
+    records are not closed yet (still waiting or open)."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+    except sqlite3.Error as exc:
+        raise UserError(f"cannot read the team's lease store {path}: {exc}") from None
+    try:
+        decisions = {(rec, worker) for rec, worker in db.execute("SELECT rec, worker FROM done")}
+        count = db.execute("SELECT value FROM meta WHERE key = 'record_count'").fetchone()[0]
+        closed = db.execute("SELECT count(*) FROM records WHERE state != 0").fetchone()[0]
+    except sqlite3.Error as exc:
+        raise UserError(f"cannot read the team's lease store {path}: {exc}") from None
+    finally:
+        db.close()
+    return decisions, count - closed
+
+
 class LeaseStore:
     """One connection per process (thread-safe: the app leases ahead from a worker thread)."""
 
@@ -162,6 +181,19 @@ class LeaseStore:
     def close(self) -> None:
         self._db.close()
 
+    @classmethod
+    def existing(cls, path: Path, settings: TeamSettings) -> "LeaseStore | None":
+        """The store of a started team job, opened for the owner's side (`tuilabel status`, the
+        portal) without knowing its input's record count; None before the job's first take."""
+        if not path.is_file():
+            return None
+        try:
+            with closing(sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)) as db:
+                row = db.execute("SELECT value FROM meta WHERE key = 'record_count'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"cannot open {path}: {exc}") from None
+        return None if row is None else cls(path, settings, row[0])
+
     # -- the worker's side -------------------------------------------------------------------
 
     def take(self, worker: str, n: int, now: float) -> list[Lease]:
@@ -188,13 +220,14 @@ class LeaseStore:
                                    "AND expiry > ?", (expiry, lease.id, lease.worker, now))
         return replace(lease, expiry=expiry) if cur.rowcount == 1 else None
 
-    def release(self, lease: Lease) -> bool:
-        """GT's "Release task": back to the pool now. False if it was not held any more."""
+    def release(self, lease: Lease, expired: bool = False) -> bool:
+        """GT's "Release task": back to the pool now. `expired`: the worker's task timer ran
+        out (counted as an expiry, not a release). False if it was not held any more."""
         with self._write():
             cur = self._db.execute("DELETE FROM leases WHERE id = ? AND worker = ?",
                                    (lease.id, lease.worker))
             if cur.rowcount:
-                self._count(lease.worker, "releases")
+                self._count(lease.worker, "expiries" if expired else "releases")
             return cur.rowcount == 1
 
     def submit(self, lease: Lease, now: float, answer: bytes = b"") -> bool:
@@ -308,6 +341,23 @@ class LeaseStore:
         return RecordState(record, STATE_NAMES[row[0]],
                            tuple(w for w, kind in done if kind == "answer"),
                            tuple(w for w, kind in done if kind == "decline"), row[1])
+
+    def left_for(self, worker: str, now: float) -> int:
+        """Records this worker may still answer: open ones that need answers and that it has
+        not answered or declined (its own leases included), and those not gone out yet."""
+        with self._write():
+            self._sweep(now)
+            open_ = self._db.execute(
+                "SELECT count(*) FROM records r WHERE r.state = 0 AND r.answers < ? "
+                "AND NOT EXISTS (SELECT 1 FROM done d WHERE d.rec = r.rec AND d.worker = ?)",
+                (self.settings.workers_per_record, worker)).fetchone()[0]
+            return open_ + self.record_count - self._meta("frontier")
+
+    def lifetime_failures(self) -> int:
+        """Records that failed because their availability lifetime ended with no answer."""
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM records WHERE reason = ?",
+                                    (LIFETIME_OVER,)).fetchone()[0]
 
     def closed_since(self, seq: int = 0) -> list[tuple[int, RecordState]]:
         """Records that closed (complete or failed) after `seq`, with their seq, in order."""

@@ -45,15 +45,17 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-body", classes="dialog"):
             yield Static("Keys  (esc closes; dimmed: not available right now)", classes="dialog-title")
             yield Static(keys)
-            yield Static("Labels", classes="dialog-title")
-            yield Static(labels)
+            if self.labels:  # the portal (`tuilabel work`) has none
+                yield Static("Labels", classes="dialog-title")
+                yield Static(labels)
             # Text, not markup: "[keys]" is what the user types, not a style tag.
             yield Static(Text(
                 'Change a key in ~/.config/tuilabel/config.toml: [keys] then id = "key" '
                 '(e.g. skip = "s"; several keys: "s,space").'
             ), classes="dim")
-            yield Static(Text("Zoom, fit and move work for half-block and kitty/sixel pictures alike."), classes="dim")
-            yield Static(Text("ctrl+p: command palette (jump to record N, stats, theme, export, help)"), classes="dim")
+            if self.labels:
+                yield Static(Text("Zoom, fit and move work for half-block and kitty/sixel pictures alike."), classes="dim")
+                yield Static(Text("ctrl+p: command palette (jump to record N, stats, theme, export, help)"), classes="dim")
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(None)

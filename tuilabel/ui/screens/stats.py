@@ -21,6 +21,7 @@ from textual.widgets import Static
 from tuilabel.core.errors import UserError
 from tuilabel.ui.safe_text import one_line
 from tuilabel.ui.format import bar, duration
+from tuilabel.ui.team_status import status_view
 
 BAR_WIDTH = 30
 
@@ -32,10 +33,11 @@ class StatsScreen(ModalScreen[None]):
     ]
 
     class Ready(Message):
-        def __init__(self, stats: object, agreement: object = None) -> None:
+        def __init__(self, stats: object, agreement: object = None, team: object = None) -> None:
             super().__init__()
             self.stats = stats  # Stats, or a one-line str when it could not be computed
             self.agreement = agreement  # Agreement of a job with 2+ workers, else None
+            self.team = team  # a team job's JobStatus (`tuilabel status`), else None
 
     def __init__(self, root: Path, labels: list[str], colours: list[str]) -> None:
         super().__init__(id="stats-screen")
@@ -56,15 +58,16 @@ class StatsScreen(ModalScreen[None]):
     def compute(self) -> None:
         from tuilabel.core.quality.stats import job_stats
 
-        agreement = None
+        agreement = team = None
         try:
             stats: object = job_stats(self.root)
             agreement = _agreement(self.root)  # None unless 2+ workers, single-label
+            team = _team_status(self.root)
         except UserError as exc:
             stats = str(exc)
         except OSError as exc:
             stats = f"cannot read the job folder {self.root}: {exc.strerror or exc}"
-        self.post_message(self.Ready(stats, agreement))
+        self.post_message(self.Ready(stats, agreement, team))
 
     @on(Ready)
     def _ready(self, event: Ready) -> None:
@@ -74,6 +77,10 @@ class StatsScreen(ModalScreen[None]):
             content.update(Text(one_line(event.stats), style="bold"))
         else:
             grid = self.render_stats(event.stats)
+            if event.team is not None:
+                grid.add_row("")
+                grid.add_row(Text("Team", style="bold"))
+                grid.add_row(status_view(event.team))
             if event.agreement is not None:
                 grid.add_row("")
                 grid.add_row(render_agreement(event.agreement))
@@ -129,6 +136,14 @@ class StatsScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def _team_status(root: Path):
+    """A team job's numbers, as `tuilabel status` shows them; None for a solo job."""
+    from tuilabel.core.gt.job import JobFolder
+    from tuilabel.core.team.status import job_status, team_settings
+
+    return job_status(root) if team_settings(JobFolder(root)) is not None else None
 
 
 # -- agreement (a job with several workers) ------------------------------------------------------

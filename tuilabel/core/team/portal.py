@@ -1,0 +1,114 @@
+"""The worker's portal (`tuilabel work`): the jobs under a folder this worker may work on, and
+where each stands for them. Nothing here prints.
+
+Job folders are the folders holding `tuilabel/job.json`, the folder itself or up to two levels
+below it. A team job lists only for the workers its team allows; a solo job is open to anyone.
+
+A job's state for one worker (GT's portal lists jobs with a status and "Start working"):
+    available    records are left for me and I have not started
+    in progress  records are left for me and I hold tasks, have answered some, or my session
+                 of it runs
+    done         nothing is left for me (I answered or declined everything I may, or the
+                 other workers have given every record its answers)
+    expired      nothing is left for anyone, and records failed because their availability
+                 lifetime ended with no answer (GT: the tasks expired)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from tuilabel.core.errors import UserError
+from tuilabel.core.gt.job import JobFolder
+from tuilabel.core.store.journal import iter_journal, parse_entry
+from tuilabel.core.store.lock import lock_held
+from tuilabel.core.team.leases import clock
+from tuilabel.core.team.status import lease_store, open_job, record_total, team_settings
+
+DEPTH = 2
+AVAILABLE, IN_PROGRESS, DONE, EXPIRED = "available", "in progress", "done", "expired"
+
+
+@dataclass(frozen=True)
+class JobCard:
+    """One row of the portal."""
+
+    folder: Path
+    name: str
+    task: str
+    team: bool
+    state: str  # AVAILABLE, IN_PROGRESS, DONE, EXPIRED
+    left: int | None  # records left for this worker; None when the input is not here
+    mine: int  # records this worker answered or declined
+
+
+def find_jobs(root: Path, depth: int = DEPTH) -> list[Path]:
+    """Job folders under `root` (itself included), to `depth` levels, sorted by path."""
+    found: list[Path] = []
+
+    def walk(folder: Path, level: int) -> None:
+        if JobFolder(folder).spec_file.is_file():
+            found.append(folder)
+            return  # a job's own folders are not jobs
+        if level == depth:
+            return
+        try:
+            children = sorted(e.path for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
+        except OSError:
+            return  # a folder we may not read holds no job for us
+        for child in children:
+            walk(Path(child), level + 1)
+
+    walk(root, 0)
+    return found
+
+
+def job_card(root: Path, worker: str, now: float | None = None) -> JobCard | None:
+    """Where the job stands for `worker`; None when its team does not include them."""
+    now = clock() if now is None else now
+    folder, spec = open_job(root)
+    settings = team_settings(folder)
+    if settings is not None and not settings.allows(worker):
+        return None
+    mine_kinds = _my_records(folder, worker)
+    running = lock_held(folder.lock(worker))
+    if settings is None:
+        records = record_total(folder, spec, [])
+        left = None if records is None else max(0, records - len(mine_kinds))
+        started = bool(mine_kinds) or running
+        expired = False
+    else:
+        store = lease_store(folder, settings)
+        if store is None:
+            left, started, expired = record_total(folder, spec, []), running, False
+        else:
+            try:
+                left = store.left_for(worker, now)
+                team = store.status(now)
+                held = team.workers.get(worker)
+                done = held.answers + held.declines if held else 0
+                started = running or (held is not None and (held.leases > 0 or done > 0))
+                expired = (left == 0 and team.waiting == 0 and not any(team.open_by_answers)
+                           and store.lifetime_failures() > 0)
+            finally:
+                store.close()
+    if expired:
+        state = EXPIRED
+    elif left == 0:
+        state = DONE
+    else:
+        state = IN_PROGRESS if started else AVAILABLE
+    return JobCard(folder.root, spec.name, spec.task, settings is not None, state, left, len(mine_kinds))
+
+
+def _my_records(folder: JobFolder, worker: str) -> dict[int, str]:
+    """record -> this worker's latest kind ("a"/"d") from its own journal."""
+    path = folder.journal(worker)
+    try:
+        return {e.index: e.kind for e in map(parse_entry, iter_journal(path)) if e is not None}
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
