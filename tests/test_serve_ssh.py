@@ -34,7 +34,7 @@ def site(tmp_path, tmux):
     team_add(team, "alice", keys["alice"])
     team_add(team, "bob", keys["bob"])
     job = make_job(tmp_path / "jobs", "reviews", 12)
-    host = Host(team, job, tmp_path / "home")
+    host = Host(team, tmp_path / "jobs", tmp_path / "home")
     host.home.mkdir()
     host.start()
     yield host, keys, job
@@ -44,6 +44,21 @@ def site(tmp_path, tmux):
 def ssh_run(host: Host, key, user: str, *extra: str, command: list[str] | None = None, env=None, timeout: float = 20):
     return subprocess.run(host.ssh(key, user, *extra) + (command or []), capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=timeout, env=env)
+
+
+def open_job(tmux: Tmux, pane: str) -> None:
+    """In the worker's portal: start working on the (only, selected) job."""
+    tmux.wait_for(pane, "Start working")
+    tmux.keys(pane, "Enter")
+    tmux.wait_for(pane, "reviews text number")
+
+
+def leave(tmux: Tmux, pane: str) -> None:
+    """q in the labeling app (back to the portal), q in the portal: the ssh session ends."""
+    tmux.keys(pane, "q")
+    tmux.wait_for(pane, "Start working")
+    tmux.keys(pane, "q")
+    tmux.wait_for(pane, "[ssh ended]")
 
 
 def label(tmux: Tmux, pane: str, keys: str, first: int = 0) -> None:
@@ -56,17 +71,21 @@ def label(tmux: Tmux, pane: str, keys: str, first: int = 0) -> None:
 def test_each_key_labels_as_its_worker(site, tmux):
     host, keys, job = site
     tmux.start("alice", host.ssh(keys["alice"], "alice"))
+    screen = tmux.wait_for("alice", "Start working")
+    assert "Jobs for alice" in screen  # her portal, under the id her key belongs to
+    open_job(tmux, "alice")
     label(tmux, "alice", "123")
-    tmux.keys("alice", "q")
-    tmux.wait_for("alice", "[ssh ended]")
+    leave(tmux, "alice")
     log = host.wait_log("left alice from 127.0.0.1: portal exited (0), 3 answers")
     assert "connected alice from 127.0.0.1" in log
 
     tmux.start("bob", host.ssh(keys["bob"], "bob"))
+    assert "Jobs for bob" in tmux.wait_for("bob", "Start working")
+    open_job(tmux, "bob")
     tmux.wait_for("bob", "reviews text number 0")  # a solo job: bob starts at the first record he has not done
     tmux.keys("bob", "2")
     tmux.wait_for("bob", "reviews text number 1")
-    tmux.keys("bob", "q")
+    leave(tmux, "bob")
     host.wait_log("left bob from 127.0.0.1: portal exited (0), 1 answers")
 
     alice, bob = journal_lines(job, "alice"), journal_lines(job, "bob")
@@ -147,7 +166,7 @@ def test_agent_x11_and_environment_stay_on_the_client(site, tmux, tmp_path):
         argv = host.ssh(keys["alice"], "alice", "-A", "-X", "-o", "SendEnv=LANG COLORTERM", "-o", "SetEnv=EVIL=1 LD_PRELOAD=/x.so")
         tmux.start("alice", argv, env={"SSH_AUTH_SOCK": str(tmp_path / "agent.sock"), "DISPLAY": ":0",
                                        "LANG": "C.UTF-8", "COLORTERM": "truecolor"})
-        tmux.wait_for("alice", "reviews text number 0")
+        tmux.wait_for("alice", "Start working")
         log = host.wait_log("refused agent forwarding for alice")
         assert "refused X11 forwarding for alice" in log
         environ = open(f"/proc/{host.portal_pid('alice')}/environ", "rb").read().split(b"\0")
@@ -177,7 +196,8 @@ def footer_row(screen: str) -> int:
 def test_resizing_the_terminal_resizes_the_app(site, tmux):
     host, keys, _ = site
     tmux.start("alice", host.ssh(keys["alice"], "alice"), size=(100, 30))
-    screen = tmux.wait_for("alice", "reviews text number 0")
+    open_job(tmux, "alice")
+    screen = tmux.wait_for("alice", "q Quit")
     assert footer_row(screen) == 29 and max(len(row) for row in screen.splitlines()) > 90
     tmux("resize-window", "-t", "alice", "-x", "72", "-y", "20")
     deadline = time.monotonic() + 10
@@ -193,6 +213,7 @@ def test_resizing_the_terminal_resizes_the_app(site, tmux):
 def test_a_dropped_connection_ends_the_portal_and_keeps_the_answers(site, tmux):
     host, keys, job = site
     tmux.start("alice", host.ssh(keys["alice"], "alice"))
+    open_job(tmux, "alice")
     label(tmux, "alice", "12")
     portal = host.portal_pid("alice")
     ssh_pid = int(subprocess.run(["pgrep", "-f", "-n", f"^ssh .*-i {keys['alice']}"], capture_output=True, text=True).stdout.split()[0])
@@ -206,6 +227,7 @@ def test_kill_9_of_the_server_mid_session_then_resume(site, tmux, tmp_path):
     host, keys, job = site
     known = host.known_hosts(tmp_path)
     tmux.start("alice", host.ssh(keys["alice"], "alice", known_hosts=known))
+    open_job(tmux, "alice")
     label(tmux, "alice", "312")
     portal = host.portal_pid("alice")
     host.process.send_signal(signal.SIGKILL)
@@ -222,8 +244,9 @@ def test_kill_9_of_the_server_mid_session_then_resume(site, tmux, tmp_path):
     assert host.fingerprint == fingerprint
     tmux("kill-session", "-t", "alice")
     tmux.start("alice", host.ssh(keys["alice"], "alice", known_hosts=known))
+    open_job(tmux, "alice")
     label(tmux, "alice", "2", first=3)
-    tmux.keys("alice", "q")
+    leave(tmux, "alice")
     host.wait_log("left alice from 127.0.0.1: portal exited (0), 1 answers")
     assert [e["i"] for e in journal_lines(job, "alice")] == [0, 1, 2, 3]
     key_file = host.team.parent / "ssh_host_ed25519_key"
@@ -243,13 +266,14 @@ def test_ten_workers_at_once_on_a_team_job(tmp_path, tmux):
         team_add(team, worker, keys[worker])
     records = 20
     job = make_job(tmp_path / "jobs", "reviews", records, team={"workers_per_record": 2})
-    host = Host(team, job, tmp_path / "home")
+    host = Host(team, tmp_path / "jobs", tmp_path / "home")
     host.home.mkdir()
     host.start()
     try:
         for worker in workers:
             tmux.start(worker, host.ssh(keys[worker], worker), size=(90, 24))
         pressed = {worker: None for worker in workers}  # the record each worker last answered
+        entered = {worker: 0.0 for worker in workers}  # when it last pressed Enter in its portal
         done: set[str] = set()
         deadline = time.monotonic() + 240
         while len(done) < len(workers):
@@ -260,11 +284,21 @@ def test_ten_workers_at_once_on_a_team_job(tmp_path, tmux):
                     done.add(worker)
                     continue
                 shown = [line for line in screen.splitlines() if "reviews text number" in line]
+                job_row = [line for line in screen.splitlines() if "reviews" in line and "classification" in line]
                 if shown and shown[0] != pressed[worker]:
                     pressed[worker] = shown[0]
                     tmux.keys(worker, str(1 + workers.index(worker) % 3))
+                elif "Start working" in screen and job_row:
+                    # Back in the portal: nothing is left for this worker now. Leave when the
+                    # job is done for it, else try again (other workers' tasks may come back).
+                    if " done " in job_row[0]:
+                        tmux.keys(worker, "q")
+                    elif time.monotonic() - entered[worker] > 1.0:
+                        entered[worker] = time.monotonic()
+                        tmux.keys(worker, "Enter")
             time.sleep(0.05)
-        log = host.wait_log("left w9 from")
+        for worker in workers:
+            log = host.wait_log(f"left {worker} from")
     finally:
         host.stop()
 

@@ -1,4 +1,4 @@
-"""`tuilabel serve --team FILE --jobs DIR|s3://… [--ssh HOST:PORT]`: the labeling host. Workers
+"""`tuilabel serve --team FILE --jobs DIR [--ssh HOST:PORT]`: the labeling host. Workers
 connect with `ssh WORKER@host -p PORT` and land in their portal; nothing else is reachable."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ DEFAULT_SSH = "0.0.0.0:2222"
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("serve", help=HELP, description=HELP + " (no shell, no accounts on the host).")
     parser.add_argument("--team", required=True, metavar="FILE", help="the team file (`tuilabel team add` makes it)")
-    parser.add_argument("--jobs", required=True, metavar="DIR|s3://…", help="the folder (or s3:// prefix) of the jobs workers label")
+    parser.add_argument("--jobs", required=True, metavar="DIR", help="the folder of the jobs workers label (job folders up to two levels down)")
     parser.add_argument("--ssh", default=DEFAULT_SSH, metavar="HOST:PORT", help=f"where to listen for SSH (default {DEFAULT_SSH})")
     parser.set_defaults(run=run)
 
@@ -34,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
     if not team_file.is_file():
         raise UserError(f"no team file {team_file}; make one with `tuilabel team add ID --key FILE`")
     jobs = args.jobs
-    if not jobs.startswith("s3://") and not Path(jobs).is_dir():
+    if jobs.startswith("s3://"):
+        raise UserError(f"{jobs}: jobs under an s3:// prefix are not served yet (the portal lists local job folders)")
+    if not Path(jobs).is_dir():
         raise UserError(f"no jobs folder {jobs}")
     listen, port = host_port(args.ssh, "--ssh")
     try:
@@ -47,14 +49,14 @@ async def _serve(team_file: Path, jobs: str, listen: str, port: int) -> int:
     import asyncio
     import signal
 
-    from tuilabel.serve.activity import ActivityLog, log_path
+    from tuilabel.serve.activity import ActivityLog
     from tuilabel.serve.ssh import Host, Team, host_key, start_ssh_server
 
-    log = ActivityLog(log_path(jobs, team_file))
+    jobs = str(Path(jobs).resolve())
+    log = ActivityLog(Path(jobs) / "serve.log")
     team = Team(team_file, log)
     key = host_key(team_file)
-    cwd = jobs if not jobs.startswith("s3://") else str(team_file.parent.resolve())
-    host = Host(team, str(Path(jobs).resolve()) if not jobs.startswith("s3://") else jobs, log, cwd)
+    host = Host(team, jobs, log)
     try:
         server = await start_ssh_server(host, listen, port, key)
     except OSError as exc:

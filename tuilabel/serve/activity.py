@@ -1,8 +1,7 @@
 """What the labeling host did: one line per event in `serve.log` (and on the console), and
 each worker's answers in a session counted from the growth of its journals.
 
-The log lives in the jobs folder (`<jobs>/serve.log`); for jobs under s3:// it is kept beside
-the team file, since the host has no local jobs folder then.
+The log lives in the jobs folder: `<jobs>/serve.log`.
 """
 
 from __future__ import annotations
@@ -35,17 +34,9 @@ class ActivityLog:
         self._fh.close()
 
 
-def log_path(jobs: str, team_file: Path) -> Path:
-    if jobs.startswith("s3://"):
-        return team_file.parent / "serve.log"
-    return Path(jobs) / "serve.log"
-
-
 def _journals(jobs: str, worker: str) -> list[Path]:
     """The worker's journals in the jobs folder: the folder itself may be a job, or hold jobs
     (one or two levels down: `<jobs>/<job>/` or `<jobs>/<output>/<job>/`)."""
-    if jobs.startswith("s3://"):
-        return []
     tail = f"tuilabel/workers/{worker_folder_name(worker)}/journal.jsonl"
     root = Path(jobs)
     return [p for pattern in (tail, f"*/{tail}", f"*/*/{tail}") for p in root.glob(pattern)]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import importlib.util
 import os
 import sys
 import time
@@ -102,19 +101,16 @@ class Team:
 
 
 def portal_argv(jobs: str, worker: str) -> list[str]:
-    if importlib.util.find_spec("tuilabel.commands.work") is not None:
-        return [sys.executable, "-m", "tuilabel", "work", "--jobs", jobs, "--worker", worker]
-    return [sys.executable, "-m", "tuilabel", "label", jobs, "--worker", worker]
+    return [sys.executable, "-m", "tuilabel", "work", "--jobs", jobs, "--worker", worker]
 
 
 class Host:
     """What every connection shares: the team, the jobs, the log, the failed-login counts."""
 
-    def __init__(self, team: Team, jobs: str, log: Callable[[str], None], cwd: str):
+    def __init__(self, team: Team, jobs: str, log: Callable[[str], None]):
         self.team = team
         self.jobs = jobs
         self.log = log
-        self.cwd = cwd
         self.failures = FailedLogins()
         self.sessions: set[PortalSession] = set()
 
@@ -276,7 +272,7 @@ class PortalSession(asyncssh.SSHServerSession):
         self.process = PtyProcess(self._output, self._exited)
         cols, rows = self.size  # type: ignore[misc]
         try:
-            await self.process.start(portal_argv(self.host.jobs, self.worker), env, self.host.cwd, cols, rows)
+            await self.process.start(portal_argv(self.host.jobs, self.worker), env, self.host.jobs, cols, rows)
         except OSError as exc:
             self.host.log(f"cannot start the portal for {self.worker}: {exc}")
             self.chan.exit(1)
