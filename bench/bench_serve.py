@@ -1,15 +1,15 @@
-"""The labeling app through `tuilabel serve` (OpenSSH client on loopback) beside the same app
-run locally: connect → first record painted, and key → next record painted, with 1 and with 10
-workers at once.
+"""The worker's portal and labeling app through `tuilabel serve` (OpenSSH client on loopback)
+beside the same portal run locally: connect → portal painted, Enter → the job's first record
+painted, and key → next record painted, with 1 and with 10 workers at once.
 
     python bench/bench_serve.py [--runs 3] [--keys 15]
 
 Both sides use one team job each (one worker per record, so ten workers never wait on each
 other; same records, same labels), the same worker ids, a tmux pane of 100x30 with
 TERM=xterm-256color, and the same measuring: one thread per pane polls `capture-pane` every
-5 ms. Start: the pane is created (`ssh alice@127.0.0.1 -p PORT`, or `python -m tuilabel label
-JOB --worker alice`) → the record's text is on screen. Key: send-keys "1" → a different record
-on screen. With 10 workers the panes start together and press keys together; every pane's
+5 ms. Start: the pane is created (`ssh alice@127.0.0.1 -p PORT`, or `python -m tuilabel work
+--jobs DIR --worker alice`) → the portal's job list is on screen. Enter: → the first record's
+text is on screen. Key: send-keys "1" → a different record on screen. With 10 workers the panes start together and press keys together; every pane's
 times count. Runs alternate local and ssh so load hits both alike.
 """
 
@@ -32,6 +32,7 @@ from drivers.ssh_host import TUILABEL, Host, Tmux, make_job, make_key, missing_t
 WORK = HERE / ".work" / "serve"
 SIZE = (100, 30)
 MARK = "reviews text number"
+PORTAL = "Start working"  # the portal's key bar: its job list is painted
 
 
 def shown(screen: str) -> str | None:
@@ -48,20 +49,35 @@ def wait_change(tmux: Tmux, pane: str, before: str | None, timeout: float = 60.0
     raise RuntimeError(f"pane {pane}: no new record within {timeout}s:\n{tmux.screen(pane)}")
 
 
-def one_worker(tmux: Tmux, pane: str, argv: list[str], env: dict, keys: int, starts: list, key_times: list, barrier) -> None:
+def wait_text(tmux: Tmux, pane: str, text: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in tmux.screen(pane):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"pane {pane}: no {text!r} within {timeout}s:\n{tmux.screen(pane)}")
+        time.sleep(0.005)
+
+
+def one_worker(tmux: Tmux, pane: str, argv: list[str], env: dict, keys: int, times: dict, barrier) -> None:
     barrier.wait()
     t0 = time.perf_counter()
     tmux.start(pane, argv, size=SIZE, env=env)
+    wait_text(tmux, pane, PORTAL)
+    times["start"].append(time.perf_counter() - t0)
+    barrier.wait()
+    t0 = time.perf_counter()
+    tmux.keys(pane, "Enter")
     record = wait_change(tmux, pane, None)
-    starts.append(time.perf_counter() - t0)
+    times["open"].append(time.perf_counter() - t0)
     time.sleep(0.3)  # let start-up work (line index, prefetch) settle, as a worker reads the record
     for _ in range(keys):
         barrier.wait()
         t0 = time.perf_counter()
         tmux.keys(pane, "1")
         record = wait_change(tmux, pane, record)
-        key_times.append(time.perf_counter() - t0)
+        times["key"].append(time.perf_counter() - t0)
         time.sleep(0.05)
+    tmux.keys(pane, "q")
+    wait_text(tmux, pane, PORTAL)
     tmux.keys(pane, "q")
     deadline = time.monotonic() + 20
     while "[ssh ended]" not in tmux.screen(pane) and time.monotonic() < deadline:
@@ -69,17 +85,27 @@ def one_worker(tmux: Tmux, pane: str, argv: list[str], env: dict, keys: int, sta
     tmux("kill-session", "-t", pane)
 
 
-def round_of(tmux: Tmux, commands: dict[str, list[str]], env: dict, keys: int) -> tuple[list, list]:
-    starts: list[float] = []
-    key_times: list[float] = []
+def round_of(tmux: Tmux, commands: dict[str, list[str]], env: dict, keys: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {"start": [], "open": [], "key": []}
     barrier = threading.Barrier(len(commands))
-    threads = [threading.Thread(target=one_worker, args=(tmux, f"{worker}-{time.monotonic_ns()}", argv, env, keys, starts, key_times, barrier))
+    errors: list[BaseException] = []
+
+    def worker_thread(pane: str, argv: list[str]) -> None:
+        try:
+            one_worker(tmux, pane, argv, env, keys, times, barrier)
+        except BaseException as exc:  # a stuck pane spoils the round: say so, do not average it away
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=worker_thread, args=(f"{worker}-{time.monotonic_ns()}", argv))
                for worker, argv in commands.items()]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return starts, key_times
+    if errors:
+        raise errors[0]
+    return times
 
 
 def stats(values: list[float]) -> str:
@@ -106,14 +132,14 @@ def main() -> int:
         team_add(team, worker, keys[worker])
     records = 10 * (args.keys + 20) * args.runs * 2
     settings = {"workers_per_record": 1}
-    ssh_job = make_job(WORK / "ssh-jobs", "reviews", records, team=settings)
-    local_job = make_job(WORK / "local-jobs", "reviews", records, team=settings)
+    make_job(WORK / "ssh-jobs", "reviews", records, team=settings)
+    make_job(WORK / "local-jobs", "reviews", records, team=settings)
     home = WORK / "home"
     home.mkdir()
-    host = Host(team, ssh_job, home).start()
+    host = Host(team, WORK / "ssh-jobs", home).start()
     tmux = Tmux(f"tuilabel-bench-serve-{os.getpid()}")
     env = {"HOME": str(home)}
-    results: dict[tuple[str, int], tuple[list, list]] = {}
+    results: dict[tuple[str, int], dict[str, list[float]]] = {}
     try:
         for run in range(args.runs):
             for clients in (1, 10):
@@ -121,13 +147,13 @@ def main() -> int:
                     if side == "ssh":
                         commands = {w: host.ssh(keys[w], w) for w in workers[:clients]}
                     else:
-                        commands = {w: [*TUILABEL, "label", str(local_job), "--worker", w] for w in workers[:clients]}
-                    starts, key_times = round_of(tmux, commands, env, args.keys)
-                    got = results.setdefault((side, clients), ([], []))
-                    got[0].extend(starts)
-                    got[1].extend(key_times)
-                    print(f"run {run + 1} {side:5} x{clients:<2}: start {statistics.median(starts) * 1000:6.0f} ms, "
-                          f"key {statistics.median(key_times) * 1000:5.1f} ms", flush=True)
+                        commands = {w: [*TUILABEL, "work", "--jobs", str(WORK / "local-jobs"), "--worker", w] for w in workers[:clients]}
+                    times = round_of(tmux, commands, env, args.keys)
+                    got = results.setdefault((side, clients), {name: [] for name in times})
+                    for name, values in times.items():
+                        got[name].extend(values)
+                    print(f"run {run + 1} {side:5} x{clients:<2}: " + ", ".join(
+                        f"{name} {statistics.median(values) * 1000:6.1f} ms" for name, values in times.items()), flush=True)
     finally:
         tmux.kill()
         host.stop()
@@ -136,7 +162,8 @@ def main() -> int:
           f"{os.cpu_count()} cores, {args.runs} runs, {args.keys} keys per worker per run, pane {SIZE[0]}x{SIZE[1]}")
     print("| measure | workers | local median | local p90 | n | ssh median | ssh p90 | n | ssh / local (median) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for what, index in (("connect/start → first record painted", 0), ("key → next record painted", 1)):
+    for what, index in (("connect/start → portal painted", "start"), ("enter → job's first record painted", "open"),
+                        ("key → next record painted", "key")):
         for clients in (1, 10):
             local, ssh = results[("local", clients)][index], results[("ssh", clients)][index]
             ratio = statistics.median(ssh) / statistics.median(local)
