@@ -63,10 +63,12 @@ def make_job(jobs: Path, name: str, records: int, labels: str = "alpha,beta,gamm
 class Host:
     """`tuilabel serve` on 127.0.0.1 (a free port unless given), its console in a file."""
 
-    def __init__(self, team: Path, jobs: Path, home: Path, port: int = 0):
+    def __init__(self, team: Path, jobs: Path, home: Path, port: int = 0, web: bool = False):
         self.team, self.jobs, self.home = team, jobs, home
         self.console = home / "serve-console.txt"
         self.port = port
+        self.web = web
+        self.web_url = ""
         self.fingerprint = ""
         self.process: subprocess.Popen | None = None
 
@@ -79,7 +81,8 @@ class Host:
         env.pop("XDG_CONFIG_HOME", None)
         out = open(self.console, "w")
         self.process = subprocess.Popen(
-            [*TUILABEL, "serve", "--team", str(self.team), "--jobs", str(self.jobs), "--ssh", f"127.0.0.1:{self.port}"],
+            [*TUILABEL, "serve", "--team", str(self.team), "--jobs", str(self.jobs), "--ssh", f"127.0.0.1:{self.port}",
+             *(["--web", "127.0.0.1:0"] if self.web else [])],
             stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO,
         )
         deadline = time.monotonic() + timeout
@@ -87,8 +90,10 @@ class Host:
             text = self.console.read_text()
             found = re.search(r"SSH on 127\.0\.0\.1:(\d+)", text)
             fingerprint = re.search(r"host key fingerprint: (SHA256:\S+)", text)
-            if found and fingerprint:
+            web = re.search(r"web: (http://\S+/)", text)
+            if found and fingerprint and (web or not self.web) and "log: " in text:
                 self.port, self.fingerprint = int(found.group(1)), fingerprint.group(1)
+                self.web_url = web.group(1) if web else ""
                 return self
             if self.process.poll() is not None:
                 raise AssertionError(f"serve exited {self.process.returncode}:\n{text}")
