@@ -313,3 +313,28 @@ def test_ten_workers_at_once_on_a_team_job(tmp_path, tmux):
     assert len({w for ws in by_record.values() for w in ws}) >= 3  # shared out, not one portal at a time
     output = (job / "manifests" / "output" / "output.manifest").read_bytes().splitlines()
     assert len(output) == records  # one consolidated line per record
+
+
+def test_connections_dropped_while_the_portal_starts_leave_no_process(site):
+    """A client gone at any moment of the start (before, while, after the portal's process
+    is made) leaves no portal running for nobody."""
+    host, keys, _ = site
+    for attempt in range(16):  # killed 0, 2, 4 … 30 ms after the login
+        client = subprocess.Popen(host.ssh(keys["alice"], "alice", "-tt"), stdin=subprocess.PIPE,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while "connected alice" not in host.log_text():
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        time.sleep(0.002 * attempt)
+        client.kill()
+        client.wait()
+        host.log.write_text("")  # the next attempt waits for its own login line
+    time.sleep(1.0)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        running = subprocess.run(["pgrep", "-f", f"tuilabel work --jobs {host.jobs}"], capture_output=True, text=True).stdout.split()
+        if not running:
+            break
+        time.sleep(0.1)
+    assert not running, "a portal outlived its connection"

@@ -29,7 +29,10 @@ class FailedLogins:
         self._recent(address).append(time.monotonic())
 
     def blocked(self, address: str) -> bool:
-        return len(self._recent(address)) >= MAX_FAILURES
+        blocked = len(self._recent(address)) >= MAX_FAILURES
+        if not self._times[address]:
+            del self._times[address]  # forget addresses whose failures aged out
+        return blocked
 
 
 class Team:

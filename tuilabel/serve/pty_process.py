@@ -36,6 +36,8 @@ class PtyProcess:
         self._process: asyncio.subprocess.Process | None = None
         self._pending = bytearray()  # input the pty could not take yet
         self._reading = False
+        self._size: tuple[int, int, int, int] | None = None  # a resize that came before the start
+        self._hung_up = False  # the connection went before the process was there
         self._loop = asyncio.get_running_loop()
 
     @property
@@ -44,7 +46,7 @@ class PtyProcess:
 
     async def start(self, argv: list[str], env: dict[str, str], cwd: str, cols: int, rows: int) -> None:
         master, slave = os.openpty()
-        _set_size(slave, cols, rows)
+        _set_size(slave, *(self._size or (cols, rows, 0, 0)))
         try:
             self._process = await asyncio.create_subprocess_exec(
                 *argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
@@ -59,6 +61,9 @@ class PtyProcess:
         self._master = master
         self.resume_output()
         asyncio.ensure_future(self._wait())
+        self._flush()  # keys typed while the process started
+        if self._hung_up:
+            asyncio.ensure_future(self.hang_up())
 
     async def _wait(self) -> None:
         assert self._process is not None
@@ -96,12 +101,13 @@ class PtyProcess:
             self._reading = True
 
     def write(self, data: bytes) -> None:
-        if self._master < 0:
-            return
         self._pending += data
-        self._flush()
+        if self._master >= 0:
+            self._flush()
 
     def _flush(self) -> None:
+        if self._master < 0:
+            return
         try:
             while self._pending:
                 written = os.write(self._master, self._pending)
@@ -114,13 +120,20 @@ class PtyProcess:
         self._loop.remove_writer(self._master)
 
     def resize(self, cols: int, rows: int, xpixels: int = 0, ypixels: int = 0) -> None:
-        if self._master >= 0 and cols > 0 and rows > 0:
+        if cols <= 0 or rows <= 0:
+            return
+        if self._master >= 0:
             _set_size(self._master, cols, rows, xpixels, ypixels)
+        else:
+            self._size = (cols, rows, xpixels, ypixels)
 
     async def hang_up(self, grace: float = HANGUP_GRACE_SECONDS) -> None:
         """The connection is gone: SIGHUP to the worker's process group, SIGKILL after `grace`."""
         process = self._process
-        if process is None or process.returncode is not None:
+        if process is None:
+            self._hung_up = True  # `start` hangs it up as soon as it is there
+            return
+        if process.returncode is not None:
             return
         self._signal(signal.SIGHUP)
         try:

@@ -70,6 +70,7 @@ class Worker:
 class TeamFile:
     path: Path
     workers: dict[str, Worker] = field(default_factory=dict)
+    _owners: dict[bytes, str] = field(default_factory=dict, repr=False)  # key blob -> worker id
 
     @classmethod
     def load(cls, path: Path, missing_ok: bool = False) -> "TeamFile":
@@ -80,7 +81,7 @@ class TeamFile:
         if not isinstance(workers_table, dict):
             raise UserError(f"{path}: [workers] must be a table of worker ids")
         team = cls(path)
-        owner_of: dict[bytes, str] = {}
+        owner_of = team._owners
         for worker, entry in workers_table.items():
             where = f"{path}: worker {worker!r}"
             check_worker_id(worker)
@@ -111,11 +112,7 @@ class TeamFile:
 
     def owner_of(self, key) -> str | None:
         """The worker id a public key (asyncssh SSHKey) belongs to."""
-        for worker, entry in self.workers.items():
-            for line in entry.keys:
-                if parse_public_key(line).public_data == key.public_data:
-                    return worker
-        return None
+        return self._owners.get(key.public_data)
 
     def add_key(self, worker: str, text: str, where: str) -> str:
         """Add a key to `worker` (created if new); the key's line as stored."""
@@ -128,12 +125,14 @@ class TeamFile:
             raise UserError(f"{where}: this key already belongs to {owner!r}; one key, one worker")
         line = key_text(key)
         self.workers.setdefault(worker, Worker()).keys.append(line)
+        self._owners[key.public_data] = worker
         return line
 
     def remove(self, worker: str) -> None:
         if worker not in self.workers:
             raise UserError(f"no worker {worker!r} in {self.path}{self._known()}")
         del self.workers[worker]
+        self._owners = {blob: owner for blob, owner in self._owners.items() if owner != worker}
 
     def new_token(self, worker: str) -> str:
         """A fresh web-login token for `worker`: returned once, only its hash is kept."""
