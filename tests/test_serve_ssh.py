@@ -97,7 +97,7 @@ def test_a_key_logs_in_only_as_its_worker(site):
     host, keys, _ = site
     refused = ssh_run(host, keys["carol"], "carol", "-tt")
     assert refused.returncode == 255 and "Permission denied (publickey)" in refused.stderr
-    host.wait_log("refused carol from 127.0.0.1: key SHA256:")
+    host.wait_log("refused 'carol' from 127.0.0.1: key SHA256:")
     assert "is not in the team file" in host.log_text()
 
     as_bob = ssh_run(host, keys["alice"], "bob", "-tt")  # alice's key cannot claim to be bob
@@ -107,7 +107,7 @@ def test_a_key_logs_in_only_as_its_worker(site):
     password = ssh_run(host, keys["alice"], "alice", "-o", "PubkeyAuthentication=no",
                        "-o", "PreferredAuthentications=password,keyboard-interactive")
     assert password.returncode == 255 and "Permission denied (publickey)" in password.stderr
-    host.wait_log("refused alice from 127.0.0.1: no public key offered")
+    host.wait_log("refused 'alice' from 127.0.0.1: no public key offered")
     assert "connected" not in host.log_text()
 
 
@@ -116,6 +116,8 @@ def test_nothing_but_the_portal(site, tmp_path):
     exec_ = ssh_run(host, keys["alice"], "alice", command=["ls", "/"])
     assert exec_.returncode != 0 and "exec request failed" in exec_.stderr and "bin" not in exec_.stdout
     host.wait_log("refused command 'ls /' for alice from 127.0.0.1")
+    ssh_run(host, keys["alice"], "alice", command=["printf", "\x1b[2J\nforged line"])
+    host.wait_log("refused command 'printf \\x1b[2J\\nforged line' for alice")  # escaped: one line, no terminal control
 
     sftp = subprocess.run(["sftp", *host.client_options(keys["alice"]), "-P", str(host.port), "alice@127.0.0.1"],
                           capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=20)
@@ -150,7 +152,7 @@ def test_nothing_but_the_portal(site, tmp_path):
         with conn:
             conn.settimeout(10)
             assert conn.recv(100) == b""  # closed: no SSH banner came through the tunnel
-        host.wait_log(f"refused local port forwarding to 127.0.0.1:{host.port} for alice")
+        host.wait_log(f"refused local port forwarding to '127.0.0.1':{host.port} for alice")
     finally:
         forward.kill()
         forward.wait()

@@ -50,6 +50,13 @@ def host_key(team_file: Path) -> asyncssh.SSHKey:
         raise UserError(f"cannot read host key {path}: {exc}") from None
 
 
+def shown(text: object, limit: int = 80) -> str:
+    """What a client sent, safe to put in the log and on the owner's console: quoted, control
+    characters escaped, cut short."""
+    text = str(text)
+    return repr(text[:limit] + ("…" if len(text) > limit else ""))
+
+
 def portal_argv(jobs: str, worker: str) -> list[str]:
     return [sys.executable, "-m", "tuilabel", "work", "--jobs", jobs, "--worker", worker]
 
@@ -75,7 +82,7 @@ class Connection(asyncssh.SSHServer):
             else:
                 why = self.refused_key
             self.host.failures.add(self.address)
-            self.host.log(f"refused {self.user} from {self.address}: {why}")
+            self.host.log(f"refused {shown(self.user)} from {self.address}: {why}")
 
     def begin_auth(self, username: str) -> bool:
         self.user = username
@@ -103,7 +110,7 @@ class Connection(asyncssh.SSHServer):
         if owner is None:
             self.refused_key = f"key {fingerprint} is not in the team file"
         elif username not in team.workers:
-            self.refused_key = f"no worker {username!r} (key {fingerprint} is {owner}'s)"
+            self.refused_key = f"no worker {shown(username)} (key {fingerprint} is {owner}'s)"
         else:
             self.refused_key = f"key {fingerprint} is {owner}'s, not {username}'s"
         self.host.failures.add(self.address)
@@ -122,19 +129,19 @@ class Connection(asyncssh.SSHServer):
         self.host.log(f"refused {what} for {self.worker} from {self.address}")
 
     def connection_requested(self, dest_host, dest_port, orig_host, orig_port):
-        self.refuse(f"local port forwarding to {dest_host}:{dest_port}")
+        self.refuse(f"local port forwarding to {shown(dest_host)}:{dest_port}")
         return False
 
     def server_requested(self, listen_host, listen_port):
-        self.refuse(f"remote port forwarding from {listen_host}:{listen_port}")
+        self.refuse(f"remote port forwarding from {shown(listen_host)}:{listen_port}")
         return False
 
     def unix_connection_requested(self, dest_path):
-        self.refuse(f"local socket forwarding to {dest_path}")
+        self.refuse(f"local socket forwarding to {shown(dest_path)}")
         return False
 
     def unix_server_requested(self, listen_path):
-        self.refuse(f"remote socket forwarding from {listen_path}")
+        self.refuse(f"remote socket forwarding from {shown(listen_path)}")
         return False
 
     def tun_requested(self, unit):
@@ -186,11 +193,11 @@ class PortalSession(asyncssh.SSHServerSession):
         return True
 
     def exec_requested(self, command: str) -> bool:
-        self.connection.refuse(f"command {command!r}")
+        self.connection.refuse(f"command {shown(command)}")
         return False
 
     def subsystem_requested(self, subsystem: str) -> bool:
-        self.connection.refuse(f"subsystem {subsystem!r}")
+        self.connection.refuse(f"subsystem {shown(subsystem)}")
         return False
 
     def session_started(self) -> None:
@@ -202,6 +209,8 @@ class PortalSession(asyncssh.SSHServerSession):
         asyncio.ensure_future(self._start())
 
     async def _start(self) -> None:
+        if self.reason is not None:
+            return  # the client left before its portal was started
         client = self.chan.get_environment()
         env = {k: os.environ[k] for k in HOST_ENV if k in os.environ}
         env.update({k: client[k] for k in CLIENT_ENV if k in client})
@@ -217,7 +226,7 @@ class PortalSession(asyncssh.SSHServerSession):
             self.chan.exit(1)
             return
         self.host.sessions.add(self)
-        self.host.log(f"portal started for {self.worker} (pid {self.process.pid}, {cols}x{rows}, TERM={env['TERM']})")
+        self.host.log(f"portal started for {self.worker} (pid {self.process.pid}, {cols}x{rows}, TERM={shown(env['TERM'])})")
 
     def _output(self, data: bytes) -> None:
         if self.reason is None:
