@@ -1,6 +1,10 @@
 """Key -> next record painted, headless at 120x40 (issue 3's latency budget).
 
-    python bench/bench_keys.py [--text N] [--images N] [--load 2]
+    python bench/bench_keys.py [--text N] [--images N] [--load 2] [--team]
+
+`--team` labels a team job (2 workers per record, a 5-minute task time limit): records come
+from the lease store through the lease-ahead thread, the answer goes to the store from it,
+and the task timer repaints itself every second.
 
 `--load K` starts K busy loops at `nice -n 19` for the run (the loaded figures: a busy machine
 whose other work yields to the labeler, as a desktop scheduler does) and stops them after.
@@ -68,6 +72,9 @@ SIZE = (120, 40)
 GAP = 0.04  # seconds between a paint and the next key
 
 
+TEAM: dict = {}  # the job's team settings (--team)
+
+
 def text_job(root: Path, n: int) -> Session:
     words = "the battery lasts all day but the screen scratches easily and the case feels cheap".split()
     objects = [{"source": f"#{i} " + " ".join(words[(i + k) % len(words)] for k in range(40)), "id": i} for i in range(n)]
@@ -94,7 +101,7 @@ def open_job(root: Path, objects: list[dict], labels: list[str], task: str) -> S
     spec = JobSpec(
         name="bench-keys", label_attribute="label", task=task, labels=tuple(labels),
         input=str(manifest), output=str(root), worker="bench",
-        instructions=Instructions(short="Pick one."),
+        instructions=Instructions(short="Pick one."), team=TEAM,
     )
     return Session(spec, JobFolder(root / "job"), Manifest(manifest)).open()
 
@@ -188,7 +195,10 @@ def main() -> int:
     parser.add_argument("--text", type=int, default=200, help="text records (default 200)")
     parser.add_argument("--images", type=int, default=30, help="image records (default 30)")
     parser.add_argument("--load", type=int, default=0, help="busy loops at nice 19 during the run (default 0)")
+    parser.add_argument("--team", action="store_true", help="a team job: 2 workers per record, leases")
     args = parser.parse_args()
+    if args.team:
+        TEAM.update(workers_per_record=2, task_time_limit=300)
     shutil.rmtree(WORK, ignore_errors=True)
     busy = [subprocess.Popen(["nice", "-n", "19", sys.executable, "-c", "while True: pass"]) for _ in range(args.load)]
     try:
@@ -220,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
                      statistics.median(answers), rest, statistics.median(cpu), budget, misses))
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: key -> next record painted, headless "
           f"{SIZE[0]}x{SIZE[1]}, COLORTERM={os.environ['COLORTERM']}, job folder on {WORK} (fsync per answer); "
-          f"{args.load} busy loops at nice 19; load average {load:.2f} at start, {os.getloadavg()[0]:.2f} at end")
+          f"{args.load} busy loops at nice 19; {'team job (N = 2, leases); ' if args.team else ''}load average {load:.2f} at start, {os.getloadavg()[0]:.2f} at end")
     print(f"{'records':<20}{'keys':>6}{'median ms':>11}{'p90 ms':>9}{'max ms':>9}{'answer+fsync':>14}"
           f"{'rest':>9}{'main CPU':>10}   budget (median / p90)")
     for kind, keys, med, ninety, worst, answer_ms, rest_ms, cpu_ms, (b_med, b_90), misses in rows:

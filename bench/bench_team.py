@@ -9,6 +9,11 @@ Block 1 is "no lease-ahead" (one take per task); block 10 is the app's lease-ahe
 
     python bench/bench_team.py [--seconds 20] [--workers 20] [--blocks 1 10]
     python bench/bench_team.py --seconds 900 --blocks 10   # the whole job, to the end
+    python bench/bench_team.py --session [--seconds 30]     # workers are whole sessions
+
+With --session each worker is the real core API (tests/team_session_worker.py: job setup,
+fsynced journal, the lease-ahead thread, the output writer): measured is the answer call,
+from the key to the next record shown (what a worker waits for), p50/p99, and answers/s.
 """
 
 from __future__ import annotations
@@ -98,6 +103,36 @@ def run(workers: int, block: int, seconds: float) -> dict:
                 "invariants": check_invariants(job)}
 
 
+def run_sessions(workers: int, seconds: float) -> dict:
+    with tempfile.TemporaryDirectory(prefix="tuilabel-bench-team-") as tmp:
+        job = Path(tmp)
+        source = job / "records.manifest"
+        source.write_bytes(b"".join(b'{"source":"record %d"}\n' % i for i in range(RECORDS)))
+        report = job / "times.jsonl"
+        script = REPO / "tests" / "team_session_worker.py"
+        until = time.time() + seconds
+        start = time.perf_counter()
+        procs = [subprocess.Popen([sys.executable, str(script), str(source), f"w{i:02d}", str(N), str(i),
+                                   "--until", str(until), "--report", str(report)],
+                                  env={**os.environ, "PYTHONPATH": str(REPO)}, stderr=subprocess.DEVNULL)
+                 for i in range(workers)]
+        for proc in procs:
+            assert proc.wait() == 0
+        wall = time.perf_counter() - start
+        times = [t for line in report.read_bytes().splitlines() for t in orjson.loads(line)["times"]]
+        folder = job / "records" / "tuilabel"
+        db = sqlite3.connect(folder / "team.sqlite")
+        accepted = db.execute("SELECT count(*) FROM done WHERE kind = 'answer'").fetchone()[0]
+        over = db.execute("SELECT count(*) FROM records WHERE answers > ?", (N,)).fetchone()[0]
+        complete = db.execute("SELECT count(*) FROM records WHERE state = 1").fetchone()[0]
+        written = db.execute("SELECT value FROM meta WHERE key = 'written'").fetchone()[0]
+        lines = sum(1 for _ in (job / "records" / "manifests" / "output" / "output.manifest").open("rb"))
+        assert over == 0 and lines == db.execute("SELECT count(*) FROM closed WHERE seq <= ?", (written,)).fetchone()[0]
+        return {"answers": accepted, "per_s": accepted / wall, "wall": wall,
+                "key": (percentile(times, 50), percentile(times, 99)),
+                "invariants": f"ok ({complete:,} complete, {lines:,} output lines)"}
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--worker"]:
         job, name, block, until = sys.argv[2:]
@@ -107,7 +142,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--workers", type=int, default=20)
     parser.add_argument("--blocks", type=int, nargs="+", default=[1, 10])
+    parser.add_argument("--session", action="store_true", help="workers are whole sessions (the core API)")
     args = parser.parse_args()
+    if args.session:
+        print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}; {args.workers} session workers, "
+              f"N = {N}, {RECORDS:,} records, {args.seconds:g} s")
+        r = run_sessions(args.workers, args.seconds)
+        print("| workers | answers | answers/s | key -> next record p50 / p99 | invariants |")
+        print("|---:|---:|---:|---:|---|")
+        print(f"| {args.workers} | {r['answers']:,} | {r['per_s']:,.0f} | {r['key'][0] * 1000:.2f} / "
+              f"{r['key'][1] * 1000:.1f} ms | {r['invariants']} |")
+        return
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}; {args.workers} workers, "
           f"N = {N}, {RECORDS:,} records, {args.seconds:g} s per run")
     print("| block | answers | answers/s | take p50 / p99 | submit p50 / p99 | invariants |")

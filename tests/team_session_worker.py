@@ -1,7 +1,7 @@
 """One scripted team worker driving the real session (job setup, journal, lease-ahead thread,
 output writer) at full speed, for tests/test_team_session.py and bench/bench_team.py.
 
-    team_session_worker.py INPUT WORKER N SEED [--decline-every K] [--max A] [--report FILE]
+    team_session_worker.py INPUT WORKER N SEED [--decline-every K] [--max A] [--until T] [--report FILE]
 
 Answers (label = a hash of record and worker, so runs are comparable) until the lease store
 has nothing left for this worker, or after A answers (then it exits without closing: the
@@ -32,10 +32,12 @@ def main() -> int:
     parser.add_argument("--max", type=int, default=0)
     parser.add_argument("--report")
     parser.add_argument("--labels", default="a,b,c")
+    parser.add_argument("--until", type=float, default=0, help="stop (and close) at this time.time()")
+    parser.add_argument("--output", help="where the job folder goes (an s3:// prefix: a job across machines)")
     args = parser.parse_args()
-    job = prepare(JobRequest(source=args.input, labels=args.labels, worker=args.worker,
+    job = prepare(JobRequest(source=args.input, labels=args.labels, worker=args.worker, output=args.output,
                              team={"workers_per_record": args.n, "task_time_limit": 60}))
-    session, _ = job.start()
+    session, mirror = job.start()
     k = len(job.spec.labels)
     times = []
     answered = 0
@@ -50,7 +52,9 @@ def main() -> int:
         answered += 1
         if args.max and answered >= args.max:
             os._exit(0)  # no close: leases stay held, as after kill -9
-    job.stop(session, None)
+        if args.until and time.time() >= args.until:
+            break
+    job.stop(session, mirror)
     if args.report:
         with open(args.report, "ab") as fh:
             fh.write(orjson.dumps({"worker": args.worker, "times": times, "messages": session.messages}) + b"\n")

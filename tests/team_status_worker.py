@@ -49,9 +49,10 @@ def main(root: Path, worker: str, plan: list[str]) -> None:
             now = clock()
             gt = {"source": f"record {lease.record}", attr: 0,
                   f"{attr}-metadata": {"class-name": job["labels"][0]}}
-            journal.append(Entry(lease.record, lease.record, "a" if what == "a" else "d", worker,
-                                 iso(now - float(seconds)), iso(now), float(seconds), gt))
-            accepted = store.submit(lease, now) if what == "a" else store.decline(lease, now)
+            entry = Entry(lease.record, lease.record, "a" if what == "a" else "d", worker,
+                          iso(now - float(seconds)), iso(now), float(seconds), gt)
+            journal.append(entry)
+            accepted = store.submit(lease, now, entry.to_line()) if what == "a" else store.decline(lease, now)
             assert accepted, step
         journal.close()
     store.close()

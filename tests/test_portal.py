@@ -7,17 +7,19 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import orjson
 import pytest
 
 from test_team_status import make_job, write_journal
-from test_tmux_e2e import SERVER, capture, session_name, tmux, wait_for  # noqa: F401 (fixture)
+from test_tmux_e2e import capture, session_name, tmux, wait_for  # noqa: F401 (session_name: a fixture)
 from tuilabel.core.gt.job import JobFolder
 from tuilabel.core.team.leases import LeaseStore, clock
 from tuilabel.core.team.portal import AVAILABLE, DONE, EXPIRED, IN_PROGRESS, find_jobs, job_card
 from tuilabel.core.team.settings import TeamSettings
+from tuilabel.core.team.status import job_status
 from tuilabel.ui.portal import make_portal
 
 REPO = Path(__file__).resolve().parents[1]
@@ -128,6 +130,19 @@ def start_in_tmux(name: str, folder: Path, command: str) -> None:
     tmux("new-session", "-d", "-s", name, "-x", "80", "-y", "24", run)
 
 
+def wait_row(target: str, job: str, tail: list[str], timeout: float = 20.0) -> None:
+    """Wait for the portal's row of `job` to end with `tail` (status, records left)."""
+    deadline = time.monotonic() + timeout
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = capture(target)
+        if "Jobs for" in screen and any(line.split()[:1] == [job] and line.split()[-2:] == tail
+                                        for line in screen.splitlines()):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no portal row {job} … {' '.join(tail)} within {timeout}s; screen:\n{screen}")
+
+
 @pytest.mark.tmux
 def test_portal_in_tmux_label_a_job_and_come_back(tmp_path, session_name):
     make_job(tmp_path, "first-job", records=3)
@@ -141,9 +156,7 @@ def test_portal_in_tmux_label_a_job_and_come_back(tmp_path, session_name):
     tmux("send-keys", "-t", session_name, "1")
     wait_for(session_name, "1/3")
     tmux("send-keys", "-t", session_name, "q")
-    screen = wait_for(session_name, "Jobs for alice")
-    row = next(line for line in screen.splitlines() if "first-job" in line)
-    assert row.split()[-2:] == ["progress", "2"], screen  # "in progress", 2 left, read anew
+    wait_row(session_name, "first-job", ["progress", "2"])  # a fresh portal: in progress, 2 left
     tmux("send-keys", "-t", session_name, "q")
     wait_for(session_name, "EXIT 0")
     journal = JobFolder(tmp_path / "first-job").journal("alice")
@@ -177,3 +190,41 @@ def test_the_keymap_knows_the_portals_ids():
                               "pick another key (? lists every id and key)")
     with pytest.raises(UserError, match="portal-nope: no such binding id"):
         validate_keymap({"portal-nope": "n"})
+
+
+@pytest.mark.tmux
+def test_a_team_job_with_nothing_left_comes_back_to_the_portal_done(tmp_path, session_name):
+    job = make_job(tmp_path, "team-job", records=2, team={"workers_per_record": 2, "team": ["alice", "bob"]})
+    start_in_tmux(session_name, tmp_path, "work --worker alice")
+    wait_for(session_name, "available")
+    tmux("send-keys", "-t", session_name, "Enter")
+    wait_for(session_name, "task time")  # the team labeling screen, with its timer
+    tmux("send-keys", "-t", session_name, "1")
+    wait_for(session_name, "record 2")
+    tmux("send-keys", "-t", session_name, "2")
+    # Nothing is left for alice (each record waits for bob): the app ends by itself.
+    wait_row(session_name, "team-job", ["done", "0"])
+    tmux("send-keys", "-t", session_name, "q")
+    wait_for(session_name, "EXIT 0")
+    assert sorted(job_status(job).workers) == ["alice"] and job_status(job).workers["alice"].answers == 2
+
+
+def test_counting_again_keeps_the_cursor_and_drops_removed_jobs(jobs):
+    import shutil
+
+    app = make_portal(Path("jobs"), "alice", refresh_seconds=None, selected=Path("jobs") / "c-team-started")
+
+    async def go() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert app.chosen().name == "c-team-started"  # back on the job just worked on
+            await pilot.press("up")
+            shutil.rmtree(jobs / "a-fresh-solo")
+            await pilot.press("r")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert [c.name for c in app.cards.values()] == ["b-done-solo", "c-team-started", "d-team-expired"]
+            assert app.chosen().name == "b-done-solo"  # where the worker put it, not the selected job
+
+    asyncio.run(go())

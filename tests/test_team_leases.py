@@ -82,7 +82,8 @@ def test_stop_and_resume_later_gives_own_live_leases_back_first(tmp_path):
     first = store.take("a", 2, T0)
     store.close()  # the worker stops; another process opens the job later
     again = make_store(tmp_path, records=10).take("a", 3, T0 + 60)
-    assert again[:2] == first  # the same leases, times unchanged
+    assert [(l.id, l.record) for l in again[:2]] == [(l.id, l.record) for l in first]  # the same leases
+    assert all(l.expiry == T0 + 60 + 300 for l in again)  # a worker who asks is there: a fresh limit
     assert again[2].record == 2
 
 

@@ -273,3 +273,26 @@ def test_consolidate_and_export_of_a_team_job_count_only_accepted_answers(tmp_pa
     assert result.returncode == 0, result.stderr
     texts = [p.read_text() for p in (tmp_path / "responses").rglob("*.json")]
     assert any('"alice"' in t for t in texts) and not any('"dave"' in t for t in texts)
+
+
+def test_a_worker_id_cannot_be_taken_over_while_its_process_lives(tmp_path):
+    source = make_input(tmp_path, 5)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\n"
+         "from tuilabel.core.job_setup import JobRequest, prepare\n"
+         f"job = prepare(JobRequest(source={str(source)!r}, labels='good,bad', worker='ann', "
+         "team={'workers_per_record': 2}))\n"
+         "session, _ = job.start()\nprint('open', flush=True)\ntime.sleep(60)\n"],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(UserError, match="ann") as refused:
+            open_worker(source, "ann")
+        assert "\n" not in str(refused.value)
+    finally:
+        holder.kill()
+        holder.wait()
+    # Once it is gone (killed: no clean exit), the id is free again and its tasks come back.
+    job, ann = open_worker(source, "ann")
+    assert ann.current is not None
+    job.stop(ann, None)

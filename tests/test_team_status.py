@@ -194,10 +194,14 @@ def test_the_apps_stats_screen_shows_the_team_numbers(team_job):
         shown = asyncio.run(go())
     finally:
         session.close()
-    assert "6 records: 2 complete, 0 failed, 2 open, 2 waiting" in shown, shown
-    assert "1 out" in shown
-    carol = next(line for line in shown.splitlines() if line.startswith("carol"))
-    assert carol.split()[-1] == "yes", shown
+    # alice's own session has taken the two records that were waiting (4, 5) as her tasks.
+    assert "6 records: 2 complete, 0 failed, 4 open, 0 waiting" in shown, shown
+    assert "3 out" in shown
+    rows: dict[str, list[str]] = {}
+    for line in shown.splitlines():  # the team table comes before the agreement's
+        if line[:5] in ("alice", "carol"):
+            rows.setdefault(line[:5], line.split())
+    assert rows["alice"][-2:] == ["2", "yes"] and rows["carol"][-2:] == ["1", "yes"], shown
 
 
 def test_a_running_session_without_answers_is_active(tmp_path):
@@ -232,3 +236,43 @@ def test_the_readme_example_is_what_status_prints(tmp_path):
     got = "\n".join(line.rstrip() for line in done.stdout.splitlines()) + "\n"
     pace = re.compile(r"Pace .*")
     assert pace.sub("Pace …", got) == pace.sub("Pace …", shown)
+
+
+def test_a_damaged_lease_store_is_one_line(tmp_path):
+    job = make_job(tmp_path, "team-job", team={"workers_per_record": 2})
+    (job / "tuilabel" / "team.sqlite").write_bytes(b"not a database, not at all" * 10)
+    done = status_cli(str(job))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "cannot open" in done.stderr and "team.sqlite" in done.stderr
+
+
+def test_a_team_job_in_s3_is_refused_in_one_line_not_miscounted(tmp_path):
+    job = make_job(tmp_path, "s3-team", team={"workers_per_record": 2})
+    spec = orjson.loads((job / "tuilabel" / "job.json").read_bytes())
+    spec["output"] = "s3://bucket/jobs"  # its lease store is in S3, not in this folder
+    (job / "tuilabel" / "job.json").write_bytes(orjson.dumps(spec))
+    done = status_cli(str(job))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "is a team job in S3 (s3://bucket/jobs)" in done.stderr and "not yet" in done.stderr
+
+
+def test_left_for_counts_what_a_worker_may_still_answer(tmp_path):
+    from tuilabel.core.team.leases import LeaseStore
+    from tuilabel.core.team.settings import TeamSettings
+
+    t0 = 1_000_000.0
+    store = LeaseStore(tmp_path / "team.sqlite", TeamSettings(workers_per_record=2, max_concurrent=2), 5)
+    first, second = store.take("a", 2, t0)  # records 0 and 1 go out; 2-4 wait
+    assert store.submit(first, t0) and store.decline(second, t0)
+    (held,) = store.take("b", 1, t0)  # record 0, which needs a second answer
+    assert held.record == 0
+    assert store.left_for("a", t0) == 3  # answered 0, declined 1: only the three waiting
+    assert store.left_for("b", t0) == 5  # its own task (0), 1, and the three waiting
+    assert store.left_for("c", t0) == 5
+    assert store.submit(held, t0)  # record 0 complete
+    assert store.left_for("c", t0) == 4
+    store.close()
+    reopened = LeaseStore.existing(tmp_path / "team.sqlite", TeamSettings(workers_per_record=2))
+    assert reopened is not None and reopened.record_count == 5  # without being told the count
+    reopened.close()
+    assert LeaseStore.existing(tmp_path / "none.sqlite", TeamSettings()) is None

@@ -26,7 +26,15 @@ SERVER = ["tmux", "-L", f"tuilabel-e2e-{os.getpid()}", "-f", "/dev/null"]
 
 
 def tmux(*args: str) -> str:
-    return subprocess.run([*SERVER, *args], check=True, capture_output=True, text=True).stdout
+    try:
+        return subprocess.run([*SERVER, *args], check=True, capture_output=True, text=True).stdout
+    except subprocess.CalledProcessError:
+        if args[0] != "new-session":
+            raise
+        # The previous test's kill-session ended the private server; a new-session that
+        # connected while it was exiting fails ("server exited unexpectedly"): once more.
+        time.sleep(0.5)
+        return subprocess.run([*SERVER, *args], check=True, capture_output=True, text=True).stdout
 
 
 def capture(target: str) -> str:

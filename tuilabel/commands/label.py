@@ -140,6 +140,10 @@ def run_job(request, args: argparse.Namespace) -> int:
     if request.worker is None and config.worker:
         request.worker = config.worker
     prepared = prepare(request)
+    if prepared.spec.is_team:
+        from tuilabel.commands import require_terminal
+
+        require_terminal()  # before the session: it would take tasks for nobody
     # The app starts the background work (line index, input hash) once its first frame is
     # on screen (LabelApp.on_ready); close() verifies the input if it never got there.
     session, mirror = prepared.start(background=False)

@@ -85,10 +85,13 @@ class PreparedJob:
         if self.output_s3:
             from tuilabel.core.data.s3_mirror import S3Mirror
 
-            mirror = S3Mirror(self.folder.root, self.output_s3)
+            private = ("manifests/output/output.manifest", "tuilabel/team-output.json") if self.spec.is_team else ()
+            mirror = S3Mirror(self.folder.root, self.output_s3, skip=private)
             mirror.sync_existing()  # whatever an earlier offline session left behind
             changed = (
-                self.folder.output_manifest,
+                # A team job's output is published by its writer (team/s3_output.py), only
+                # ever replaced by a more complete one: not by a plain upload.
+                *(() if self.spec.is_team else (self.folder.output_manifest,)),
                 self.folder.journal(self.spec.worker),
                 self.folder.checkpoint(self.spec.worker),
             )
@@ -114,8 +117,10 @@ class PreparedJob:
         session.close()
         if mirror is None:
             return []
-        for path in (self.folder.output_manifest, self.folder.journal(self.spec.worker), self.folder.checkpoint(self.spec.worker)):
+        for path in (self.folder.journal(self.spec.worker), self.folder.checkpoint(self.spec.worker)):
             mirror.touch(path)
+        if not self.spec.is_team:
+            mirror.touch(self.folder.output_manifest)
         if self.folder.bad_lines_report.exists():
             mirror.touch(self.folder.bad_lines_report)
         return mirror.close(timeout=timeout)

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from tuilabel.core.team.output import TeamOutput
 
 DECLINE_REASON = "Declined by the worker: bad or unusable data"
+PUBLISH_EVERY = 10.0  # seconds between uploads of a team job's growing output to S3
 
 
 class State(Enum):
@@ -122,6 +123,7 @@ class Session:
         self.lease: "Lease | None" = None
         self._store = None
         self._drained_at = 0.0
+        self._published_at = 0.0
 
     # -- open / close --------------------------------------------------------------------------
 
@@ -167,15 +169,33 @@ class Session:
 
         settings = self.spec.team_settings
         self.manifest.wait_index()
-        self._store = LeaseStore(self.folder.team_db, settings, self.manifest.line_count)
-        self.team_output = TeamOutput(self._store, self.folder, self.spec, self.manifest)
+        mark = None
+        prefix = self.team_s3_prefix
+        if prefix is None:  # one host: SQLite in the job folder
+            self._store = LeaseStore(self.folder.team_db, settings, self.manifest.line_count)
+        else:  # across machines: the job's S3 prefix, conditional writes only
+            from tuilabel.core.team.leases import clock
+            from tuilabel.core.team.s3_leases import S3LeaseStore
+            from tuilabel.core.team.s3_output import LocalMark
+
+            self._store = S3LeaseStore(prefix, settings, self.manifest.line_count, on_wait=self.messages.append)
+            self._store.claim_worker(self.spec.worker, clock())
+            mark = LocalMark(self.folder.private / "team-output.json", self._store)
+        self.team_output = TeamOutput(self._store, self.folder, self.spec, self.manifest, mark)
         self.team = Assignment(self._store, self.spec.worker, settings.task_time_limit,
                                after_ops=self._write_closed, events=self.messages)
         self._advance()
 
+    @property
+    def team_s3_prefix(self) -> str | None:
+        """s3://…/<job-name> when this team job lives in S3 (its workers on other machines)."""
+        output = self.spec.output
+        return output.rstrip("/") + "/" + self.spec.name if output[:5].lower() == "s3://" else None
+
     def _write_closed(self, maybe_closed: bool) -> None:
-        """Assignment thread: write the records that closed (ours at once, others' every 2 s)."""
-        if not maybe_closed and time.monotonic() - self._drained_at < 2.0:
+        """Assignment thread: write the records that closed, at most once a second (each
+        write is a lock, a consolidation and an fsync), and at close."""
+        if time.monotonic() - self._drained_at < (1.0 if maybe_closed else 2.0) and not self._closed:
             return
         self._drained_at = time.monotonic()
         output = self.team_output
@@ -183,6 +203,12 @@ class Session:
             return
         try:
             output.drain()
+            prefix = self.team_s3_prefix
+            if prefix is not None and (self._closed or time.monotonic() - self._published_at >= PUBLISH_EVERY):
+                from tuilabel.core.team.s3_output import publish
+
+                self._published_at = time.monotonic()
+                publish(self.folder.output_manifest, prefix + "/manifests/output/output.manifest")
         except (UserError, OSError) as exc:
             message = f"could not write the team's output: {exc}"
             if message not in self.messages[-5:]:
@@ -483,7 +509,7 @@ class Session:
                 record = self.manifest.record_at(index, offset)
             except BadRecord as exc:
                 self._report_bad(index, offset, str(exc))
-                team.declined(lease, silent=True)  # every worker declines it: it fails, no line
+                team.declined(lease)  # every worker declines it: it fails, no line
                 continue
             if self.state is State.LABELING and self.current is not None and self.current.index == index:
                 self.lease = lease  # the same task again: its timer runs on
@@ -841,9 +867,9 @@ class Session:
         done = self.journal.answered + self.journal.declined
         if self.review is not None:
             counting, total, done = False, len(self.review.order), self.review.decided(self.journal.status)
-        team = self.team.status if self.team is not None else None
+        team = self.team.progress if self.team is not None else None
         if team is not None:  # the job's records closed (complete or failed), over all workers
-            counting, total, done = False, team.records, team.complete + team.failed
+            counting, (done, total) = False, team
         elapsed = self.clock() - self._started_mono
         per_hour = self._session_answers / elapsed * 3600 if elapsed > 1 and self._session_answers else 0.0
         eta = None

@@ -45,7 +45,7 @@ class CardReady(Message):
 class Counted(Message):
     """Every job under the folder has been counted."""
 
-    jobs: int
+    folders: list[Path]
 
 
 class PortalApp(App[Path | None]):
@@ -113,7 +113,7 @@ class PortalApp(App[Path | None]):
                 self.post_message(CardReady(folder, None, str(exc)))
             except OSError as exc:
                 self.post_message(CardReady(folder, None, f"cannot read {folder}: {exc.strerror or exc}"))
-        self.post_message(Counted(len(folders)))
+        self.post_message(Counted(folders))
 
     @on(CardReady)
     def _card_ready(self, event: CardReady) -> None:
@@ -139,6 +139,7 @@ class PortalApp(App[Path | None]):
             table.add_row(*cells, key=key)
         if event.folder == self.selected:
             table.move_cursor(row=table.get_row_index(key))
+            self.selected = None  # once: a later count leaves the cursor where the worker put it
 
     def _style(self, state: str) -> str:
         """A state's style with the theme's colours ($name -> the theme's value)."""
@@ -148,6 +149,15 @@ class PortalApp(App[Path | None]):
 
     @on(Counted)
     def _counted(self, event: Counted) -> None:
+        table = self.query_one(DataTable)
+        gone = set(self.cards) - set(event.folders)  # removed since the last count
+        if gone:
+            current = self.chosen()
+            for folder in gone:
+                del self.cards[folder]
+                table.remove_row(str(folder))
+            if current is not None and current.folder in self.cards:  # the row, not its index
+                table.move_cursor(row=table.get_row_index(str(current.folder)))
         errors, self.errors = self.errors, []
         if errors:
             more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""

@@ -29,7 +29,7 @@ def status_facts(st) -> Table:
     else:
         facts.add_row("Records", f"{records} records: {st.complete:,} answered, {st.failed:,} declined, {left} left")
     needed = "?" if st.answers_needed is None else f"{st.answers_needed:,}"
-    pace = f"{st.answers_per_hour:,.1f} answers per hour (last hour)" if st.answers_per_hour else "no answers in the last hour"
+    pace = f"{st.answers_per_hour:,.0f} answers per hour (last hour)" if st.answers_per_hour else "no answers in the last hour"
     facts.add_row("Pace", f"{pace}; {needed} answers needed; ETA {duration(st.eta_seconds)}")
     for note in st.notes:
         facts.add_row("Note", Text(one_line(note), style="yellow"))
@@ -37,15 +37,21 @@ def status_facts(st) -> Table:
 
 
 def workers_table(st) -> Table:
+    """One row per worker; releases, expiries and tasks only in a team job (a solo job has no
+    tasks to hand back)."""
     table = Table(box=None, pad_edge=False, header_style="dim")
     table.add_column("worker", no_wrap=True, max_width=28, overflow="ellipsis")
-    for name in ("answers", "declines", "releases", "expiries", "median", "tasks"):
+    names = ("answers", "declines", "releases", "expiries", "median", "tasks") if st.team else (
+        "answers", "declines", "median")
+    for name in names:
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column("active", no_wrap=True)
     for worker, w in st.workers.items():
+        cells = {"answers": w.answers, "declines": w.declines, "releases": w.releases,
+                 "expiries": w.expiries, "tasks": w.leases}
         median = "—" if w.median_seconds is None else f"{w.median_seconds:.1f}s"
-        table.add_row(Text(one_line(worker)), f"{w.answers:,}", f"{w.declines:,}", f"{w.releases:,}",
-                      f"{w.expiries:,}", median, f"{w.leases:,}",
+        table.add_row(Text(one_line(worker)),
+                      *(median if name == "median" else f"{cells[name]:,}" for name in names),
                       Text("yes", style="bold green") if w.active else Text("no", style="dim"))
     return table
 

@@ -57,6 +57,7 @@ class S3Mirror:
         min_backoff: float = 1.0,
         max_backoff: float = 30.0,
         start: bool = True,
+        skip: tuple[str, ...] = (),
     ) -> None:
         bucket, key = s3.parse_s3_uri(s3_prefix)  # raises S3Error(bad-uri) on a bad prefix
         key = key.strip("/")
@@ -65,6 +66,8 @@ class S3Mirror:
         self.interval = interval
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
+        # Relative paths never uploaded from here (a team job's output has its own publisher).
+        self.skip = frozenset(skip)
 
         self._cond = threading.Condition()
         self._pending: dict[str, int] = {}  # relative posix path → version (touch counter)
@@ -273,7 +276,7 @@ class S3Mirror:
             ok = True
         with self._cond:
             for rel, size in local.items():
-                if remote.get(rel) != size and rel not in self._pending:
+                if remote.get(rel) != size and rel not in self._pending and rel not in self.skip:
                     self._version += 1
                     self._pending[rel] = self._version
             self._sync_requested = False

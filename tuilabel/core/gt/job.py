@@ -18,6 +18,7 @@ from tuilabel.core.store.durable import explain_os_error
 from tuilabel.core.errors import UserError
 from tuilabel.core.gt.limits import MAX_LABEL_CHARS
 from tuilabel.core.gt.tasks import TASK_TYPES, TaskType
+from tuilabel.core.team.settings import TEAM_KEYS
 from tuilabel.core.toml_file import read_toml
 
 if TYPE_CHECKING:
@@ -323,6 +324,14 @@ labels = [{labels}]
 # Who is labeling (default: your login name).
 # worker = "alice"
 
+# A team job (Ground Truth's workforce settings): set any of these and workers take records
+# under leases; each record's line is written, consolidated, when its workers are in.
+# workers_per_record = 3          # 1-9 workers label each record
+# task_time_limit = "5m"          # per task, 30s to 8h; then the record goes back to the pool
+# availability_lifetime = "30d"   # how long a record waits for its workers (1m to 30d)
+# team = ["alice", "bob", "carol"]   # who may work on it; or a team file: team = "team.toml"
+# max_concurrent = 1000           # records out at once
+
 [instructions]
 # Always shown above the record.
 short = "Pick the label that fits best."
@@ -348,6 +357,7 @@ _JOB_FILE_KEYS = {
     "label_attribute",
     "worker",
     "instructions",
+    *TEAM_KEYS,
 }
 
 

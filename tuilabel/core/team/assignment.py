@@ -2,12 +2,15 @@
 the lease store, all by one background thread, so a key never waits on coordination.
 
 The session asks `next()` for the record to show. Leases are taken a small block ahead
-(`AHEAD`), so `next()` waits only for the very first task or when the store had nothing.
+(`AHEAD`), so `next()` waits only for the very first task, or when the store had nothing.
 Answers, declines and releases are queued and sent in order by the same thread that takes
-leases, so a take never hands back a task this worker just finished. Leases waiting in the
-queue are renewed while this process lives (a crash lets them expire after the task time
-limit, and they go back to the pool); the shown task is renewed once, when it is shown, and
-then runs against the task time limit.
+leases, so a take never hands back a task this worker just finished. What is queued when
+the thread wakes (an answer, the next task's renewal, a take) goes to the store in one
+`batch()`: on one host that is one SQLite transaction, one fsync.
+
+The shown task is renewed when it is shown, so its time limit runs from then; a take gives
+the tasks this worker holds a fresh limit too (queued tasks do not run out while their worker
+labels; a crashed worker's do, and go back to the pool).
 
 What the store says later (an answer that came after the time limit, a task that had gone
 back to the pool) reaches the session as one-line `events`.
@@ -18,15 +21,16 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from tuilabel.core.errors import UserError
-from tuilabel.core.team.leases import Lease, TeamStatus, clock
+from tuilabel.core.team.leases import Lease, clock
 
 AHEAD = 3  # tasks leased ahead of the shown one
-STATUS_EVERY = 2.0  # seconds between refreshes of the team's numbers (the progress line)
-IDLE_WAIT = 1.0  # the thread's longest sleep: other workers' closed records are written this often
+PROGRESS_EVERY = 5.0  # seconds between reads of the team's progress (records closed)
+IDLE_WAIT = 1.0  # the thread's longest sleep: others' closed records are written this often
 RETRY_FIRST = 0.5  # a store error (S3 offline) is retried after this, doubling up to RETRY_MAX
 RETRY_MAX = 15.0
 
@@ -34,13 +38,14 @@ RETRY_MAX = 15.0
 class LeaseBackend(Protocol):
     """What a lease store offers (team/leases.py on one host; team/s3_leases.py across machines)."""
 
+    def batch(self) -> AbstractContextManager: ...
     def take(self, worker: str, n: int, now: float) -> list[Lease]: ...
     def renew(self, lease: Lease, now: float) -> Lease | None: ...
     def release(self, lease: Lease, expired: bool = False) -> bool: ...
     def submit(self, lease: Lease, now: float, answer: bytes = b"") -> bool: ...
     def decline(self, lease: Lease, now: float) -> bool: ...
     def change_answer(self, record: int, worker: str, answer: bytes) -> bool: ...
-    def status(self, now: float) -> TeamStatus: ...
+    def progress(self) -> tuple[int, int]: ...
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,6 @@ class _Op:
     kind: str  # "submit", "decline", "release", "expire", "change", "renew"
     lease: Lease
     answer: bytes = b""
-    silent: bool = False
 
 
 class Assignment:
@@ -59,46 +63,42 @@ class Assignment:
         self.worker = worker
         self.limit = task_time_limit
         self.now = now
-        # Called by the thread after it sent decisions (True: some record may have closed) and
-        # on every idle round (False): the session's output writer follows closed records.
+        # Called by the thread after each round (True: a decision may have closed a record):
+        # the session's output writer follows the closed records.
         self.after_ops = after_ops
         self.events: list[str] = [] if events is None else events  # one line each, for the worker
-        self.status: TeamStatus | None = None
+        self.progress: tuple[int, int] | None = None  # (records closed, records), every few seconds
         self.offline: str | None = None  # the store's last error while it lasts (S3 unreachable)
         self._ready: deque[Lease] = deque()  # leased ahead, not shown yet
         self._shown: Lease | None = None
-        self._finished: set[int] = set()  # lease ids answered, declined, released or dropped here
+        self._finished: set[int] = set()  # lease ids answered, declined, released or expired here
         self._ops: list[_Op] = []
         self._cond = threading.Condition()
-        self._empty = False  # the last take found nothing for this worker
-        self._wanted = False  # next() is waiting
+        self._empty = False  # the last take found nothing more for this worker
+        self._wanted = False  # next() is waiting for a take
         self._stop = False
-        self._status_at = 0.0
-        self._last_renew = 0.0
+        self._progress_at = 0.0
         self._thread = threading.Thread(target=self._run, name="team-assignment", daemon=True)
         self._thread.start()
 
     # -- the session's side (main thread) --------------------------------------------------------
 
-    def next(self, timeout: float = 30.0) -> Lease | None:
-        """The next task to show (its lease renewed from now), or None when the store has
+    def next(self, timeout: float = 60.0) -> Lease | None:
+        """The next task to show, its time limit running from now; None when the store has
         nothing for this worker (every record done, or out with other workers)."""
         deadline = time.monotonic() + timeout
         with self._cond:
             self._shown = None
             while True:
-                while self._ready:
+                if self._ready:
                     lease = self._ready.popleft()
-                    if lease.expiry <= self.now():  # expired in the queue (the process was stopped)
-                        self._finished.add(lease.id)
-                        continue
-                    self._shown = lease
-                    self._ops.append(_Op("renew", lease))
-                    self._cond.notify_all()
                     now = self.now()
-                    return Lease(lease.id, lease.record, lease.worker, now, now + self.limit)
+                    self._shown = Lease(lease.id, lease.record, lease.worker, now, now + self.limit)
+                    self._ops.append(_Op("renew", self._shown))
+                    self._cond.notify_all()
+                    return self._shown
                 if self._empty and not self._ops:
-                    self._empty = False  # ask again next time
+                    self._empty = False  # ask the store again next time
                     return None
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -111,8 +111,8 @@ class Assignment:
     def answered(self, lease: Lease, line: bytes) -> None:
         self._send(_Op("submit", lease, line))
 
-    def declined(self, lease: Lease, silent: bool = False) -> None:
-        self._send(_Op("decline", lease, silent=silent))
+    def declined(self, lease: Lease) -> None:
+        self._send(_Op("decline", lease))
 
     def released(self, lease: Lease) -> None:
         self._send(_Op("release", lease))
@@ -135,7 +135,7 @@ class Assignment:
         with self._cond:
             return [lease.record for lease in self._ready]
 
-    def close(self, timeout: float = 10.0) -> None:
+    def close(self, timeout: float = 30.0) -> None:
         """Send every decision still queued, then stop. Leases still held stay held until
         they expire: "stop and resume later" gets them back first."""
         with self._cond:
@@ -155,54 +155,52 @@ class Assignment:
 
     def _run(self) -> None:
         delay = RETRY_FIRST
-        ops: list[_Op] = []
+        ops: list[_Op] = []  # taken from the queue, not yet committed
         while True:
             with self._cond:
-                ops, self._ops = ops + self._ops, []
+                ops += self._ops
+                self._ops = []
                 stopping = self._stop
                 want = not stopping and (len(self._ready) < AHEAD or self._wanted)
             try:
-                closed = self._apply(ops)
-                if want:
-                    self._top_up()
-                self._renew_waiting()
-                if time.monotonic() - self._status_at >= STATUS_EVERY or stopping:
-                    self.status = self.store.status(self.now())
-                    self._status_at = time.monotonic()
-                if self.after_ops is not None:
-                    self.after_ops(closed)
+                with self.store.batch():
+                    notes, closed = self._apply(ops)
+                    taken = self._take() if want else None
+                if time.monotonic() - self._progress_at >= PROGRESS_EVERY or stopping:
+                    self.progress = self.store.progress()
+                    self._progress_at = time.monotonic()
             except Exception as exc:  # the store is unreachable (S3 offline) or busy: retry
-                self.offline = _one_line(exc)
-                with self._cond:
-                    self._cond.notify_all()
+                self.offline = " ".join(str(exc).split()) or type(exc).__name__
                 if stopping and delay >= RETRY_MAX:
-                    self.events.append(f"could not reach the lease store ({self.offline}); "
-                                       f"{len(ops)} decision(s) are in your journal and are sent at the next start")
+                    self.events.append(f"could not reach the lease store ({self.offline}); {len(ops)} "
+                                       "decision(s) stay in your journal and are sent at your next start")
                     return
                 time.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX)
                 continue
-            delay = RETRY_FIRST
-            self.offline = None
+            delay, ops, self.offline = RETRY_FIRST, [], None
+            self.events.extend(notes)
+            if taken is not None:
+                self._add(taken)
+            if self.after_ops is not None:
+                self.after_ops(closed)
             with self._cond:
                 if stopping and not self._ops:
                     return
-                idle = not self._ops and (len(self._ready) >= AHEAD or self._empty) and not self._wanted
+                idle = not self._ops and not self._wanted and (len(self._ready) >= AHEAD or self._empty)
                 if idle and not self._stop:
                     self._cond.wait(IDLE_WAIT)
 
-    def _apply(self, ops: list[_Op]) -> bool:
-        """Send decisions in order, removing each from `ops` once the store has it (what is
-        left after an error is sent again). True if one may have closed a record."""
+    def _apply(self, ops: list[_Op]) -> tuple[list[str], bool]:
+        """Send decisions in order: (notes for the worker, True if a record may have closed)."""
+        notes: list[str] = []
         closed = False
-        while ops:
-            op, now = ops[0], self.now()
-            lease = op.lease
+        for op in ops:
+            now, lease = self.now(), op.lease
             if op.kind == "submit":
                 if not self.store.submit(lease, now, op.answer):
-                    self.events.append(f"record {lease.record + 1}: your answer came after the task had gone "
-                                       "back to the pool (time limit or release); it stays in your journal "
-                                       "but does not count")
+                    notes.append(f"record {lease.record + 1}: your answer came after the task had gone back "
+                                 "to the pool (time limit or release); it stays in your journal but does not count")
                 closed = True
             elif op.kind == "decline":
                 self.store.decline(lease, now)
@@ -211,48 +209,26 @@ class Assignment:
                 self.store.release(lease, expired=op.kind == "expire")
             elif op.kind == "change":
                 if not self.store.change_answer(lease.record, lease.worker, op.answer):
-                    self.events.append(f"record {lease.record + 1}: its output line is already written; your "
-                                       "change is in your journal and counts when the job is consolidated again")
+                    notes.append(f"record {lease.record + 1}: its output line is already written; your change "
+                                 "is in your journal and counts when the job is consolidated again")
             elif op.kind == "renew":
                 with self._cond:
                     still_shown = self._shown is not None and self._shown.id == lease.id
                 if still_shown and self.store.renew(lease, now) is None:
-                    self.events.append(f"record {lease.record + 1}: its task had gone back to the pool")
-            ops.pop(0)
-        return closed
+                    notes.append(f"record {lease.record + 1}: its task had gone back to the pool")
+        return notes, closed
 
-    def _top_up(self) -> None:
+    def _take(self) -> list[Lease]:
         with self._cond:
             held = len(self._ready) + (self._shown is not None)
-        got = self.store.take(self.worker, held + AHEAD, self.now())
+        return self.store.take(self.worker, held + AHEAD, self.now())
+
+    def _add(self, got: list[Lease]) -> None:
         with self._cond:
             known = {lease.id for lease in self._ready} | self._finished
             if self._shown is not None:
                 known.add(self._shown.id)
-            fresh = [lease for lease in got if lease.id not in known]
-            self._ready.extend(fresh)
+            self._ready.extend(lease for lease in got if lease.id not in known)
             self._empty = not self._ready
             self._wanted = False
             self._cond.notify_all()
-
-    def _renew_waiting(self) -> None:
-        """Leases waiting in the queue never run out while this process lives."""
-        if time.monotonic() - self._last_renew < self.limit / 4:
-            return
-        self._last_renew = time.monotonic()
-        with self._cond:
-            waiting = list(self._ready)
-        renewed = {lease.id: self.store.renew(lease, self.now()) for lease in waiting}
-        with self._cond:
-            kept: deque[Lease] = deque()
-            for lease in self._ready:
-                fresh = renewed.get(lease.id, lease)
-                if fresh is None:
-                    self._finished.add(lease.id)  # gone back to the pool meanwhile
-                else:
-                    kept.append(fresh)
-            self._ready = kept
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__

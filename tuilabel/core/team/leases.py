@@ -155,7 +155,8 @@ class LeaseStore:
         self.path = path
         self.settings = settings
         self.record_count = record_count
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._depth = 0  # transactions open in this connection (batch() nests the calls in one)
         try:
             ensure_dir(path.parent)
             self._db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
@@ -201,6 +202,10 @@ class LeaseStore:
         self._check_worker(worker)
         with self._write():
             self._sweep(now)
+            # A worker that asks for tasks is there: the ones it holds get a fresh time limit
+            # (leases taken ahead never run out while their worker labels).
+            self._db.execute("UPDATE leases SET expiry = ? WHERE worker = ?",
+                             (now + self.settings.task_time_limit, worker))
             held = [Lease(*row) for row in self._db.execute(
                 "SELECT id, rec, worker, start, expiry FROM leases WHERE worker = ? "
                 "ORDER BY start, rec LIMIT ?", (worker, n))]
@@ -306,6 +311,12 @@ class LeaseStore:
 
     # -- the owner's side --------------------------------------------------------------------
 
+    def progress(self) -> tuple[int, int]:
+        """(records closed, records): cheap and read-only, for a worker's progress line."""
+        with self._lock:
+            closed = self._db.execute("SELECT count(*) FROM records WHERE state != 0").fetchone()[0]
+        return closed, self.record_count
+
     def status(self, now: float) -> TeamStatus:
         n = self.settings.workers_per_record
         with self._write():  # the sweep makes expired leases and ended lifetimes count now
@@ -369,14 +380,27 @@ class LeaseStore:
     # -- inside one transaction --------------------------------------------------------------
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Several calls in one transaction, one fsync: a worker's queued decisions (its
+        answer, the next task's renewal, a take) commit together."""
+        with self._write():
+            yield
+
+    @contextmanager
     def _write(self) -> Iterator[None]:
         with self._lock:
+            if self._depth:  # inside batch(): its transaction
+                yield
+                return
             self._db.execute("BEGIN IMMEDIATE")
+            self._depth += 1
             try:
                 yield
             except BaseException:
+                self._depth -= 1
                 self._db.execute("ROLLBACK")
                 raise
+            self._depth -= 1
             self._db.execute("COMMIT")
 
     def _meta(self, key: str) -> int:

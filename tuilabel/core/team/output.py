@@ -32,8 +32,12 @@ BATCH = 2000  # closed records consolidated and written per round
 
 
 class TeamOutput:
-    def __init__(self, store, folder: JobFolder, spec: JobSpec, manifest: Manifest):
+    """`mark`: where the writer keeps what the file holds (the store's written/mark_written on
+    one host; a machine's own LocalMark when the job is in S3, see team/s3_output.py)."""
+
+    def __init__(self, store, folder: JobFolder, spec: JobSpec, manifest: Manifest, mark=None):
         self.store = store
+        self.mark = mark or store
         self.folder = folder
         self.spec = spec
         self.manifest = manifest
@@ -52,7 +56,7 @@ class TeamOutput:
         path = self.folder.output_manifest
         ensure_dir(path.parent)
         with OutputGate(self.folder.output_gate):
-            seq, size = self.store.written()
+            seq, size = self.mark.written()
             closed = self.store.closed_since(seq)[:BATCH]
             if not closed:
                 return 0
@@ -75,7 +79,7 @@ class TeamOutput:
                 raise explain_os_error(exc, path, "append to") from None
             finally:
                 os.close(fd)
-            self.store.mark_written(closed[-1][0], size + len(data))
+            self.mark.mark_written(closed[-1][0], size + len(data))
         return len(closed)
 
     def _lines(self, states: list[RecordState]) -> list[bytes]:

@@ -41,7 +41,6 @@ class JobCard:
     team: bool
     state: str  # AVAILABLE, IN_PROGRESS, DONE, EXPIRED
     left: int | None  # records left for this worker; None when the input is not here
-    mine: int  # records this worker answered or declined
 
 
 def find_jobs(root: Path, depth: int = DEPTH) -> list[Path]:
@@ -69,15 +68,15 @@ def job_card(root: Path, worker: str, now: float | None = None) -> JobCard | Non
     """Where the job stands for `worker`; None when its team does not include them."""
     now = clock() if now is None else now
     folder, spec = open_job(root)
-    settings = team_settings(folder)
+    settings = team_settings(spec)
     if settings is not None and not settings.allows(worker):
         return None
-    mine_kinds = _my_records(folder, worker)
     running = lock_held(folder.lock(worker))
     if settings is None:
         records = record_total(folder, spec, [])
-        left = None if records is None else max(0, records - len(mine_kinds))
-        started = bool(mine_kinds) or running
+        mine = len(_my_records(folder, worker))
+        left = None if records is None else max(0, records - mine)
+        started = bool(mine) or running
         expired = False
     else:
         store = lease_store(folder, settings)
@@ -100,15 +99,15 @@ def job_card(root: Path, worker: str, now: float | None = None) -> JobCard | Non
         state = DONE
     else:
         state = IN_PROGRESS if started else AVAILABLE
-    return JobCard(folder.root, spec.name, spec.task, settings is not None, state, left, len(mine_kinds))
+    return JobCard(folder.root, spec.name, spec.task, settings is not None, state, left)
 
 
-def _my_records(folder: JobFolder, worker: str) -> dict[int, str]:
-    """record -> this worker's latest kind ("a"/"d") from its own journal."""
+def _my_records(folder: JobFolder, worker: str) -> set[int]:
+    """The records this worker answered or declined (a solo job: its own journal)."""
     path = folder.journal(worker)
     try:
-        return {e.index: e.kind for e in map(parse_entry, iter_journal(path)) if e is not None}
+        return {e.index for e in map(parse_entry, iter_journal(path)) if e is not None}
     except FileNotFoundError:
-        return {}
+        return set()
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None

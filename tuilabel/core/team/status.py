@@ -1,10 +1,10 @@
 """The owner's numbers for one job (`tuilabel status`, the app's stats screen) and one worker's
 view of it (`tuilabel work`'s portal). Nothing here prints.
 
-A team job (job.json has a "team" mapping) is counted from its lease store (decisions: records
-by answers, complete, failed, waiting, leases, releases, expiries) and its workers' journals
-(time per task, pace). A solo job has no store: its journals alone give answers and declines
-per worker, records done and left.
+A team job (job.json's "team" mapping is not empty) is counted from its lease store
+(decisions: records by answers, complete, failed, waiting, leases, releases, expiries) and its
+workers' journals (time per task, pace). A solo job has no store: its journals alone give
+answers and declines per worker, records done and left.
 
 Pace is the team's recent one: the answers submitted in the last hour (journal `st`), over the
 time from the earliest acceptance among them (or an hour ago) to now. ETA = answers still
@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import functools
 import statistics
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Iterable
-
-import orjson
 
 from tuilabel.core.data.manifest import Manifest, iter_records
 from tuilabel.core.data.s3 import is_s3_uri
@@ -89,23 +88,19 @@ def open_job(root: Path) -> tuple[JobFolder, JobSpec]:
     return folder, folder.load_spec()
 
 
-def team_settings(folder: JobFolder) -> TeamSettings | None:
-    """The job's team settings (job.json's "team" mapping); None for a solo job."""
-    # JobSpec does not carry the team yet: read the key itself (one place to replace).
-    try:
-        data = orjson.loads(folder.spec_file.read_bytes())
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise UserError(f"{folder.spec_file}: not a readable tuilabel job ({exc})") from None
-    team = data.get("team") if isinstance(data, dict) else None
-    if team is None:
+def team_settings(spec: JobSpec) -> TeamSettings | None:
+    """The job's team settings; None for a solo job. A team job in S3 (its store is there,
+    not in the job folder) is refused in one line: not counted yet."""
+    if not spec.is_team:
         return None
-    if not isinstance(team, dict):
-        raise UserError(f"{folder.spec_file}: \"team\" must be a mapping of team settings, not {team!r}")
-    return TeamSettings.from_mapping(team)
+    if is_s3_uri(spec.output):
+        raise UserError(f"{spec.name} is a team job in S3 ({spec.output}): status and the portal "
+                        "count one-host team jobs only, not yet those in S3")
+    return spec.team_settings
 
 
 def lease_store(folder: JobFolder, settings: TeamSettings) -> LeaseStore | None:
-    return LeaseStore.existing(folder.private / "team.sqlite", settings)
+    return LeaseStore.existing(folder.team_db, settings)
 
 
 def input_path(folder: JobFolder, spec: JobSpec) -> Path | None:
@@ -124,29 +119,34 @@ def input_path(folder: JobFolder, spec: JobSpec) -> Path | None:
     return None
 
 
-def count_records(path: Path) -> int:
-    """Usable records in an input manifest (blank and unusable lines left out, as the app's
-    total): one parse per line, once per version of the file in a process (the portal counts
-    again every few seconds)."""
+def count_records(path: Path, every_line: bool = False) -> int:
+    """Records in an input manifest: usable ones (blank and unusable lines left out, as the
+    app's total: one parse per line), or `every_line` (a team job's lease store counts input
+    lines). Counted once per version of the file in a process: the portal counts every 10 s."""
     try:
         st = path.stat()
-        return _count_records(str(path), st.st_size, st.st_mtime_ns)
+        return _count_records(str(path), st.st_size, st.st_mtime_ns, every_line)
     except OSError as exc:
         raise UserError(f"cannot read the input manifest {path}: {exc.strerror or exc}") from None
 
 
 @functools.lru_cache(maxsize=256)
-def _count_records(path: str, size: int, mtime_ns: int) -> int:
+def _count_records(path: str, size: int, mtime_ns: int, every_line: bool) -> int:
     with Manifest(path) as manifest:
+        if every_line:
+            manifest.build_index()
+            return manifest.line_count
         return sum(1 for _ in iter_records(manifest))
 
 
 def record_total(folder: JobFolder, spec: JobSpec, notes: list[str]) -> int | None:
+    """The job's records, counted as its lease store does for a team job; None (and a note)
+    when its input is not here."""
     path = input_path(folder, spec)
     if path is None:
         notes.append(f"the input manifest {spec.input} is not here: records left are unknown")
         return None
-    return count_records(path)
+    return count_records(path, every_line=spec.is_team)
 
 
 def _entries(folder: JobFolder) -> dict[str, list[Entry]]:
@@ -171,7 +171,7 @@ def running_sessions(folder: JobFolder, workers: Iterable[str]) -> dict[str, boo
 
 def _time(text: str) -> float | None:
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(text).timestamp()
     except ValueError:
         return None
 
@@ -179,11 +179,16 @@ def _time(text: str) -> float | None:
 def team_pace(entries: dict[str, list[Entry]], now: float) -> float:
     """Answers per hour over the team in the last hour (see the module docstring)."""
     since = now - PACE_WINDOW
+    # Journal times are ISO UTC ("2026-12-02T09:00:05.12Z"): older answers are skipped by
+    # comparing their first 19 characters, without parsing each one.
+    since_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(since))
     count, start = 0, now
     for worker_entries in entries.values():
         for entry in worker_entries:
+            if entry.kind != "a" or entry.submitted[:19] < since_text:
+                continue
             submitted = _time(entry.submitted)
-            if entry.kind != "a" or submitted is None or submitted < since:
+            if submitted is None or submitted < since:
                 continue
             count += 1
             start = min(start, max(since, _time(entry.accepted) or submitted))
@@ -214,7 +219,7 @@ def job_status(root: Path, now: float | None = None) -> JobStatus:
     """The numbers of `tuilabel status JOB` (see the module docstring)."""
     now = clock() if now is None else now
     folder, spec = open_job(root)
-    settings = team_settings(folder)
+    settings = team_settings(spec)
     entries = _entries(folder)
     pace = round(team_pace(entries, now), 1)
     lock_of = running_sessions(folder, entries)

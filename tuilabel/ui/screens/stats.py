@@ -141,9 +141,9 @@ class StatsScreen(ModalScreen[None]):
 def _team_status(root: Path):
     """A team job's numbers, as `tuilabel status` shows them; None for a solo job."""
     from tuilabel.core.gt.job import JobFolder
-    from tuilabel.core.team.status import job_status, team_settings
+    from tuilabel.core.team.status import job_status
 
-    return job_status(root) if team_settings(JobFolder(root)) is not None else None
+    return job_status(root) if JobFolder(root).load_spec().is_team else None
 
 
 # -- agreement (a job with several workers) ------------------------------------------------------
