@@ -190,25 +190,26 @@ def test_failed_logins_are_rate_limited_per_address(site):
     host.wait_log("too many failed logins from 127.0.0.1")
 
 
-def footer_row(screen: str) -> int:
-    rows = screen.splitlines()
-    return next(n for n, row in enumerate(rows) if "q Quit" in row)
+def footer_at(tmux: Tmux, pane: str, row: int, timeout: float = 15.0) -> str:
+    """The screen once the app's key bar ("q Quit") is on `row` (the app's last row)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        screen = tmux.screen(pane)
+        rows = screen.splitlines()
+        if any("q Quit" in line for line in rows[row:row + 1]):
+            return screen
+        assert time.monotonic() < deadline, f"the key bar is not on row {row}:\n{screen}"
+        time.sleep(0.1)
 
 
 def test_resizing_the_terminal_resizes_the_app(site, tmux):
     host, keys, _ = site
     tmux.start("alice", host.ssh(keys["alice"], "alice"), size=(100, 30))
     open_job(tmux, "alice")
-    screen = tmux.wait_for("alice", "q Quit")
-    assert footer_row(screen) == 29 and max(len(row) for row in screen.splitlines()) > 90
+    screen = footer_at(tmux, "alice", 29)
+    assert max(len(row) for row in screen.splitlines()) > 90
     tmux("resize-window", "-t", "alice", "-x", "72", "-y", "20")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        screen = tmux.screen("alice")
-        if "q Quit" in screen and footer_row(screen) == 19:
-            break
-        time.sleep(0.1)
-    assert footer_row(screen) == 19, screen  # the app drew itself at the new height ...
+    screen = footer_at(tmux, "alice", 19)  # the app drew itself at the new height ...
     assert "reviews text number 0" in screen and max(len(row.rstrip()) for row in screen.splitlines()) <= 72
 
 
