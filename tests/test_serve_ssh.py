@@ -341,3 +341,17 @@ def test_connections_dropped_while_the_portal_starts_leave_no_process(site):
             break
         time.sleep(0.1)
     assert not running, "a portal outlived its connection"
+
+
+def test_stopping_the_server_ends_each_portal_like_a_dropped_connection(site, tmux):
+    host, keys, job = site
+    tmux.start("alice", host.ssh(keys["alice"], "alice"))
+    open_job(tmux, "alice")
+    label(tmux, "alice", "2")
+    portal = host.portal_pid("alice")
+    host.stop()  # SIGTERM: the owner stops serving
+    log = host.log_text()
+    assert "left alice from 127.0.0.1: server stopped, 1 answers" in log and log.rstrip().endswith("stopped")
+    assert not process_alive(portal)
+    tmux.wait_for("alice", "[ssh ended]")
+    assert [e["i"] for e in journal_lines(job, "alice")] == [0]

@@ -39,6 +39,7 @@ class PtyProcess:
         self._size: tuple[int, int, int, int] | None = None  # a resize that came before the start
         self._hung_up = False  # the connection went before the process was there
         self._loop = asyncio.get_running_loop()
+        self.exited: asyncio.Future = self._loop.create_future()  # done once `on_exit` ran
 
     @property
     def pid(self) -> int | None:
@@ -72,7 +73,10 @@ class PtyProcess:
         while self._master >= 0 and self._read_once():
             pass
         self._close_master()
-        self._on_exit(code if code >= 0 else 128 - code)
+        try:
+            self._on_exit(code if code >= 0 else 128 - code)
+        finally:
+            self.exited.set_result(code)
 
     def _read_once(self) -> bool:
         try:

@@ -281,6 +281,7 @@ class PortalSession(asyncssh.SSHServerSession):
         hang_up = self._end("server stopped")
         if hang_up is not None:
             await hang_up
+            await self.process.exited  # type: ignore[union-attr]  # its "left" line is logged
         self.chan.close()
 
 
