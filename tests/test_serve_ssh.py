@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from drivers.ssh_host import Host, Tmux, journal_lines, make_job, make_key, missing_tools, process_alive, team_add
+from drivers.ssh_host import TUILABEL, Host, Tmux, journal_lines, make_job, make_key, missing_tools, process_alive, team_add
 
 pytestmark = pytest.mark.tmux
 
@@ -355,3 +355,16 @@ def test_stopping_the_server_ends_each_portal_like_a_dropped_connection(site, tm
     assert not process_alive(portal)
     tmux.wait_for("alice", "[ssh ended]")
     assert [e["i"] for e in journal_lines(job, "alice")] == [0]
+
+
+def test_team_changes_apply_without_a_restart(site, tmux):
+    host, keys, _ = site
+    assert ssh_run(host, keys["carol"], "carol", "-tt").returncode == 255
+    team_add(host.team, "carol", keys["carol"])
+    subprocess.run([*TUILABEL, "team", "remove", "bob", "--team", str(host.team)], check=True, capture_output=True)
+    tmux.start("carol", host.ssh(keys["carol"], "carol"))
+    assert "Jobs for carol" in tmux.wait_for("carol", "Start working")
+    host.wait_log("team file reread: 2 workers")
+    gone = ssh_run(host, keys["bob"], "bob", "-tt")
+    assert gone.returncode == 255 and "Permission denied" in gone.stderr
+    host.wait_log("refused 'bob' from 127.0.0.1: key SHA256:")
