@@ -368,3 +368,19 @@ def test_team_changes_apply_without_a_restart(site, tmux):
     gone = ssh_run(host, keys["bob"], "bob", "-tt")
     assert gone.returncode == 255 and "Permission denied" in gone.stderr
     host.wait_log("refused 'bob' from 127.0.0.1: key SHA256:")
+
+
+def test_one_portal_per_connection(site, tmux, tmp_path):
+    """A multiplexed connection (OpenSSH's ControlMaster) gets one portal, not one per session."""
+    host, keys, _ = site
+    control = tmp_path / "ctl"
+    tmux.start("first", host.ssh(keys["alice"], "alice", "-o", "ControlMaster=yes", "-o", f"ControlPath={control}"))
+    tmux.wait_for("first", "Start working")
+    second = subprocess.Popen(host.ssh(keys["alice"], "alice", "-tt", "-o", "ControlMaster=no", "-o", f"ControlPath={control}"),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        host.wait_log("refused a second session on one connection for alice")
+    finally:
+        second.kill()  # OpenSSH's mux client says "Session open refused by peer" and then waits
+        assert b"Session open refused" in second.communicate()[1]
+    assert host.log_text().count("portal started for alice") == 1

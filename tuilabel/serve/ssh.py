@@ -69,6 +69,7 @@ class Connection(asyncssh.SSHServer):
         self.worker: str | None = None
         self.keys_tried = 0
         self.refused_key = ""
+        self.session: PortalSession | None = None
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self.conn = conn
@@ -121,9 +122,14 @@ class Connection(asyncssh.SSHServer):
         self.host.log(f"connected {self.worker} from {self.address}")
 
     def session_requested(self):
+        if self.session is not None and not self.session.ended:
+            # One portal per connection: a multiplexed connection does not make more processes.
+            self.refuse("a second session on one connection")
+            return False
         channel = self.conn.create_server_channel(encoding=None)
         _refuse_on_channel(channel, self)
-        return channel, PortalSession(self)
+        self.session = PortalSession(self)
+        return channel, self.session
 
     def refuse(self, what: str) -> None:
         self.host.log(f"refused {what} for {self.worker} from {self.address}")
