@@ -94,6 +94,14 @@ def test_serve_start_up_errors(tmp_path, keys):
     one_line_error(tl("serve", "--team", "team.toml", "--jobs", "s3://bucket/jobs", cwd=tmp_path), "not served yet")
     one_line_error(tl("serve", "--team", "team.toml", "--jobs", ".", "--web", "8080", cwd=tmp_path), "--web must be HOST:PORT")
     one_line_error(tl("serve", "--team", "team.toml", "--jobs", ".", "--ssh", "localhost", cwd=tmp_path), "--ssh must be HOST:PORT")
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        one_line_error(tl("serve", "--team", "team.toml", "--jobs", ".", "--ssh", f"127.0.0.1:{port}", cwd=tmp_path),
+                       f"cannot listen on 127.0.0.1:{port}: address already in use")
     key = tmp_path / "ssh_host_ed25519_key"
     key.write_text("x")
     key.chmod(0o644)

@@ -64,7 +64,7 @@ async def _serve(team_file: Path, jobs: str, ssh: tuple[str, int], web: tuple[st
     try:
         server = await start_ssh_server(host, listen, port, key)
     except OSError as exc:
-        raise UserError(f"cannot listen on {listen}:{port}: {exc.strerror}") from None
+        raise UserError(f"cannot listen on {listen}:{port}: {_why(exc)}") from None
     bound = server.sockets[0].getsockname()[1] if port == 0 else port
     print(f"tuilabel serve: SSH on {listen}:{bound}, {len(team.file.workers)} workers in {team_file}", flush=True)
     print(f"host key fingerprint: {key.get_fingerprint()} (workers can check it on first connect)", flush=True)
@@ -76,7 +76,7 @@ async def _serve(team_file: Path, jobs: str, ssh: tuple[str, int], web: tuple[st
         try:
             runner, web_port = await start_web_server(host, *web)
         except OSError as exc:
-            raise UserError(f"cannot listen on {web[0]}:{web[1]}: {exc.strerror}") from None
+            raise UserError(f"cannot listen on {web[0]}:{web[1]}: {_why(exc)}") from None
         print(f"web: http://{web[0]}:{web_port}/ (workers log in with their `tuilabel team token`)", flush=True)
         log(f"serving {jobs} on the web at {web[0]}:{web_port}")
     print(f"log: {log.path}", flush=True)
@@ -93,3 +93,9 @@ async def _serve(team_file: Path, jobs: str, ssh: tuple[str, int], web: tuple[st
     log("stopped")
     log.close()
     return 0
+
+
+def _why(exc: OSError) -> str:
+    import os
+
+    return os.strerror(exc.errno).lower() if exc.errno else str(exc)
