@@ -148,6 +148,9 @@ class Tmux:
 
     def __init__(self, name: str):
         self.server = ["tmux", "-L", name, "-f", "/dev/null"]
+        # A session that outlives the others: tmux exits with its last session, and a
+        # new-session racing that exit fails.
+        self("new-session", "-d", "-s", "keep-alive", "sleep 3600")
 
     def __call__(self, *args: str) -> str:
         return subprocess.run([*self.server, *args], check=True, capture_output=True, text=True).stdout
