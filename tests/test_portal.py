@@ -98,6 +98,8 @@ def test_q_quits_with_no_job_and_keys_follow_the_keymap(jobs):
     async def go() -> None:
         async with app.run_test() as pilot:
             await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
+            assert "ctrl+x quits" in str(app.query_one("#portal-message").render())
             await pilot.press("q")
             assert app.is_running  # q is no longer quit
             await pilot.press("ctrl+x")

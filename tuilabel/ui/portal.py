@@ -9,6 +9,7 @@ message per job, so the table fills in as jobs are counted.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,8 +112,8 @@ class PortalApp(App[Path | None]):
                 self.post_message(CardReady(folder, job_card(folder, self.worker_id)))
             except UserError as exc:
                 self.post_message(CardReady(folder, None, str(exc)))
-            except OSError as exc:
-                self.post_message(CardReady(folder, None, f"cannot read {folder}: {exc.strerror or exc}"))
+            except (OSError, sqlite3.Error) as exc:  # a job we cannot count is named, the rest go on
+                self.post_message(CardReady(folder, None, f"cannot read {folder}: {getattr(exc, 'strerror', None) or exc}"))
         self.post_message(Counted(folders))
 
     @on(CardReady)
@@ -166,7 +167,9 @@ class PortalApp(App[Path | None]):
             self.say(f"no jobs for {self.worker_id} in {self.root} (job folders hold tuilabel/job.json, "
                      "up to two levels down)")
         elif not self.message:
-            self.say("enter starts working on the selected job; q quits")
+            start, leave = (self._keymap.get(i, default).split(",")[0] for i, default in
+                            (("portal-start", "enter"), ("quit", "q")))
+            self.say(f"{start} starts working on the selected job; {leave} quits")
 
     def say(self, text: str, error: bool = False) -> None:
         message = self.query_one("#portal-message", Static)
