@@ -391,6 +391,13 @@ def test_invariants_hold_with_workers_racing_killed_and_s3_down(job, s3_bucket, 
         for round_ in range(3):
             time.sleep(rng.uniform(1.0, 2.0))
             victim = rng.choice(sorted(procs))
+            # Killed once it holds its claim (it has logged a take), so its restart meets
+            # that claim still fresh, however slow the machine is today.
+            log = machines / victim / "log.jsonl"
+            for _ in range(200):
+                if log.exists() and b'"took"' in log.read_bytes():
+                    break
+                time.sleep(0.05)
             procs[victim].send_signal(signal.SIGKILL)
             assert procs[victim].wait() == -signal.SIGKILL
             procs[victim] = start(victim, deadline, 100 + round_)

@@ -38,6 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", metavar="FILE", help="where to write (default: a tuilabel job's manifests/output/output.manifest)")
     parser.add_argument("--name", help="job name for the output's job-name (default: from the input or the folder)")
     parser.add_argument("--attribute", help="label attribute name (default: the input's existing one, or the job name)")
+    parser.add_argument("--iou", type=float, default=0.5, metavar="T", help="boxes: the IoU at which two workers' boxes are the same object (default 0.5)")
     parser.add_argument("--json", action="store_true", help="print a machine-readable report")
     parser.add_argument("--limit", type=int, default=10, metavar="N", help="rows per agreement table in the summary (default 10, 0 = all)")
     parser.set_defaults(run=run)
@@ -122,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
 
     with _Bar() as bar:
         inp = _load_input(args, bar)
+        if inp.boxes is not None:
+            return _run_boxes(args, inp, bar)
         answers, spec = inp.answers, inp.spec
         dest = Path(args.output) if args.output else inp.default_output
         if dest is None:
@@ -210,12 +213,16 @@ def _report(inp, result, written, args, gold, agreement) -> dict:
     }
 
 
-def _print_summary(report: dict) -> None:
-    for problem in report["problems"][:MAX_PROBLEM_LINES]:
+def _print_problems(problems: list[str]) -> None:
+    for problem in problems[:MAX_PROBLEM_LINES]:
         print(f"tuilabel consolidate: {problem}", file=sys.stderr)
-    extra = len(report["problems"]) - MAX_PROBLEM_LINES
+    extra = len(problems) - MAX_PROBLEM_LINES
     if extra > 0:
         print(f"tuilabel consolidate: … and {extra:,} more problems (--json lists them all)", file=sys.stderr)
+
+
+def _print_summary(report: dict) -> None:
+    _print_problems(report["problems"])
     print(
         f"wrote {report['output']}: {report['lines']:,} lines ({report['consolidated']:,} consolidated, "
         f"{report['declined']:,} declined by every worker, {report['unanswered']:,} without an answer"
@@ -230,3 +237,58 @@ def _print_summary(report: dict) -> None:
         + (f"; {len(report['problems']):,} problems" if report["problems"] else "")
     )
 
+
+
+def _run_boxes(args: argparse.Namespace, inp, bar) -> int:
+    """A box job: GT's box consolidation (IoU matching), the output lines, a short report."""
+    import orjson
+
+    from tuilabel.core.errors import UserError
+    from tuilabel.core.gt.box_consolidation import MIN_SHARE
+    from tuilabel.core.gt.consolidate_job import write_output
+
+    for flag, given in (("--method", args.method != "gt"), ("--gold", args.gold), ("--lambda", args.lambda_handler)):
+        if given:
+            raise UserError(f"{flag} applies to classification; boxes are consolidated by IoU matching (--iou)")
+    if not 0 < args.iou <= 1:
+        raise UserError(f"--iou {args.iou}: give a number above 0 and at most 1")
+    dest = Path(args.output) if args.output else inp.default_output
+    if dest is None:
+        raise UserError(f"{args.source or args.responses} is not a tuilabel job: say where to write with -o FILE")
+    boxes = inp.boxes
+    boxes.consolidate(args.iou, MIN_SHARE)
+    written = write_output(inp, None, dest, None, bar)
+    result = boxes.result
+    report = {
+        "input": {"kind": inp.kind, "source": args.source or args.responses, "manifest": str(inp.manifest_path)},
+        "output": str(written.path),
+        "method": "iou-matching",
+        "iou": args.iou,
+        "task": inp.spec.task,
+        "label_attribute": inp.spec.label_attribute,
+        "labels": boxes.labels,
+        "lines": written.lines,
+        "consolidated": written.consolidated,
+        "declined": written.declined,
+        "unanswered": written.unanswered,
+        "bad_lines": written.bad_lines,
+        "answers": boxes.answers.n_answers,
+        "workers": len(boxes.answers.workers),
+        "boxes_drawn": int(len(boxes.answers.box_class)),
+        "boxes_kept": int(len(result.image)),
+        "problems": inp.problems,
+    }
+    if args.json:
+        sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE).decode())
+        return 0
+    _print_problems(report["problems"])
+    print(
+        f"wrote {report['output']}: {report['lines']:,} lines ({report['consolidated']:,} consolidated, "
+        f"{report['declined']:,} declined by every worker, {report['unanswered']:,} without an answer)"
+    )
+    print(
+        f"IoU matching at {args.iou}: {report['boxes_drawn']:,} boxes from {report['answers']:,} answers "
+        f"by {report['workers']:,} workers -> {report['boxes_kept']:,} boxes"
+        + (f"; {len(report['problems']):,} problems" if report["problems"] else "")
+    )
+    return 0

@@ -1,4 +1,4 @@
-"""`tuilabel demo [image|text|text-multi]`: the labeling app on a bundled sample job."""
+"""`tuilabel demo [image|text|text-multi|boxes]`: the labeling app on a bundled sample job."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ DEMOS = {
     "image": ("fashion", "job.toml"),
     "text": ("reviews", "job.toml"),
     "text-multi": ("reviews", "job-multi.toml"),
+    "boxes": ("fashion", "job-boxes.toml"),
 }
-HELP = "label a bundled sample: fashion images (image), review sentiment (text) or topics (text-multi)"
+HELP = "label a bundled sample: fashion images (image), review sentiment (text) or topics (text-multi), boxes around fashion items (boxes)"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

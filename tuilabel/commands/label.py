@@ -7,7 +7,7 @@ import functools
 import gc
 import sys
 
-from tuilabel.core.gt.tasks import TASK_TYPES
+from tuilabel.core.gt.tasks import TASK_TYPES, VERIFICATION
 from tuilabel.core.user_config import GRAPHICS_MODES
 
 HELP = "open the labeling app on a manifest, a job file or a job folder (resumes a started job)"
@@ -17,12 +17,17 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     job = parser.add_argument_group("job (override the job file)")
     job.add_argument("--name", help="GT job name (default: the manifest's file name)")
     job.add_argument("--labels", help="labels: 'A,B,C', a GT label category JSON file, or a file with one label per line")
-    job.add_argument("--task", choices=sorted(TASK_TYPES), help="task type (default: image or text from the first record)")
+    job.add_argument("--task", choices=sorted([*TASK_TYPES, VERIFICATION]), help="task type (default: image or text from the first record)")
     job.add_argument("--multi", action="store_true", default=None, help="multi-label: number keys toggle, enter submits")
     job.add_argument("--attribute", dest="label_attribute", help="label attribute name in the output (default: the job name)")
     job.add_argument("--output", help="folder (or s3:// prefix) that holds <job-name>/ (default: beside the input)")
     job.add_argument("--worker", help="worker id (default: your login name)")
     job.add_argument("--instructions", help="short task description shown above each record")
+    chained = parser.add_argument_group("chained job (the input is an earlier job's output manifest)")
+    chained.add_argument("--verify", metavar="ATTR", help="verify the earlier label attribute ATTR: pick a verification "
+                         "category per record (--labels sets them; default Correct, Incorrect, Ambiguous)")
+    chained.add_argument("--adjust", metavar="ATTR", help="adjust the earlier label attribute ATTR: start from its "
+                         "labels, fix what is wrong, enter accepts")
     team = parser.add_argument_group("team job (several workers per record under leases; see README)")
     team.add_argument("--workers-per-record", type=int, metavar="N", help="workers who label each record, 1-9")
     team.add_argument("--task-time-limit", metavar="TIME", help="time a worker has per task: 30s to 8h (default 5m)")
@@ -58,6 +63,8 @@ def request_from(args: argparse.Namespace, source: str):
         output=args.output,
         worker=args.worker,
         instructions=args.instructions,
+        verify=getattr(args, "verify", None),  # `demo` has no chained-job flags
+        adjust=getattr(args, "adjust", None),
         team=team_flags(args),
     )
 

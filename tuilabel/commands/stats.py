@@ -142,6 +142,9 @@ def render(stats, console, limit: int = 30) -> None:
             if len(shown) < len(items):
                 console.print(f"  … and {len(items) - len(shown)} more classes")
 
+        if st.verified_by_label:
+            render_verdicts(st, stats.labels, console, limit)
+
         if st.confidence_values:
             table = Table(title="  confidence", title_justify="left", show_edge=False, box=None)
             table.add_column("range")
@@ -188,3 +191,34 @@ def render(stats, console, limit: int = 30) -> None:
             for name, n in t.workers.items():
                 table.add_row(Text(name), f"{n:,}", Text(bar(n / (top or 1), 30), style="cyan"))
             console.print(table)
+
+
+def render_verdicts(st, categories: list[str], console, limit: int = 30) -> None:
+    """A verification attribute: the share of each verdict per class of the audited label and
+    per worker who gave it, the most often judged incorrect first. `categories`: the job's
+    verification categories in their order, when known (else as found)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    verdicts = list(categories) or list(st.classes)
+    worst = next((v for v in verdicts if v.lower() == "incorrect"), None)
+
+    def table(title: str, first: str, rows: dict[str, dict[str, int]]) -> None:
+        out = Table(title=title, title_justify="left", show_edge=False, box=None)
+        out.add_column(first, style="bold")
+        out.add_column("judged", justify="right")
+        for verdict in verdicts:
+            out.add_column(f"{verdict} %", justify="right", style="red" if verdict == worst else None)
+
+        def share(counts: dict[str, int], verdict: str | None) -> float:
+            return (counts.get(verdict, 0) / sum(counts.values())) if verdict and counts else 0.0
+
+        items = sorted(rows.items(), key=lambda kv: (-share(kv[1], worst), -sum(kv[1].values()), kv[0]))
+        for name, counts in items[:limit] if limit else items:
+            out.add_row(Text(name), f"{sum(counts.values()):,}", *(f"{100 * share(counts, v):.1f}" for v in verdicts))
+        console.print(out)
+        if limit and len(items) > limit:
+            console.print(f"  … and {len(items) - limit} more")
+
+    table(f"  verdicts by earlier label ({st.audited})", "earlier label", st.verified_by_label)
+    table("  verdicts by earlier worker (unknown: none in its metadata)", "earlier worker", st.verified_by_worker)

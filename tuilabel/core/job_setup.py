@@ -39,8 +39,9 @@ from tuilabel.core.store.lock import IdleWorkers
 from tuilabel.core.data.manifest import BadRecord, Manifest, is_blank, parse_record
 from tuilabel.core.data.sources import local_path
 from tuilabel.core.session import Session
+from tuilabel.core.gt import chained
 from tuilabel.core.team.settings import TEAM_KEYS, TeamSettings
-from tuilabel.core.gt.tasks import TASK_TYPES, task_for
+from tuilabel.core.gt.tasks import TASK_TYPES, VERIFICATION, task_for
 
 if TYPE_CHECKING:
     from tuilabel.core.data.s3_mirror import S3Mirror
@@ -59,6 +60,8 @@ class JobRequest:
     output: str | None = None
     worker: str | None = None
     instructions: str | None = None  # short text
+    verify: str | None = None  # chained job: the earlier label attribute to verify
+    adjust: str | None = None  # chained job: the earlier label attribute to adjust
     team: dict | None = None  # team settings from flags (core/team/settings.py TEAM_KEYS)
 
 
@@ -275,6 +278,10 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
     if not name:
         stem = Path(input_loc.rstrip("/")).name.split(".")[0]
         name = suggest_name(stem)
+        earlier_job = chained.earlier_job_root(input_loc)
+        chained_as = _chained_kind(req, file_values)
+        if chained_as:  # e.g. birds-verification, beside the earlier job `birds`
+            name = suggest_name(f"{earlier_job[1] if earlier_job else stem}-{chained_as}")
     check_job_name(name)
 
     output = req.output or file_values.get("output")
@@ -284,6 +291,9 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
             output = str((base / Path(output).expanduser()).resolve())
     else:
         output = _s3_parent(input_loc) if input_path is None else str(Path(input_loc).parent)
+        earlier_job = chained.earlier_job_root(input_loc)
+        if earlier_job is not None and _chained_kind(req, file_values):
+            output = earlier_job[0]  # beside the earlier job, not inside it
 
     output_s3 = None
     if s3.is_s3_uri(output):
@@ -310,6 +320,8 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
         manifest_path = input_path
         base_uri = str(input_path.parent)
 
+    verify, adjust, first = _chained(req, file_values, existing, manifest_path, input_loc)
+
     # Labels: flag, then job file (labels or labels_file), then the existing job.
     labels: list[str] | None = None
     where = "labels"
@@ -324,15 +336,28 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
         labels, where = read_labels(str(file_values["labels_file"]), base)
     elif existing is not None:
         labels = list(existing.labels)
+    elif verify:
+        labels, where = list(chained.VERIFICATION_CATEGORIES), "verification categories"
+    elif adjust and input_path is not None and chained.earlier_label_file(input_path) is not None:
+        labels, where = read_labels(str(chained.earlier_label_file(input_path)))
+    if labels is None and adjust:
+        raise UserError(
+            "an adjustment job needs the earlier job's labels in their order: --labels A,B,C or its "
+            "label file (--labels <earlier job>/annotation-tool/data.json)"
+        )
     if labels is None:
         raise UserError(
             "no labels: give --labels A,B,C (or a label file), or labels = [...] in a job file"
         )
 
     task_name = req.task or file_values.get("task")
-    if task_name:
+    if verify or adjust or task_name == VERIFICATION:
+        task_name = _chained_task(task_name, verify, adjust, first, existing, manifest_path)
+    elif task_name:
         if task_name not in TASK_TYPES:
             raise UserError(f"unknown task {task_name!r}; one of: {', '.join(TASK_TYPES)}")
+        if req.multi and TASK_TYPES[task_name].boxes:
+            raise UserError("--multi is for classification; a bounding-box job already takes any number of boxes")
         if req.multi and not TASK_TYPES[task_name].multi:
             task_name = task_for(TASK_TYPES[task_name].media, True).name
     elif existing is not None and req.multi is None:
@@ -349,6 +374,11 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
         existing.label_attribute if existing else name
     )
     check_label_attribute(attr)
+    if attr in (verify, adjust):
+        raise UserError(
+            f"the label attribute {attr!r} is the one this job audits; a chained job writes a new "
+            f"attribute beside it: give --attribute (e.g. {suggest_name(attr + '-' + ('verified' if verify else 'adjusted'), 127)})"
+        )
 
     instructions = Instructions()
     if isinstance(file_values.get("instructions"), dict):
@@ -369,8 +399,12 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
         output=output,
         worker=str(worker),
         instructions=instructions,
+        verify=verify,
+        adjust=adjust,
         team=team,
     )
+    if adjust and first is not None:
+        chained.check_same_labels(spec, first)
     if input_path is not None:
         try:
             spec = replace(spec, input_from_job=os.path.relpath(input_path, folder.root.resolve()))
@@ -386,7 +420,8 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
             notes.append(
                 f"job {existing.name!r} had no answers yet, so it now has {'; '.join(changes)}"
             )
-            existing = replace(existing, task=spec.task, labels=spec.labels, label_attribute=spec.label_attribute)
+            existing = replace(existing, task=spec.task, labels=spec.labels, label_attribute=spec.label_attribute,
+                               verify=spec.verify, adjust=spec.adjust)
             replace_spec = True
         if existing.input != spec.input:
             if input_path is None or not _same_input(folder, input_path):
@@ -405,6 +440,65 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
     if spec.is_team and not spec.team_settings.allows(spec.worker):
         raise UserError(f"worker {spec.worker!r} is not in job {spec.name!r}'s team; ask its owner to add them")
     return PreparedJob(spec, folder, manifest_path, base_uri, output_s3, existing is None, notes, replace_spec)
+
+
+def _chained_kind(req: JobRequest, file_values: dict) -> str:
+    """"verification", "adjustment" or "" (a plain job), from what the user said."""
+    if req.verify or file_values.get("verify"):
+        return "verification"
+    if req.adjust or file_values.get("adjust"):
+        return "adjustment"
+    return ""
+
+
+def _chained(req: JobRequest, file_values: dict, existing: JobSpec | None, manifest_path: Path,
+             display: str) -> tuple[str, str, dict | None]:
+    """(verify, adjust, the first input object that carries the audited attribute): flags, then
+    the job file, then the existing job. An attribute that no line has is refused here."""
+    said = {}
+    for what in ("verify", "adjust"):
+        value = getattr(req, what)
+        if value is None:
+            value = file_values.get(what, getattr(existing, what) if existing is not None else "")
+        if not isinstance(value, str):
+            raise UserError(f"job file: {what} must be a label attribute name (a string)")
+        said[what] = value.strip()
+    verify, adjust = said["verify"], said["adjust"]
+    if verify and adjust:
+        raise UserError("a chained job either verifies (--verify) or adjusts (--adjust) an earlier label, not both")
+    if (req.task or file_values.get("task")) == VERIFICATION and not verify:
+        raise UserError("--task verification needs --verify ATTR: the earlier job's label attribute to verify")
+    first = None
+    if (verify or adjust) and manifest_path.exists():
+        first = chained.first_audited(manifest_path, verify or adjust, display)
+    return verify, adjust, first
+
+
+def _chained_task(task_name: str | None, verify: str, adjust: str, first: dict | None,
+                  existing: JobSpec | None, manifest_path: Path) -> str:
+    """The task of a chained job: verification (image or text, from the records), or for an
+    adjustment the earlier label's own task."""
+    if verify and task_name in TASK_TYPES and TASK_TYPES[task_name].verification:
+        return task_name
+    if task_name == VERIFICATION or (verify and task_name is None):
+        if existing is not None and existing.task_type.verification:
+            return existing.task
+        media = _detect_media(manifest_path) if manifest_path.exists() else "image"
+        return f"{media}-verification"
+    if verify:
+        raise UserError(f"--verify makes a verification job, not {task_name}; leave out --task (or give --task verification)")
+    if first is None:  # an s3:// input not fetched (yet): the job keeps what it had
+        if existing is not None:
+            return existing.task
+        raise UserError(f"cannot tell the task of {adjust!r} without reading the input")
+    earlier = first[adjust + "-metadata"]["type"]
+    matching = [t.name for t in TASK_TYPES.values() if t.gt_type == earlier and not t.verification]
+    if not matching:
+        adjustable = ", ".join(t.gt_type for t in TASK_TYPES.values() if not t.verification)
+        raise UserError(f"{adjust!r} holds {earlier} labels; tuilabel adjusts {adjustable}")
+    if task_name is not None and task_name not in matching:
+        raise UserError(f"{adjust!r} holds {earlier} labels, so the adjustment is {matching[0]}, not {task_name}")
+    return matching[0]
 
 
 def _team_settings(existing: JobSpec | None, file_values: dict, flags: dict | None, base: Path) -> dict:

@@ -64,6 +64,7 @@ if TYPE_CHECKING:
 else:  # bound by _pillow() on first use
     ExifTags = Image = ImageOps = UnidentifiedImageError = None
 
+from tuilabel.core.geometry import MAX_ZOOM, view_window  # noqa: F401  (MAX_ZOOM: the view widgets import it from here)
 from tuilabel.core.gt.limits import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
 
 
@@ -88,7 +89,6 @@ BACKGROUND_RGB = (128, 128, 128)
 #: Upper bound for the long side of the cached, decoded working image.
 WORK_MAX_SIDE = 2048
 
-MAX_ZOOM = 64.0
 
 HALF_BLOCK = "▀"
 
@@ -237,18 +237,13 @@ class PreviewImage:
         """
         if cells_w < 1 or cells_h < 1:
             return PreviewError(f"no room to draw the image ({cells_w}x{cells_h} cells)")
-        zoom = min(MAX_ZOOM, max(1.0, float(zoom) if math.isfinite(zoom) else 1.0))
         src_w, src_h = self.size
-        box_w, box_h = cells_w, cells_h * 2
-        scale = min(box_w / src_w, box_h / src_h) * zoom
-        out_w = max(1, min(box_w, round(src_w * scale)))
-        out_h = max(1, min(box_h, round(src_h * scale)))
-        # Part of the source that is visible, in source pixels, clamped inside the image.
-        vis_w = min(src_w, out_w / scale)
-        vis_h = min(src_h, out_h / scale)
-        cx = _clamp(_finite(center[0]) * src_w, vis_w / 2, src_w - vis_w / 2)
-        cy = _clamp(_finite(center[1]) * src_h, vis_h / 2, src_h - vis_h / 2)
-        left, top = cx - vis_w / 2, cy - vis_h / 2
+        # Part of the source that is visible, in source pixels, clamped inside the image (the
+        # same window boxes are drawn in).
+        win = view_window(src_w, src_h, cells_w, cells_h * 2, zoom, center)
+        zoom, scale, out_w, out_h = win.zoom, win.scale, win.out_w, win.out_h
+        left, top, vis_w, vis_h = win.left, win.top, win.vis_w, win.vis_h
+        cx, cy = left + vis_w / 2, top + vis_h / 2
 
         work, from_thumbnail = self._working_image(scale, allow_thumbnail and zoom == 1.0)
         if isinstance(work, PreviewError):
@@ -673,14 +668,6 @@ def _sniff(data: bytes) -> str:
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."
-
-
-def _clamp(value: float, low: float, high: float) -> float:
-    return low if value < low else high if value > high else value
-
-
-def _finite(value: float) -> float:
-    return float(value) if math.isfinite(value) else 0.5
 
 
 def load_source(ref: str, base: str) -> PreviewImage | PreviewError:

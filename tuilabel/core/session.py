@@ -18,9 +18,10 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from tuilabel.core.gt import lines as gt_lines
+from tuilabel.core.gt import chained, lines as gt_lines
 from tuilabel.core.store.durable import append_durably, atomic_write, ensure_dir, explain_os_error, fsync_dir
 from tuilabel.core.errors import UserError
+from tuilabel.core.gt.box_answer import BoxAnswer
 from tuilabel.core.gt.job import JobFolder, JobSpec, label_category_file
 from tuilabel.core.store import canonical, fingerprint
 from tuilabel.core.store.journal import ANSWERED, BAD, BLANK, DECLINED, NONE, Entry, Journal, line_sha1
@@ -182,8 +183,10 @@ class Session:
             self._store.claim_worker(self.spec.worker, clock())
             mark = LocalMark(self.folder.private / "team-output.json", self._store)
         self.team_output = TeamOutput(self._store, self.folder, self.spec, self.manifest, mark)
-        self.team = Assignment(self._store, self.spec.worker, settings.task_time_limit,
-                               after_ops=self._write_closed, events=self.messages)
+        worker = self.spec.worker
+        heartbeat = None if prefix is None else (lambda now: self._store.renew_worker(worker, now))
+        self.team = Assignment(self._store, worker, settings.task_time_limit,
+                               after_ops=self._write_closed, events=self.messages, heartbeat=heartbeat)
         self._advance()
 
     @property
@@ -478,6 +481,11 @@ class Session:
                 _, offset = self.manifest.read_line(offset)
                 index += 1
                 continue
+            unusable = chained.problem(self.spec, record.data)
+            if unusable is not None:  # a chained job's line with no earlier label to audit
+                self._decline_unusable(record, unusable)
+                index, offset = index + 1, record.next_offset
+                continue
             self._frontier = (index, offset)
             self.state = State.LABELING
             self._show(record)
@@ -510,6 +518,11 @@ class Session:
             except BadRecord as exc:
                 self._report_bad(index, offset, str(exc))
                 team.declined(lease)  # every worker declines it: it fails, no line
+                continue
+            unusable = chained.problem(self.spec, record.data)
+            if unusable is not None:  # as in _advance: declined under this lease, with the reason
+                self.lease = lease
+                self._decline_unusable(record, unusable)
                 continue
             if self.state is State.LABELING and self.current is not None and self.current.index == index:
                 self.lease = lease  # the same task again: its timer runs on
@@ -603,7 +616,13 @@ class Session:
 
     # -- actions ---------------------------------------------------------------------------------
 
-    def _commit(self, kind: str, value: int | list[int] | None, reason: str = "") -> None:
+    def _decline_unusable(self, record: Record, why: str) -> None:
+        """Declined with `why` as failure-reason (the line still reaches the output), and said."""
+        self._show(record)
+        self._commit("d", None, why)
+        self.messages.append(f"{self.manifest.display}:{record.lineno}: {why}; declined")
+
+    def _commit(self, kind: str, value: int | list[int] | None, reason: str = "", feedback: str = "") -> None:
         record = self.current
         if record is None:
             raise UserError("there is no record to answer")
@@ -611,7 +630,7 @@ class Session:
             raise UserError(self.input_refused)
         now = datetime.now(timezone.utc)
         if kind == "a":
-            obj = gt_lines.answer_object(record.data, self.spec, value, now)  # type: ignore[arg-type]
+            obj = gt_lines.answer_object(record.data, self.spec, value, now, feedback=feedback)  # type: ignore[arg-type]
         else:
             obj = gt_lines.declined_object(record.data, self.spec, reason or DECLINE_REASON, now)
         entry = Entry(
@@ -644,10 +663,15 @@ class Session:
         for hook in self.on_commit:
             hook()
 
-    def answer(self, value: int | list[int]) -> None:
-        """Label the current record (an index, or indexes for multi-label) and move on."""
+    def answer(self, value: int | list[int] | BoxAnswer, feedback: str = "") -> None:
+        """Label the current record (an index, indexes for multi-label, or the boxes drawn
+        on it: any number, none included) and move on; `feedback`: a verification worker's comment."""
         labels = self.spec.labels
-        if self.spec.task_type.multi:
+        if self.spec.task_type.boxes:
+            if not isinstance(value, BoxAnswer):
+                raise UserError("this job takes boxes: draw them on the image, then enter")
+            value.check(len(labels))
+        elif self.spec.task_type.multi:
             chosen = sorted(set(value if isinstance(value, list) else [value]))
             if not chosen:
                 raise UserError("pick at least one label")
@@ -655,11 +679,11 @@ class Session:
                 raise UserError(f"label number out of range 1-{len(labels)}")
             value = chosen
         else:
-            if isinstance(value, list):
+            if not isinstance(value, int):
                 raise UserError("this job takes one label per record")
             if not 0 <= value < len(labels):
                 raise UserError(f"label number out of range 1-{len(labels)}")
-        self._commit("a", value)
+        self._commit("a", value, feedback=feedback)
         self._after_commit()
 
     def accept(self) -> None:

@@ -67,7 +67,12 @@ class LabelApp(App):
         if self.keymap:
             self.set_keymap(self.keymap)
         self.label_keys = label_keys(len(session.spec.labels), self.keymap)
-        self.label_screen = LabelScreen(session)
+        if session.spec.task_type.boxes:
+            from tuilabel.ui.screens.boxes import BoxScreen
+
+            self.label_screen: LabelScreen = BoxScreen(session)
+        else:
+            self.label_screen = LabelScreen(session)
 
     # -- theme ---------------------------------------------------------------------------------
 

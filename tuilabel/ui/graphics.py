@@ -38,13 +38,13 @@ encodes a small image.
 from __future__ import annotations
 
 import functools
-import math
 import os
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from tuilabel.core.preview import MAX_ZOOM, PreviewError, PreviewImage
+from tuilabel.core.geometry import view_window
+from tuilabel.core.preview import PreviewError, PreviewImage
 from tuilabel.ui.terminal_query import TerminalReport, ask_terminal
 
 if TYPE_CHECKING:
@@ -171,31 +171,32 @@ def cell_pixels() -> tuple[int, int]:
     return max(1, size.width), max(1, size.height)
 
 
-def graphics_picture(
-    image: PreviewImage, cells_w: int, cells_h: int, zoom: float = 1.0, center: tuple[float, float] = (0.5, 0.5)
-) -> Image.Image | PreviewError:
-    """The part of `image` shown at zoom/center, scaled to fit cells_w x cells_h cells in
-    pixels (worker threads only: this decodes)."""
+def graphics_box(cells_w: int, cells_h: int) -> tuple[int, int]:
+    """The pixels a kitty/sixel picture may fill in cells_w×cells_h cells."""
     cell_w, cell_h = cell_pixels()
     box_w, box_h = max(1, cells_w) * cell_w, max(1, cells_h) * cell_h
     limit = sixel_max()
     if limit:  # harmless for kitty: no kitty terminal reports a sixel limit
         box_w, box_h = min(box_w, limit[0] // cell_w * cell_w), min(box_h, limit[1] // cell_h * cell_h)
-    zoom = min(MAX_ZOOM, max(1.0, zoom if math.isfinite(zoom) else 1.0))
+    return box_w, box_h
+
+
+def graphics_picture(
+    image: PreviewImage, cells_w: int, cells_h: int, zoom: float = 1.0, center: tuple[float, float] = (0.5, 0.5)
+) -> Image.Image | PreviewError:
+    """The part of `image` shown at zoom/center, scaled to fit cells_w x cells_h cells in
+    pixels (worker threads only: this decodes)."""
+    box_w, box_h = graphics_box(cells_w, cells_h)
     src_w, src_h = image.size
-    scale = min(box_w / src_w, box_h / src_h) * zoom
-    out_w = max(1, min(box_w, round(src_w * scale)))
-    out_h = max(1, min(box_h, round(src_h * scale)))
-    vis_w, vis_h = min(src_w, out_w / scale), min(src_h, out_h / scale)
-    cx = min(max(center[0] * src_w, vis_w / 2), src_w - vis_w / 2)
-    cy = min(max(center[1] * src_h, vis_h / 2), src_h - vis_h / 2)
+    win = view_window(src_w, src_h, box_w, box_h, zoom, center)
+    scale, out_w, out_h, vis_w, vis_h = win.scale, win.out_w, win.out_h, win.vis_w, win.vis_h
+    left, top = win.left, win.top
     # The decoded image at the resolution this view needs, never the EXIF thumbnail (a real
     # image is the point of this path).
     work = image.decoded(scale)
     if isinstance(work, PreviewError):
         return work
     wsx, wsy = work.width / src_w, work.height / src_h
-    left, top = cx - vis_w / 2, cy - vis_h / 2
     box = (left * wsx, top * wsy, (left + vis_w) * wsx, (top + vis_h) * wsy)
     from PIL import Image  # loaded by the decode above; not at start-up
 

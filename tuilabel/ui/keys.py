@@ -25,6 +25,8 @@ def label_bindings() -> list[Binding]:
         Binding("enter", "submit", "Submit", id="submit"),
         Binding("space", "skip", "Skip", id="skip"),
         Binding("x", "decline", "Decline", id="decline"),
+        # A verification job: a comment on the earlier label (GT's worker-feedback).
+        Binding("c", "comment", "Comment", id="comment"),
         Binding("r", "release", "Release task", id="release"),  # team jobs: back to the pool
         Binding("backspace,u", "undo", "Undo", id="undo"),
         Binding("left_square_bracket", "history_back", "Previous answer", show=False, id="history-back"),
@@ -54,6 +56,29 @@ def label_bindings() -> list[Binding]:
     return b
 
 
+# A bounding-box job: the labels and job keys, plus a cursor on the image and the box keys
+# (arrows move the cursor, not the view: the view follows it).
+NOT_ON_BOX_SCREEN = ("move", "pan-left", "pan-right", "pan-up", "pan-down", "page-down", "page-up", "text-start", "text-end")
+
+
+def box_bindings() -> list[Binding]:
+    b = [x for x in label_bindings() if x.id not in NOT_ON_BOX_SCREEN]
+    for n, (key, name) in enumerate((("left", "left"), ("right", "right"), ("up", "up"), ("down", "down"))):
+        dx, dy = ((-1, 0), (1, 0), (0, -1), (0, 1))[n]
+        b.append(Binding(key, f"cursor({dx},{dy})", f"Cursor {name} (one screen pixel)", show=False, id=f"cursor-{name}"))
+        b.append(Binding(f"shift+{key}", f"cursor({dx * 8},{dy * 8})", f"Cursor {name}, 8 pixels", show=False,
+                         id=f"cursor-{name}-coarse"))
+    b += [
+        Binding("b", "box", "Start / finish a box", id="box"),
+        Binding("tab", "select_box(1)", "Next box", id="box-next"),
+        Binding("shift+tab", "select_box(-1)", "Previous box", show=False, id="box-previous"),
+        Binding("e", "grab", "Grab: box, then each corner and edge", id="box-grab"),
+        Binding("delete", "delete_box", "Delete box", id="box-delete"),
+        Binding("m", "one_to_one", "Zoom 1:1 (one image pixel per screen pixel)", show=False, id="zoom-1to1"),
+    ]
+    return b
+
+
 # Keys that move the view: listed in `?` for the media they serve even while they do nothing
 # (no zoom yet, a text that fits).
 VIEW_KEYS = {
@@ -64,7 +89,7 @@ VIEW_KEYS = {
 # What the key bar keeps when the window is narrow: lower first (the rest stay in `?`).
 KEY_BAR_PRIORITY = {
     "quit": 0, "help": 1, "submit": 2, "skip": 2, "cancel": 3, "page-down": 3, "history-forward": 3,
-    "decline": 4, "release": 4, "undo": 5, "filter": 6, "zoom-in": 7, "move": 8, "instructions": 9,
+    "decline": 4, "comment": 4, "release": 4, "undo": 5, "filter": 6, "zoom-in": 7, "move": 8, "instructions": 9,
 }
 
 
@@ -82,8 +107,8 @@ def portal_bindings() -> list[Binding]:
 def validate_keymap(keymap: dict[str, str], where: str = "config.toml") -> None:
     """Refuse a `[keys]` table that names an unknown binding id or gives one key two meanings
     on one screen (`skip = "1"` would steal label 1), with one line naming the setting."""
-    screens = (label_bindings(), portal_bindings())
-    for bindings in screens:
+    screens = (label_bindings(), box_bindings(), portal_bindings())
+    for bindings in screens:  # one key, one meaning, per screen
         _check_one_meaning(bindings, keymap, where)
     ids = {b.id for bindings in screens for b in bindings}
     for binding_id in keymap:

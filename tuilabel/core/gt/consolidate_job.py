@@ -22,7 +22,9 @@ import orjson
 
 from tuilabel.core.data.manifest import BadRecord, Manifest, is_blank, parse_record
 from tuilabel.core.errors import UserError
-from tuilabel.core.gt import lines as gt_lines
+from tuilabel.core.gt import chained, lines as gt_lines
+from tuilabel.core.gt.box_job import NO_IMAGE_SIZE, BoxInput, consolidated_box_object, read_box_answers
+from tuilabel.core.gt.box_lines import OBJECT_DETECTION
 from tuilabel.core.gt.consolidation import Answers, Consolidated, answers_from_job, consolidate
 from tuilabel.core.gt.job import JobFolder, JobSpec, label_category_file, read_labels, suggest_name
 from tuilabel.core.gt.tasks import TASK_TYPES, TaskType
@@ -52,6 +54,7 @@ class ConsolidationInput:
     job_folder: JobFolder | None  # set for a tuilabel job (its locks guard output.manifest)
     kind: str  # "tuilabel job" | "GT job" | "worker responses"
     problems: list[str] = field(default_factory=list)
+    boxes: BoxInput | None = None  # a box job's answers (then `answers` is empty)
 
 
 def _line_count(path: Path, display: str) -> int:
@@ -83,7 +86,8 @@ def _existing_label(manifest_path: Path) -> tuple[str | None, str | None, dict[i
         for key, meta in obj.items():
             if not (key.endswith("-metadata") and isinstance(meta, dict)):
                 continue
-            if "classification" not in str(meta.get("type", "")):
+            kind = str(meta.get("type", ""))
+            if "classification" not in kind and kind != OBJECT_DETECTION:
                 continue
             name = key[: -len("-metadata")]
             if attr is None:
@@ -113,8 +117,17 @@ def from_tuilabel_job(folder: JobFolder) -> ConsolidationInput:
         raise UserError(f"the job's input {spec.input} is gone; cannot order the output")
     n_lines = _line_count(manifest_path, spec.input)
     problems: list[str] = []
+    if spec.task_type.boxes:
+        boxes = read_box_answers(worker_answers_from_job(folder, spec, problems), spec.labels, problems, n_lines)
+        return ConsolidationInput(
+            _no_answers(spec.labels), spec, manifest_path, n_lines, folder.output_manifest, folder, "tuilabel job", problems, boxes
+        )
     answers = answers_from_job(folder, problems, n_lines)
     return ConsolidationInput(answers, spec, manifest_path, n_lines, folder.output_manifest, folder, "tuilabel job", problems)
+
+
+def _no_answers(labels) -> Answers:
+    return Answers.from_arrays([], [], [], [], list(labels))
 
 
 def from_worker_responses(
@@ -157,8 +170,14 @@ def from_worker_responses(
         if progress is not None:
             progress("reading worker responses", done, total)
 
-    answers = Answers.from_worker_answers(read_worker_responses(folder, problems, on_object), label_list, problems, n_lines)
-    task = _task_for_element(answers.element)
+    raw = list(read_worker_responses(folder, problems, on_object))
+    boxes = None
+    if any(a.element == "boundingBox" for a in raw):
+        boxes = read_box_answers(raw, label_list, problems, n_lines)
+        answers, task = _no_answers(label_list), TASK_TYPES["bounding-box"]
+    else:
+        answers = Answers.from_worker_answers(raw, label_list, problems, n_lines)
+        task = _task_for_element(answers.element)
     name = name or job_name or suggest_name((job_root or responses).resolve().name)
     spec = JobSpec(
         name=name,
@@ -170,7 +189,7 @@ def from_worker_responses(
         worker="",
     )
     kind = "GT job" if job_root is not None else "worker responses"
-    return ConsolidationInput(answers, spec, input_manifest, n_lines, None, None, kind, problems)
+    return ConsolidationInput(answers, spec, input_manifest, n_lines, None, None, kind, problems, boxes)
 
 
 def from_folder(path: Path, need_input: bool = True, progress: Progress | None = None) -> ConsolidationInput:
@@ -255,6 +274,15 @@ def consolidated_objects(
     answered = set(np.unique(inp.answers.answer_record).tolist())
     declined = set(np.unique(inp.answers.declined_record).tolist()) - answered
     rows = {} if result is None else {int(r): i for i, r in enumerate(result.record)}
+    boxes = inp.boxes
+    if boxes is not None:
+        if boxes.result is None:
+            from tuilabel.core.gt.box_consolidation import IOU_THRESHOLD, MIN_SHARE
+
+            boxes.consolidate(IOU_THRESHOLD, MIN_SHARE)
+        answered = set(boxes.rows)
+        declined = boxes.declined
+    worker_labels: dict[int, list[list[int]]] | None = None  # an adjustment: each worker's labels per record
     with Manifest(inp.manifest_path, display=spec.input) as manifest:
         for index, _, _, raw in manifest.iter_lines():
             if progress is not None and index % 8192 == 0:
@@ -274,6 +302,12 @@ def consolidated_objects(
                     counts.lambda_missing += 1
                 else:
                     counts.consolidated += 1
+            elif boxes is not None and index in answered:
+                obj = consolidated_box_object(record, index, boxes, spec, when)
+                if obj is None:
+                    inp.problems.append(f"{inp.manifest_path} line {index + 1}: {NO_IMAGE_SIZE}; written as failed")
+                    obj = gt_lines.declined_object(record, spec, NO_IMAGE_SIZE, when)
+                counts.consolidated += obj.get(spec.label_attribute) is not None
             elif index in rows:
                 obj = consolidated_object(record, spec, result, rows[index], when)  # type: ignore[arg-type]
                 counts.consolidated += 1
@@ -283,8 +317,25 @@ def consolidated_objects(
             else:
                 obj = gt_lines.declined_object(record, spec, NO_ANSWER, when)
                 counts.unanswered += 1
+            if spec.adjust and spec.label_attribute in obj:
+                if worker_labels is None:
+                    worker_labels = _worker_labels(inp.answers)
+                if chained.any_worker_changed(record.get(spec.adjust), worker_labels.get(index, ())):
+                    obj[spec.label_attribute + "-metadata"]["adjustment-status"] = "adjusted"
             counts.lines += 1
             yield index, obj
+
+
+def _worker_labels(answers: Answers) -> dict[int, list[list[int]]]:
+    """Per record, each worker's chosen labels (GT: an adjustment is "adjusted" when any
+    worker changed anything, not only when the consolidated label differs)."""
+    chosen: dict[tuple[int, int], list[int]] = {}
+    for record, worker, label in zip(answers.record.tolist(), answers.worker.tolist(), answers.label.tolist()):
+        chosen.setdefault((record, worker), []).append(label)
+    out: dict[int, list[list[int]]] = {}
+    for (record, _), labels in chosen.items():
+        out.setdefault(record, []).append(labels)
+    return out
 
 
 def consolidated_object(record: dict, spec: JobSpec, result: Consolidated, i: int, when: datetime) -> dict:

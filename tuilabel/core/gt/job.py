@@ -73,8 +73,8 @@ def check_label_attribute(attr: str) -> str:
 
 
 def check_labels(labels: list[str], task: TaskType, where: str = "labels") -> list[str]:
-    if len(labels) < 2:
-        raise UserError(f"{where}: a classification job needs at least 2 labels, got {len(labels)}")
+    if len(labels) < task.min_labels:
+        raise UserError(f"{where}: a job of {task.description} needs at least {task.min_labels} labels, got {len(labels)}")
     if len(labels) > task.max_labels:
         raise UserError(
             f"{where}: {len(labels)} labels, over GT's limit of {task.max_labels} for {task.description}"
@@ -175,9 +175,19 @@ class JobSpec:
     # The input relative to the job folder, when both are local: a moved job (with its
     # manifest beside it) still finds its input.
     input_from_job: str = ""
+    # Chained jobs (spec §7) name the earlier job's label attribute they audit: `verify` for a
+    # verification job, `adjust` for an adjustment job ("" for a plain labeling job). Defaults
+    # keep job.json files written before chained jobs loading.
+    verify: str = ""
+    adjust: str = ""
     # A team job's settings (see core/team/settings.py): several workers per record under
     # leases. Empty: a solo job, as before.
     team: dict = field(default_factory=dict)
+
+    @property
+    def audited(self) -> str:
+        """The earlier label attribute this job audits ("" for a plain job)."""
+        return self.verify or self.adjust
 
     @property
     def task_type(self) -> TaskType:
@@ -291,6 +301,10 @@ def spec_changes(existing: JobSpec, wanted: JobSpec) -> list[str]:
         changes.append(f"labels {', '.join(existing.labels)} -> {', '.join(wanted.labels)}")
     if existing.label_attribute != wanted.label_attribute:
         changes.append(f"label attribute {existing.label_attribute} -> {wanted.label_attribute}")
+    for what in ("verify", "adjust"):
+        old, new = getattr(existing, what), getattr(wanted, what)
+        if old != new:
+            changes.append(f"--{what} {old or '(none)'} -> {new or '(none)'}")
     return changes
 
 
@@ -309,6 +323,7 @@ input = "{input}"
 
 # image-classification | image-classification-multilabel
 # text-classification  | text-classification-multilabel
+# bounding-box
 task = "{task}"
 
 # The labels, in order (the order fixes GT's class indexes), or a file:
@@ -323,6 +338,10 @@ labels = [{labels}]
 
 # Who is labeling (default: your login name).
 # worker = "alice"
+
+# A chained job on an earlier job's output manifest (the input): audit its label attribute.
+# verify = "earlier-attribute"   # with task = "verification"; labels = the verification categories
+# adjust = "earlier-attribute"   # start from the earlier labels and fix them
 
 # A team job (Ground Truth's workforce settings): set any of these and workers take records
 # under leases; each record's line is written, consolidated, when its workers are in.
@@ -357,6 +376,8 @@ _JOB_FILE_KEYS = {
     "label_attribute",
     "worker",
     "instructions",
+    "verify",
+    "adjust",
     *TEAM_KEYS,
 }
 

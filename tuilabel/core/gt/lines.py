@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 
 import orjson
 
+from tuilabel.core.gt.box_answer import BoxAnswer
+from tuilabel.core.gt.chained import adjustment_status
 from tuilabel.core.gt.job import JobSpec
 
 SINGLE_WORKER_CONFIDENCE = 0
@@ -28,16 +30,46 @@ def iso_seconds(when: datetime) -> str:
 def answer_object(
     record: dict,
     spec: JobSpec,
-    answer: int | list[int],
+    answer: int | list[int] | BoxAnswer,
     when: datetime,
-    confidence: float | dict[int, float] = SINGLE_WORKER_CONFIDENCE,
+    confidence: float | dict[int, float] | list[float] = SINGLE_WORKER_CONFIDENCE,
+    feedback: str = "",
 ) -> dict:
-    """The augmented object for a labeled record. `answer` is an index, or indexes (multi);
-    `confidence` is the consolidated one (multi-label: per chosen index), 0 for one worker."""
+    """The augmented object for a labeled record. `answer` is an index, indexes (multi) or
+    boxes; `confidence` is the consolidated one (multi-label: per chosen index; boxes: per
+    box), 0 for one worker. `feedback`: a verification worker's comment (GT's `worker-feedback`)."""
     attr = spec.label_attribute
     task = spec.task_type
     out = {k: v for k, v in record.items() if k != attr and k != attr + "-metadata"}
-    if task.multi:
+    if task.verification:
+        index = int(answer)  # type: ignore[arg-type]
+        out[attr] = index
+        # Key order as spec §7 lists it; worker-feedback only when given.
+        meta = {
+            "class-name": spec.labels[index],
+            "confidence": confidence,
+            "type": task.gt_type,
+            "job-name": spec.gt_job_name,
+            "human-annotated": "yes",
+            "creation-date": creation_date(when),
+        }
+        if feedback.strip():
+            meta["worker-feedback"] = [{"comment": feedback.strip()}]
+        out[attr + "-metadata"] = meta
+        return out
+    if isinstance(answer, BoxAnswer):
+        # `confidence`: one per box (consolidated), or one number for every box.
+        per_box = confidence if isinstance(confidence, list) else [confidence] * len(answer.boxes)
+        out[attr] = answer.gt_value()
+        out[attr + "-metadata"] = {
+            "objects": [{"confidence": c} for c in per_box],
+            "class-map": answer.class_map(list(spec.labels)),
+            "type": task.gt_type,
+            "human-annotated": "yes",
+            "creation-date": creation_date(when),
+            "job-name": spec.gt_job_name,
+        }
+    elif task.multi:
         chosen = sorted(set(answer))  # type: ignore[arg-type]
         out[attr] = chosen
         out[attr + "-metadata"] = {
@@ -62,6 +94,8 @@ def answer_object(
             "creation-date": creation_date(when),
             "type": task.gt_type,
         }
+    if spec.adjust:
+        out[attr + "-metadata"]["adjustment-status"] = adjustment_status(spec, record, out[attr])
     return out
 
 

@@ -27,8 +27,12 @@ from tuilabel.core.store.durable import atomic_write, ensure_dir, explain_os_err
 if TYPE_CHECKING:
     from tuilabel.core.gt.job import JobFolder, JobSpec
 
-# Element name -> the key its answer sits under ("label" or "labels").
-ELEMENTS: dict[str, str] = {t.element: ("labels" if t.multi else "label") for t in TASK_TYPES.values()}
+# Element name -> the key its answer sits under ("label", "labels", or "boundingBoxes" for
+# `boundingBox`: [{label, left, top, width, height}], beside `inputImageProperties`).
+BOXES = "boundingBoxes"
+ELEMENTS: dict[str, str] = {
+    t.element: (BOXES if t.boxes else "labels" if t.multi else "label") for t in TASK_TYPES.values()
+}
 _ITERATION = re.compile(r"iteration-(\d+)")
 
 
@@ -121,6 +125,12 @@ def _parse_answer(index: int, item: object, path: Path, problems: list[str], dec
         )
         return None
     chosen = value.get(key) if isinstance(value, dict) else None
+    if key == BOXES:  # each box is checked where the boxes are read (box_job.py)
+        if not isinstance(chosen, list):
+            problems.append(f"{where} of {worker}: {element} has no {key!r} list; skipped")
+            return None
+        content = {key: chosen, "inputImageProperties": value.get("inputImageProperties")}  # type: ignore[union-attr]
+        return WorkerAnswer(index, worker, element, content, submitted, accepted, seconds, str(path))
     if not (isinstance(chosen, str) if key == "label" else isinstance(chosen, list) and all(isinstance(c, str) for c in chosen)):
         problems.append(f"{where} of {worker}: {element} has no {key!r}; skipped")
         return None
@@ -201,6 +211,12 @@ def worker_answers_from_job(folder: "JobFolder", spec: "JobSpec", problems: list
                 yield WorkerAnswer(index, worker, "", {}, entry.submitted, entry.accepted, entry.seconds, source, True)
                 continue
             value = entry.gt.get(spec.label_attribute)
+            if key == BOXES:
+                from tuilabel.core.gt.box_job import box_answer_content
+
+                content = box_answer_content(value, spec.labels)
+                yield WorkerAnswer(index, worker, element, content, entry.submitted, entry.accepted, entry.seconds, source)
+                continue
             chosen = value if isinstance(value, list) else [value]
             names = [spec.labels[v] if isinstance(v, int) and 0 <= v < len(spec.labels) else str(v) for v in chosen]
             content = {key: names} if key == "labels" else {key: names[0]}

@@ -419,6 +419,9 @@ def job_agreement(path, min_shared: int = MIN_SHARED):
 
     inp = from_folder(path, need_input=False)
     answers = inp.answers
+    if inp.boxes is not None:
+        inp.problems.append(f"{path}: agreement figures are for single-label jobs; this one is a box job (consolidate scores each box)")
+        return inp, None
     if answers.multi:
         inp.problems.append(f"{path}: agreement figures are for single-label jobs; this one is multi-label")
         return inp, None

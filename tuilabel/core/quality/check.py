@@ -14,7 +14,9 @@ Categories (each finding names its line):
   attribute, 100,000 per line), `duplicate` (same image bytes, or same text after folding
   whitespace and case: every member of a group but the first), `mixed` (more than one data
   type in one manifest: one finding, at the first record of the smaller type; `write_clean`
-  keeps both types, since which to keep is the user's choice);
+  keeps both types, since which to keep is the user's choice), `bad-box` (an object-detection
+  label with a box outside the image, a size ≤ 0, an unknown class_id, or no image_size:
+  one finding per fault, box_lines.read_box_label);
 - warnings: `near-duplicate` (near_duplicates.py), and label balance (few samples, biased).
 
 `write_clean` writes the input's lines minus the error records (the first of each duplicate
@@ -40,10 +42,11 @@ import orjson
 from tuilabel.core.data import s3
 from tuilabel.core.errors import UserError
 from tuilabel.core.data.manifest import BadRecord, Manifest, is_blank, parse_record
+from tuilabel.core.gt.box_lines import box_attributes, read_box_label
 from tuilabel.core.gt.limits import IMAGE_FORMATS, MAX_ATTRIBUTE_CHARS, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_LINE_CHARS
 from tuilabel.core.quality.near_duplicates import ImageGrouper, TextGrouper, dhash, normalize_text
 
-ERROR_CATEGORIES = ("invalid", "missing", "unreadable", "over-limit", "duplicate", "mixed")
+ERROR_CATEGORIES = ("invalid", "missing", "unreadable", "over-limit", "duplicate", "mixed", "bad-box")
 WARNING_CATEGORIES = ("near-duplicate", "few-samples", "biased")
 _EXPECTED_FORMAT = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}
 
@@ -409,6 +412,12 @@ def check(
                     acc.add(data)
                     mix.add(index, data)
                     ref = data.get("source-ref")
+                    for attr in box_attributes(data):
+                        if attr in data:  # a failed line has no label to check
+                            faults: list[str] = []
+                            read_box_label(data[attr], data.get(attr + "-metadata"), attr, faults)
+                            for fault in faults:
+                                add("bad-box", index, ref, fault)
                     if ref is not None:
                         report.images += 1
                         inflight.append((index, ref, pool.submit(inspect_image, ref, manifest.base)))

@@ -26,6 +26,8 @@ from pathlib import Path
 import orjson
 
 from tuilabel.core.errors import UserError
+from tuilabel.core.gt.chained import EarlierProblem, read_earlier
+from tuilabel.core.gt.tasks import VERIFICATION_TYPE
 
 CONFIDENCE_BINS = 10  # [0,0.1) … [0.9,1.0]; 1.0 falls in the last bin
 
@@ -56,6 +58,12 @@ class AttributeStats:
     boxes: int = 0
     boxes_per_image: dict[int, int] = field(default_factory=dict)  # boxes in an image -> images
     adjustment: dict[str, int] = field(default_factory=dict)  # "adjusted"/"unadjusted" -> records
+    # A verification attribute: the audited attribute, and the verdicts (verification category
+    # -> records) per class of the earlier label and per worker who gave it ("unknown" when its
+    # metadata names none; GT's does not).
+    audited: str = ""
+    verified_by_label: dict[str, dict[str, int]] = field(default_factory=dict)
+    verified_by_worker: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -110,8 +118,9 @@ def _name(mapping: object, idx: object, labels: list[str]) -> str:
 class Accumulator:
     """Adds GT output objects (each with a weight: how many identical lines it stands for)."""
 
-    def __init__(self, labels: list[str] | None = None):
+    def __init__(self, labels: list[str] | None = None, audited: dict[str, str] | None = None):
         self.labels = list(labels or [])
+        self.audited = dict(audited or {})  # verification attribute -> the attribute it audits
         self.attrs: dict[str, AttributeStats] = {}
         self.lines = 0
         self.invalid = 0
@@ -211,6 +220,24 @@ class Accumulator:
                 name = _name(None, value, labels)
             self._count(st, name, weight)
             self._hist(st, meta.get("confidence"), weight)
+            if kind == "label-verification":
+                self._verdict(st, obj, attr, name, weight)
+
+    def _verdict(self, st: AttributeStats, obj: dict, attr: str, verdict: str, weight: int) -> None:
+        audited = self.audited.get(attr) or _audited_on_line(obj, attr)
+        if not audited:
+            return
+        st.audited = st.audited or audited
+        try:
+            earlier = read_earlier(obj, audited)
+            classes, worker = sorted(set(earlier.shown())), earlier.worker or "unknown"
+        except EarlierProblem:
+            classes, worker = ["(no earlier label)"], "unknown"
+        for cls in classes:
+            row = st.verified_by_label.setdefault(cls, {})
+            row[verdict] = row.get(verdict, 0) + weight
+        row = st.verified_by_worker.setdefault(worker, {})
+        row[verdict] = row.get(verdict, 0) + weight
 
     def add_manifest_bytes(self, data: bytes) -> None:
         """A run of whole lines (no trailing partial line): blank the varying values, count
@@ -223,6 +250,18 @@ class Accumulator:
 
     def attributes(self) -> list[AttributeStats]:
         return list(self.attrs.values())
+
+
+def _audited_on_line(obj: dict, attr: str) -> str:
+    """The attribute a verification attribute audits, when only the line can say: the nearest
+    label attribute before it that is not itself a verification (chained jobs add to the end)."""
+    found = ""
+    for key, meta in obj.items():
+        if key == attr:
+            break
+        if key.endswith("-metadata") and isinstance(meta, dict) and meta.get("type") not in (None, VERIFICATION_TYPE):
+            found = key[: -len("-metadata")]
+    return found
 
 
 def manifest_stats(path: Path, labels: list[str] | None = None, display: str | None = None) -> Stats:
@@ -295,7 +334,7 @@ def job_stats(root: Path) -> Stats:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UserError(f"cannot read the journals of {root}: {exc}") from None
     submissions = sum(1 for path in journals for _ in iter_journal(path))
-    acc = Accumulator(labels)
+    acc = Accumulator(labels, {spec.label_attribute: spec.verify} if spec.verify else None)
     # The job's own attribute first, even before any answer names it.
     acc.attrs[spec.label_attribute] = AttributeStats(spec.label_attribute, spec.task_type.gt_type)
     workers = Counter(answered_by)

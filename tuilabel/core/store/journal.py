@@ -350,6 +350,8 @@ class Journal:
         if entry.kind != "a":
             return []
         value = entry.gt.get(self.attr)
+        if isinstance(value, dict):  # boxes: one count per box
+            value = [a.get("class_id") for a in value.get("annotations") or () if isinstance(a, dict)]
         if isinstance(value, list):
             return [v for v in value if isinstance(v, int)]
         return [value] if isinstance(value, int) else []

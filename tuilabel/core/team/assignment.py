@@ -33,6 +33,7 @@ PROGRESS_EVERY = 5.0  # seconds between reads of the team's progress (records cl
 IDLE_WAIT = 1.0  # the thread's longest sleep: others' closed records are written this often
 RETRY_FIRST = 0.5  # a store error (S3 offline) is retried after this, doubling up to RETRY_MAX
 RETRY_MAX = 15.0
+HEARTBEAT_EVERY = 15.0  # seconds between renewals of this process's claim on the worker id (S3)
 
 
 class LeaseBackend(Protocol):
@@ -41,7 +42,7 @@ class LeaseBackend(Protocol):
     def batch(self) -> AbstractContextManager: ...
     def take(self, worker: str, n: int, now: float) -> list[Lease]: ...
     def renew(self, lease: Lease, now: float) -> Lease | None: ...
-    def release(self, lease: Lease, expired: bool = False) -> bool: ...
+    def release(self, lease: Lease, expired: bool = False, unused: bool = False) -> bool: ...
     def submit(self, lease: Lease, now: float, answer: bytes = b"") -> bool: ...
     def decline(self, lease: Lease, now: float) -> bool: ...
     def change_answer(self, record: int, worker: str, answer: bytes) -> bool: ...
@@ -58,7 +59,7 @@ class _Op:
 class Assignment:
     def __init__(self, store: LeaseBackend, worker: str, task_time_limit: float,
                  after_ops: Callable[[bool], None] | None = None, now: Callable[[], float] = clock,
-                 events: list[str] | None = None):
+                 events: list[str] | None = None, heartbeat: Callable[[float], None] | None = None):
         self.store = store
         self.worker = worker
         self.limit = task_time_limit
@@ -76,8 +77,15 @@ class Assignment:
         self._cond = threading.Condition()
         self._empty = False  # the last take found nothing more for this worker
         self._wanted = False  # next() is waiting for a take
+        self._takes = 0  # takes completed: next() trusts "nothing left" only from one after it asked
+        self._paused = False  # next() said "nothing left": no taking ahead until it asks again
+        self._taking = False  # a take is on its way (next() waits for it before saying "nothing")
         self._stop = False
         self._progress_at = 0.0
+        # Across machines the store holds this process's claim on the worker id, which goes
+        # stale unless renewed: a worker thinking over one task for minutes keeps it.
+        self.heartbeat = heartbeat
+        self._beat_at = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="team-assignment", daemon=True)
         self._thread.start()
 
@@ -89,6 +97,8 @@ class Assignment:
         deadline = time.monotonic() + timeout
         with self._cond:
             self._shown = None
+            self._paused = False
+            asked = self._takes
             while True:
                 if self._ready:
                     lease = self._ready.popleft()
@@ -97,8 +107,10 @@ class Assignment:
                     self._ops.append(_Op("renew", self._shown))
                     self._cond.notify_all()
                     return self._shown
-                if self._empty and not self._ops:
-                    self._empty = False  # ask the store again next time
+                if self._empty and self._takes > asked and not self._ops and not self._taking:
+                    # A take after the worker asked, with every decision before it sent, found
+                    # nothing: stop taking ahead, or leases would be held for nobody.
+                    self._paused = True
                     return None
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -161,15 +173,15 @@ class Assignment:
                 ops += self._ops
                 self._ops = []
                 stopping = self._stop
-                want = not stopping and (len(self._ready) < AHEAD or self._wanted)
+                want = not stopping and (self._wanted or (not self._paused and len(self._ready) < AHEAD))
+                self._taking = want
             try:
                 with self.store.batch():
                     notes, closed = self._apply(ops)
                     taken = self._take() if want else None
-                if time.monotonic() - self._progress_at >= PROGRESS_EVERY or stopping:
-                    self.progress = self.store.progress()
-                    self._progress_at = time.monotonic()
             except Exception as exc:  # the store is unreachable (S3 offline) or busy: retry
+                with self._cond:
+                    self._taking = False
                 self.offline = " ".join(str(exc).split()) or type(exc).__name__
                 if stopping and delay >= RETRY_MAX:
                     self.events.append(f"could not reach the lease store ({self.offline}); {len(ops)} "
@@ -182,14 +194,36 @@ class Assignment:
             self.events.extend(notes)
             if taken is not None:
                 self._add(taken)
+            elif want:
+                with self._cond:
+                    self._taking = False
+            try:
+                if self.heartbeat is not None and time.monotonic() - self._beat_at >= HEARTBEAT_EVERY:
+                    self._beat_at = time.monotonic()
+                    self.heartbeat(self.now())
+                if time.monotonic() - self._progress_at >= PROGRESS_EVERY or stopping:
+                    self._progress_at = time.monotonic()
+                    self.progress = self.store.progress()
+            except Exception as exc:  # noqa: BLE001 - tried again next time
+                self.offline = " ".join(str(exc).split()) or type(exc).__name__
             if self.after_ops is not None:
                 self.after_ops(closed)
             with self._cond:
                 if stopping and not self._ops:
-                    return
-                idle = not self._ops and not self._wanted and (len(self._ready) >= AHEAD or self._empty)
+                    unused, self._ready = list(self._ready), deque()
+                    break
+                idle = not self._ops and not self._wanted and (len(self._ready) >= AHEAD or self._empty or self._paused)
                 if idle and not self._stop:
                     self._cond.wait(IDLE_WAIT)
+
+        # Tasks leased ahead and never shown go back to the pool for others now ("stop and
+        # resume later" keeps the shown one, whose time limit runs on).
+        try:
+            with self.store.batch():
+                for lease in unused:
+                    self.store.release(lease, unused=True)
+        except Exception:  # noqa: BLE001 - unreachable: they expire by themselves
+            pass
 
     def _apply(self, ops: list[_Op]) -> tuple[list[str], bool]:
         """Send decisions in order: (notes for the worker, True if a record may have closed)."""
@@ -230,5 +264,6 @@ class Assignment:
                 known.add(self._shown.id)
             self._ready.extend(lease for lease in got if lease.id not in known)
             self._empty = not self._ready
-            self._wanted = False
+            self._takes += 1
+            self._wanted = self._taking = False
             self._cond.notify_all()

@@ -225,13 +225,14 @@ class LeaseStore:
                                    "AND expiry > ?", (expiry, lease.id, lease.worker, now))
         return replace(lease, expiry=expiry) if cur.rowcount == 1 else None
 
-    def release(self, lease: Lease, expired: bool = False) -> bool:
+    def release(self, lease: Lease, expired: bool = False, unused: bool = False) -> bool:
         """GT's "Release task": back to the pool now. `expired`: the worker's task timer ran
-        out (counted as an expiry, not a release). False if it was not held any more."""
+        out (counted as an expiry, not a release); `unused`: leased ahead and never shown
+        (counted as nothing). False if it was not held any more."""
         with self._write():
             cur = self._db.execute("DELETE FROM leases WHERE id = ? AND worker = ?",
                                    (lease.id, lease.worker))
-            if cur.rowcount:
+            if cur.rowcount and not unused:
                 self._count(lease.worker, "expiries" if expired else "releases")
             return cur.rowcount == 1
 

@@ -235,8 +235,11 @@ class S3LeaseStore:
             new = self._join(worker, view, n - len(held), now, everything=False)
             if len(held) + len(new) < n:
                 new += self._send_out(worker, view, n - len(held) - len(new), now)
-            if not held and not new and now - view.refreshed >= REFRESH_EVERY:
-                view.refreshed = now  # released tasks, expired leases: look now
+            if not held and not new:
+                # Nothing by the schedule: look at every open record now (released tasks,
+                # leases that ran out, a record a finished worker's lease left with room), so
+                # an empty answer means "nothing for you": the app ends on it.
+                view.refreshed = now
                 new += self._join(worker, view, n, now, everything=True)
             return held + sorted(new, key=lambda lease: lease.record)
 
@@ -260,16 +263,18 @@ class S3LeaseStore:
                 view.held[lease.record] = renewed
             return renewed
 
-    def release(self, lease: Lease, expired: bool = False) -> bool:
+    def release(self, lease: Lease, expired: bool = False, unused: bool = False) -> bool:
         """GT's "Release task": back to the pool now. `expired`: the worker's task timer ran
-        out (counted as an expiry, not a release). False if it was not held any more."""
+        out (counted as an expiry, not a release); `unused`: leased ahead and never shown
+        (counted as nothing). False if it was not held any more."""
 
         def mutate(body: dict | None, s: float):
             entry = (body or {}).get("leases", {}).get(lease.worker)
             if body is None or entry is None or entry["id"] != lease.id:
                 return None, False
             del body["leases"][lease.worker]
-            _bump(body, "expiries" if expired else "releases", lease.worker)
+            if not unused:
+                _bump(body, "expiries" if expired else "releases", lease.worker)
             return body, True
 
         with self._lock:

@@ -26,10 +26,14 @@ from textual.widgets import Static
 
 from tuilabel.core.data.manifest import Record
 from tuilabel.core.errors import UserError
+from tuilabel.core.gt import chained
+from tuilabel.core.gt.box_answer import BoxAnswer
 from tuilabel.core.session import Progress, Session, State
 from tuilabel.ui.format import duration
 from tuilabel.ui.keys import KEY_BAR_PRIORITY, label_bindings
 from tuilabel.ui.safe_text import one_line, record_text
+from tuilabel.ui.themes import label_variable, label_variable_defaults
+from tuilabel.ui.widgets.box_pane import BoxPane, Overlay
 from tuilabel.ui.widgets.image_pane import ImagePane
 from tuilabel.ui.widgets.key_bar import Hint, KeyBar
 from tuilabel.ui.widgets.label_list import LabelList
@@ -48,6 +52,8 @@ MIN_LABELS_WIDTH = 14
 
 class LabelScreen(Screen):
     BINDINGS = label_bindings()
+    PANE = ImagePane  # the box screen draws boxes over it
+    HINT = ""  # the short instructions when the job gives none (else the classification hint)
     # Nothing takes focus: a focused scroll container's own arrows, PageDown, Home and End
     # would shadow the screen's keys.
     AUTO_FOCUS = None
@@ -79,6 +85,13 @@ class LabelScreen(Screen):
         """A review (`tuilabel review`): every worker's answer and the consolidated label."""
         self.too_small = False
         """The window is below MIN_SIZE: only a message is shown."""
+        self.earlier_line: TextLine | None = None
+        """A chained job: the earlier label under audit."""
+        self.earlier_labels: set[int] = set()
+        """An adjustment: the earlier label(s), what enter accepts unchanged."""
+        self.comment = ""
+        """A verification: the worker's comment on the current record, sent with the answer."""
+        self.comment_line: TextLine | None = None
 
     @property
     def label_app(self) -> LabelApp:
@@ -89,8 +102,11 @@ class LabelScreen(Screen):
     def compose(self) -> ComposeResult:
         app = self.label_app
         spec = self.spec
-        short = spec.instructions.short or ("Pick every label that applies, then enter." if self.task_type.multi
-                                            else "Pick the label that fits best.")
+        short = spec.instructions.short or (
+            "Is the earlier label right? A digit picks the verdict; c adds a comment." if spec.verify
+            else "Fix the earlier label where it is wrong; enter keeps it." if spec.adjust
+            else self.HINT or ("Pick every label that applies, then enter." if self.task_type.multi
+                               else "Pick the label that fits best."))
         name = (one_line(spec.name), "bold")
         self.header = JobHeader(
             [Text.assemble(name, "  ·  ", self.task_type.description, "  ·  ", (f"{len(self.labels)} labels", "dim")),
@@ -118,8 +134,15 @@ class LabelScreen(Screen):
                         yield self.task_timer
                 else:
                     yield self.status
+                if self.spec.audited:  # chained hook 1/4: the earlier label
+                    self.earlier_line = TextLine(id="earlier")
+                    yield self.earlier_line
+                    self.comment_line = TextLine(id="comment")
+                    yield self.comment_line
                 if self.task_type.media == "image":
-                    self.image_pane = ImagePane(self.session, app.graphics_mode, id="image-pane")
+                    # A verification of boxes draws the earlier boxes over the picture.
+                    pane = BoxPane if self.task_type.verification else self.PANE
+                    self.image_pane = pane(self.session, app.graphics_mode, id="image-pane")
                     yield self.image_pane
                 else:
                     self.record_text = RecordText(id="record-text")
@@ -200,7 +223,9 @@ class LabelScreen(Screen):
         if action == "page":
             return int(parameters[0]) * 10 < n  # type: ignore[call-overload]
         if action == "submit":  # review hook 3/4: enter accepts the consolidated label
-            return self.task_type.multi or session.review is not None
+            return self.task_type.multi or session.review is not None or bool(self.spec.adjust)
+        if action == "comment":
+            return bool(self.spec.verify) and session.current is not None
         if action in ("zoom_in", "zoom_out", "fit", "move_mode"):
             return image
         if action == "pan":
@@ -269,7 +294,7 @@ class LabelScreen(Screen):
             description = binding.description
             if reviewing and binding.id == "skip":
                 description = "Keep"
-            elif binding.id == "submit" and self.review_panel is not None and not reviewing:
+            elif binding.id == "submit" and (self.review_panel is not None or self.spec.adjust) and not reviewing:
                 description = "Accept"
             elif binding.id == "cancel":
                 description = ("Back to labeling" if reviewing and not (self.page or self.move_mode)
@@ -307,6 +332,8 @@ class LabelScreen(Screen):
             self.shown_key = key
             self.answer_labels = self._answer_of()
             self.toggled = set(self.answer_labels) if self.task_type.multi else set()
+            if self.earlier_line is not None:  # chained hook 2/4: show (and preselect) the earlier label
+                self._show_earlier(record)
             self._show_record(record)
             if self.review_panel is not None:  # review hook 2/4: the panel; multi-label starts at the suggestion
                 self._show_review(record)
@@ -343,9 +370,10 @@ class LabelScreen(Screen):
 
     def _show_labels(self) -> None:
         marks = []
+        standing = self.answer_labels or self.earlier_labels
         for i in range(len(self.labels)):
             mark = []
-            if i in self.answer_labels:
+            if i in standing:
                 mark.append("answer")
             if i in self.toggled:
                 mark.append("toggled")
@@ -406,6 +434,49 @@ class LabelScreen(Screen):
         details = {k: v for k, v in record.data.items() if k not in ("source", "source-ref")}
         self.details.update(record_text("\n".join(f"{k}: {v}" for k, v in details.items()) or "(no other fields)"))
 
+    def _show_earlier(self, record: Record) -> None:
+        """The earlier label on its own row; an adjustment starts from it (multi-label: toggled)."""
+        assert self.earlier_line is not None
+        self.comment = ""
+        start = chained.earlier_answer(self.spec, record.data)
+        # Boxes start in the box editor (BoxScreen); labels are preselected here.
+        self.earlier_labels = set(start) if isinstance(start, list) else {start} if isinstance(start, int) else set()
+        if self.task_type.multi and not self.answer_labels:
+            self.toggled = set(self.earlier_labels)
+        self._show_earlier_line(record)
+
+    def _show_earlier_line(self, record: Record) -> None:
+        assert self.earlier_line is not None
+        try:
+            earlier = chained.read_earlier(record.data, self.spec.audited)
+            names = earlier.summary()
+        except chained.EarlierProblem as exc:
+            names = str(exc)
+        text = Text.assemble(("earlier ", "dim"), (one_line(self.spec.audited), "dim"), ": ", (one_line(names), "bold"))
+        if self.spec.adjust and (self.earlier_labels or self.task_type.boxes):
+            text.append("  ·  enter keeps it", "dim")
+        self.earlier_line.update(text)
+        if self.comment_line is not None:
+            self.comment_line.display = bool(self.comment)
+            self.comment_line.update(Text.assemble(("comment ", "dim"), (one_line(self.comment), "italic")))
+
+    @on(BoxPane.PictureShown)
+    def _draw_earlier_boxes(self) -> None:
+        """A verification: the earlier boxes over the picture, each in its class's colour with
+        its class name (the verification categories have the label colours)."""
+        record = self.session.current
+        if not self.task_type.verification or record is None or not isinstance(self.image_pane, BoxPane):
+            return
+        try:
+            boxes = BoxAnswer.from_gt(record.data.get(self.spec.audited)).boxes
+            names = chained.read_earlier(record.data, self.spec.audited).shown()
+        except (ValueError, chained.EarlierProblem):
+            boxes, names = (), []
+        variables = {**label_variable_defaults(), **self.app.current_theme.variables}
+        colour = lambda class_id: int(variables[label_variable(class_id)].lstrip("#")[:6], 16)  # noqa: E731
+        self.image_pane.set_overlay(Overlay(boxes=tuple(
+            (box, colour(box.class_id), one_line(name)[:12], False) for box, name in zip(boxes, names))))
+
     def _show_review(self, record: Record) -> None:
         plan = self.session.review
         assert plan is not None and self.review_panel is not None
@@ -444,7 +515,7 @@ class LabelScreen(Screen):
             self._show_status()
             self._show_labels()
         else:
-            self._do(lambda: self.session.answer(index))
+            self._do(lambda: self.session.answer(index, feedback=self.comment))
 
     def action_pick(self, n: int) -> None:
         self.pick_label(self.page * 10 + n)
@@ -465,6 +536,12 @@ class LabelScreen(Screen):
         if self.session.review is not None and not self.task_type.multi:  # review hook 4/4
             self._do(self.session.accept)
             return
+        if self.spec.adjust and not self.task_type.multi:  # chained hook 3/4: enter keeps the earlier label
+            if not self.earlier_labels:
+                self.say("no earlier label to keep here: pick one (number keys), or x declines", error=True)
+                return
+            self._do(lambda: self.session.answer(min(self.earlier_labels)))
+            return
         if not self.toggled:
             self.say("pick at least one label (number keys toggle), then enter; x declines, space skips", error=True)
             return
@@ -480,6 +557,20 @@ class LabelScreen(Screen):
             self.say(f"record {record.lineno:,} is the only one left without an answer: label it, or x declines it")
         else:
             self.say(f"skipped record {record.lineno:,}: it comes back after the others")
+
+    def action_comment(self) -> None:
+        """Chained hook 4/4: a verification comment, sent with the next pick on this record."""
+        from tuilabel.ui.screens.comment import CommentScreen
+
+        record = self.session.current
+
+        def done(comment: str | None) -> None:
+            if comment is None or self.session.current is not record or record is None:
+                return
+            self.comment = comment
+            self._show_earlier_line(record)
+
+        self.app.push_screen(CommentScreen(self.comment), done)
 
     def action_decline(self) -> None:
         record = self.session.current

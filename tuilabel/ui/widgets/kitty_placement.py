@@ -74,6 +74,7 @@ class KittyPlacement(Widget):
         self._image_id = 0
         self._uploaded = False  # the terminal holds self._image_id's picture
         self._placed = False
+        self._stale: list[int] = []  # replaced pictures, deleted once the new one is placed
 
     # -- what the app sets ----------------------------------------------------------------------
 
@@ -85,7 +86,15 @@ class KittyPlacement(Widget):
     def image(self, value: Image.Image | None) -> None:
         if value is self._image:
             return
-        self._forget()
+        if value is not None and (self._uploaded or self._stale):
+            # A new picture for the same view (boxes drawn over it): the one on screen stays
+            # until the new one is placed, instead of a blank pane while it is encoded (also
+            # when pictures come faster than they encode: those never sent are just dropped).
+            if self._uploaded:
+                self._stale.append(self._image_id)
+            self._image_id, self._uploaded = 0, False
+        else:
+            self._forget()
         self._image = value
         if value is not None:
             self._image_id = next(_ids)
@@ -142,12 +151,13 @@ class KittyPlacement(Widget):
             [
                 *blank,
                 Segment(Control.move_to(region.x, region.y).segment.text, _NULL_STYLE),
-                Segment(place, _NULL_STYLE, _RAW),
+                Segment(place + "".join(_command(f"a=d,d=I,i={old},q=2") for old in self._stale), _NULL_STYLE, _RAW),
                 Segment(Control.move_to(region.right, region.bottom - 1).segment.text, _NULL_STYLE),
             ],
             cell_length=crop.width,
         )
         self._placed = True
+        self._stale = []
         return lines
 
     # -- taking it away when it must not be seen -----------------------------------------------
@@ -171,11 +181,17 @@ class KittyPlacement(Widget):
         self._forget()
 
     def _unplace(self) -> None:
+        for old in self._stale:
+            self._write(_command(f"a=d,d=I,i={old},q=2"))
+        self._stale = []
         if self._placed and self._image_id:
             self._write(_command(f"a=d,d=i,i={self._image_id},q=2"))  # keep the data: it may come back
             self._placed = False
 
     def _forget(self) -> None:
+        for old in self._stale:
+            self._write(_command(f"a=d,d=I,i={old},q=2"))
+        self._stale = []
         if self._uploaded:
             self._write(_command(f"a=d,d=I,i={self._image_id},q=2"))  # placements and data
         self._image_id = 0
