@@ -166,13 +166,13 @@ def test_help_lists_the_box_keys_and_a_remapped_key_works(open_session):
 async def _help_and_remap(open_session):
     from tuilabel.ui.screens.help import HelpScreen
 
-    async with _box_app(open_session, (120, 50), keymap={"box": "n", "box-delete": "r"}) as (session, screen, pilot):
+    async with _box_app(open_session, (120, 50), keymap={"box": "n", "box-delete": "y"}) as (session, screen, pilot):
         await pilot.press("n", "shift+right", "shift+down", "n")  # the remapped "start / finish a box"
         ed = screen.editor
         assert len(ed.boxes) == 1
         await pilot.press("b")  # no longer a box key
         assert ed.anchor is None
-        await pilot.press("r")
+        await pilot.press("y")
         assert ed.boxes == []
         await pilot.press("question_mark")
         await pilot.pause(0.1)
