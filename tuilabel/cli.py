@@ -16,7 +16,7 @@ from tuilabel.core.errors import UserError
 
 # Order is the order `--help` lists them in.
 COMMANDS = ("label", "demo", "init", "scan", "export", "check", "stats", "consolidate", "review", "status",
-            "work")
+            "work", "team", "serve")
 
 
 class Parser(argparse.ArgumentParser):

@@ -1,0 +1,101 @@
+"""`tuilabel serve --team FILE --jobs DIR [--ssh HOST:PORT]`: the labeling host. Workers
+connect with `ssh WORKER@host -p PORT` and land in their portal; nothing else is reachable."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tuilabel.core.errors import UserError
+
+HELP = "the labeling host: workers in the team file connect over SSH to their portal"
+DEFAULT_SSH = "0.0.0.0:2222"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("serve", help=HELP, description=HELP + " (no shell, no accounts on the host).")
+    parser.add_argument("--team", required=True, metavar="FILE", help="the team file (`tuilabel team add` makes it)")
+    parser.add_argument("--jobs", required=True, metavar="DIR", help="the folder of the jobs workers label (job folders up to two levels down)")
+    parser.add_argument("--ssh", default=DEFAULT_SSH, metavar="HOST:PORT", help=f"where to listen for SSH (default {DEFAULT_SSH})")
+    parser.add_argument("--web", metavar="HOST:PORT", help="also serve the jobs to browsers here (login with `tuilabel team token ID`)")
+    parser.set_defaults(run=run)
+
+
+def host_port(text: str, flag: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise UserError(f"{flag} must be HOST:PORT (like 0.0.0.0:2222; port 0 picks a free one), not {text!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    team_file = Path(args.team)
+    if not team_file.is_file():
+        raise UserError(f"no team file {team_file}; make one with `tuilabel team add ID --key FILE`")
+    jobs = args.jobs
+    if jobs.startswith("s3://"):
+        raise UserError(f"{jobs}: jobs under an s3:// prefix are not served yet (the portal lists local job folders)")
+    if not Path(jobs).is_dir():
+        raise UserError(f"no jobs folder {jobs}")
+    listen, port = host_port(args.ssh, "--ssh")
+    web = host_port(args.web, "--web") if args.web else None
+    try:
+        return asyncio.run(_serve(team_file, jobs, (listen, port), web))
+    except KeyboardInterrupt:
+        return 0
+
+
+async def _serve(team_file: Path, jobs: str, ssh: tuple[str, int], web: tuple[str, int] | None) -> int:
+    import asyncio
+    import signal
+
+    from tuilabel.serve.activity import ActivityLog
+    from tuilabel.serve.host import Host, Team
+    from tuilabel.serve.ssh import host_key, start_ssh_server
+
+    jobs = str(Path(jobs).resolve())
+    log = ActivityLog(Path(jobs) / "serve.log")
+    team = Team(team_file, log)
+    key = host_key(team_file)
+    host = Host(team, jobs, log)
+    listen, port = ssh
+    try:
+        server = await start_ssh_server(host, listen, port, key)
+    except OSError as exc:
+        raise UserError(f"cannot listen on {listen}:{port}: {_why(exc)}") from None
+    bound = server.sockets[0].getsockname()[1] if port == 0 else port
+    print(f"tuilabel serve: SSH on {listen}:{bound}, {len(team.file.workers)} workers in {team_file}", flush=True)
+    print(f"host key fingerprint: {key.get_fingerprint()} (workers can check it on first connect)", flush=True)
+    log(f"serving {jobs} over SSH on {listen}:{bound}, host key {key.get_fingerprint()}")
+    runner = None
+    if web is not None:
+        from tuilabel.serve.web import start_web_server
+
+        try:
+            runner, web_port = await start_web_server(host, *web)
+        except OSError as exc:
+            raise UserError(f"cannot listen on {web[0]}:{web[1]}: {_why(exc)}") from None
+        print(f"web: http://{web[0]}:{web_port}/ (workers log in with their `tuilabel team token`)", flush=True)
+        log(f"serving {jobs} on the web at {web[0]}:{web_port}")
+    print(f"log: {log.path}", flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    server.close()
+    if runner is not None:
+        await runner.cleanup()
+    await asyncio.gather(*(session.close() for session in list(host.sessions)), return_exceptions=True)
+    log("stopped")
+    log.close()
+    return 0
+
+
+def _why(exc: OSError) -> str:
+    import os
+
+    return os.strerror(exc.errno).lower() if exc.errno else str(exc)
