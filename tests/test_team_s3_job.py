@@ -45,3 +45,12 @@ def test_three_machines_label_one_s3_team_job_to_the_end(s3_bucket, tmp_path):
     # Each worker's journal went to its own object; no worker's answers went anywhere else.
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket, Prefix="jobs/reviews/tuilabel/workers/")["Contents"]]
     assert {k.split("/")[4] for k in keys if k.endswith("journal.jsonl")} == {"ann", "ben", "cat"}
+
+    # The owner's view, from any of those machines' job folders: the numbers are S3's.
+    folder = tmp_path / "ann" / "data" / "tuilabel" / "s3" / s3_bucket / "jobs" / "reviews"
+    done = subprocess.run([sys.executable, "-m", "tuilabel", "status", str(folder), "--json"],
+                          cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()
+    status = orjson.loads(done.stdout)
+    assert (status["records"], status["complete"], status["leases_out"]) == (records, records, 0)
+    assert sum(w["answers"] for w in status["workers"].values()) == 2 * records

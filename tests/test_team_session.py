@@ -296,3 +296,13 @@ def test_a_worker_id_cannot_be_taken_over_while_its_process_lives(tmp_path):
     job, ann = open_worker(source, "ann")
     assert ann.current is not None
     job.stop(ann, None)
+
+
+def test_a_team_file_names_who_may_work_on_the_job(tmp_path):
+    source = make_input(tmp_path, 3)
+    (tmp_path / "team.toml").write_text("[workers.ann]\nkeys = []\n\n[workers.ben]\nkeys = []\n")
+    job, ann = open_worker(source, "ann", team=str(tmp_path / "team.toml"))
+    assert ann.current is not None and job.spec.team_settings.team == ("ann", "ben")
+    job.stop(ann, None)
+    with pytest.raises(UserError, match="'cat' is not in job"):
+        open_worker(source, "cat", team=str(tmp_path / "team.toml"))

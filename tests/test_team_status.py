@@ -246,16 +246,6 @@ def test_a_damaged_lease_store_is_one_line(tmp_path):
     assert "cannot open" in done.stderr and "team.sqlite" in done.stderr
 
 
-def test_a_team_job_in_s3_is_refused_in_one_line_not_miscounted(tmp_path):
-    job = make_job(tmp_path, "s3-team", team={"workers_per_record": 2})
-    spec = orjson.loads((job / "tuilabel" / "job.json").read_bytes())
-    spec["output"] = "s3://bucket/jobs"  # its lease store is in S3, not in this folder
-    (job / "tuilabel" / "job.json").write_bytes(orjson.dumps(spec))
-    done = status_cli(str(job))
-    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
-    assert "is a team job in S3 (s3://bucket/jobs)" in done.stderr and "not yet" in done.stderr
-
-
 def test_left_for_counts_what_a_worker_may_still_answer(tmp_path):
     from tuilabel.core.team.leases import LeaseStore
     from tuilabel.core.team.settings import TeamSettings

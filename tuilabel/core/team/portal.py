@@ -16,6 +16,8 @@ A job's state for one worker (GT's portal lists jobs with a status and "Start wo
 
 from __future__ import annotations
 
+from tuilabel.core.data.s3 import is_s3_uri
+
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +73,8 @@ def job_card(root: Path, worker: str, now: float | None = None) -> JobCard | Non
     settings = team_settings(spec)
     if settings is not None and not settings.allows(worker):
         return None
+    if settings is not None and is_s3_uri(spec.output):
+        return None  # a team job in S3: its workers open it with `tuilabel label s3://…` (not listed yet)
     running = lock_held(folder.lock(worker))
     if settings is None:
         records = record_total(folder, spec, [])

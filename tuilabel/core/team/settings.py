@@ -64,14 +64,10 @@ TEAM_KEYS = ("workers_per_record", "task_time_limit", "availability_lifetime", "
 
 
 def team_file_ids(path: str) -> list[str]:
-    """The worker ids of a team file (TOML, one [workers.<id>] table each; shared by jobs)."""
-    from tuilabel.core.toml_file import read_toml
+    """The worker ids of a team file (core/team/team_file.py: shared by jobs and `serve`)."""
+    from tuilabel.core.team.team_file import TeamFile
 
-    data = read_toml(Path(path).expanduser(), "team file")
-    workers = data.get("workers")
-    if not isinstance(workers, dict):
-        raise UserError(f"team file {path}: no [workers.<id>] tables")
-    return sorted(workers)
+    return sorted(TeamFile.load(Path(path).expanduser()).workers)
 
 
 def parse_duration(value: object, what: str) -> float:

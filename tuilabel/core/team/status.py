@@ -89,17 +89,23 @@ def open_job(root: Path) -> tuple[JobFolder, JobSpec]:
 
 
 def team_settings(spec: JobSpec) -> TeamSettings | None:
-    """The job's team settings; None for a solo job. A team job in S3 (its store is there,
-    not in the job folder) is refused in one line: not counted yet."""
-    if not spec.is_team:
-        return None
-    if is_s3_uri(spec.output):
-        raise UserError(f"{spec.name} is a team job in S3 ({spec.output}): status and the portal "
-                        "count one-host team jobs only, not yet those in S3")
-    return spec.team_settings
+    """The job's team settings; None for a solo job."""
+    return spec.team_settings if spec.is_team else None
 
 
-def lease_store(folder: JobFolder, settings: TeamSettings) -> LeaseStore | None:
+def lease_store(folder: JobFolder, settings: TeamSettings, spec: JobSpec | None = None):
+    """The job's lease store: SQLite in the job folder, or for a team job in S3 (`spec`
+    given, its output s3://) the S3 store, opened with the record count of the local copy
+    of its input; None before the job's first take."""
+    if spec is not None and is_s3_uri(spec.output):
+        from tuilabel.core.team.s3_leases import S3LeaseStore
+
+        path = input_path(folder, spec)
+        if path is None:
+            raise UserError(f"the input of team job {spec.name!r} is not in {folder.root}: start the job here once "
+                            "(tuilabel label …) or run status on a folder of a machine that labels it")
+        return S3LeaseStore(spec.output.rstrip("/") + "/" + spec.name, settings,
+                            count_records(path, every_line=True), on_wait=lambda line: None)
     return LeaseStore.existing(folder.team_db, settings)
 
 
@@ -227,7 +233,7 @@ def job_status(root: Path, now: float | None = None) -> JobStatus:
     if settings is None:
         return _solo_status(folder, spec, entries, lock_of, pace, notes)
     n = settings.workers_per_record
-    store = lease_store(folder, settings)
+    store = lease_store(folder, settings, spec)
     if store is None:  # no worker has started: every record waits
         records = record_total(folder, spec, notes)
         waiting, open_by, complete, failed, leases_out, counts = records or 0, (0,) * n, 0, 0, 0, {}
