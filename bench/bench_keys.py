@@ -115,10 +115,10 @@ async def measure(session: Session, n_keys: int, images: bool) -> tuple[list[flo
     cpu: list[float] = []
     answer = session.answer
 
-    def timed_answer(value):
+    def timed_answer(value, **options):
         t = time.perf_counter()
         try:
-            return answer(value)
+            return answer(value, **options)
         finally:
             answers.append((time.perf_counter() - t) * 1000)
 
