@@ -43,9 +43,10 @@ def open_store(job: Path) -> LeaseStore:
     return LeaseStore(job / "team.sqlite", TeamSettings(workers_per_record=N), RECORDS)
 
 
-def worker(job: Path, name: str, block: int, until: float) -> None:
-    store = open_store(job)
-    fd = os.open(job / f"{name}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+def drive(store, name: str, block: int, until: float, log: Path) -> dict:
+    """One scripted worker at full speed until `until`: take a block, and per task one fsynced
+    line in its own log (as its journal would) before `submit`. The times of each call."""
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     takes: list[float] = []
     submits: list[float] = []
     accepted = 0
@@ -56,12 +57,19 @@ def worker(job: Path, name: str, block: int, until: float) -> None:
         if not leases:
             break
         for lease in leases:
-            os.write(fd, orjson.dumps({"i": lease.record, "w": name}) + b"\n")
+            line = orjson.dumps({"i": lease.record, "w": name}) + b"\n"
+            os.write(fd, line)
             os.fsync(fd)
             t0 = time.perf_counter()
-            accepted += store.submit(lease, clock())
+            accepted += store.submit(lease, clock(), line)
             submits.append(time.perf_counter() - t0)
-    (job / f"{name}.times").write_bytes(orjson.dumps({"take": takes, "submit": submits, "accepted": accepted}))
+    os.close(fd)
+    return {"take": takes, "submit": submits, "accepted": accepted}
+
+
+def worker(job: Path, name: str, block: int, until: float) -> None:
+    times = drive(open_store(job), name, block, until, job / f"{name}.jsonl")
+    (job / f"{name}.times").write_bytes(orjson.dumps(times))
 
 
 def percentile(values: list[float], p: float) -> float:

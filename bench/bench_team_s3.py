@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from bench_team import percentile  # noqa: E402
+from bench_team import drive, percentile  # noqa: E402
 
 from tuilabel.core.team.leases import LeaseStore, clock  # noqa: E402
 from tuilabel.core.team.s3_leases import S3LeaseStore  # noqa: E402
@@ -74,26 +74,9 @@ def worker(backend: str, job: str, folder: Path, name: str, block: int, until: f
     store = open_store(backend, job, records)
     if backend == "s3":
         store.claim_worker(name, clock())
-    fd = os.open(folder / f"{name}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    takes: list[float] = []
-    submits: list[float] = []
-    accepted = 0
-    while time.time() < until:
-        t0 = time.perf_counter()
-        leases = store.take(name, block, clock())
-        takes.append(time.perf_counter() - t0)
-        if not leases:
-            break
-        for lease in leases:
-            line = orjson.dumps({"i": lease.record, "w": name}) + b"\n"
-            os.write(fd, line)
-            os.fsync(fd)
-            t0 = time.perf_counter()
-            accepted += store.submit(lease, clock(), line)
-            submits.append(time.perf_counter() - t0)
+    times = drive(store, name, block, until, folder / f"{name}.jsonl")
     store.close()
-    (folder / f"{name}.times").write_bytes(orjson.dumps(
-        {"take": takes, "submit": submits, "accepted": accepted, "requests": counts}))
+    (folder / f"{name}.times").write_bytes(orjson.dumps({**times, "requests": counts}))
 
 
 def check_invariants(job: str, folder: Path) -> str:

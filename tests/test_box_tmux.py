@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sys
 import time
 from pathlib import Path
 
 import orjson
 import pytest
 
+import test_tmux_e2e as e2e  # noqa: E402
 from test_tmux_e2e import app_pid, capture, pane_pid, session_name, tmux, wait_for  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.tmux
@@ -24,14 +24,7 @@ FASHION = Path(__file__).resolve().parents[1] / "sample_data" / "fashion"
 
 
 def start(name: str, manifest: Path, new: bool, size: tuple[int, int] = (80, 24)) -> None:
-    cmd = f"{sys.executable} -m tuilabel label {manifest} --task bounding-box --labels BAG,SUNGLASS,SHOES,WATCH --graphics auto"
-    env = {"TERM": "xterm-256color", "XDG_CONFIG_HOME": str(manifest.parent / "config")}
-    exports = " ".join(f"{k}={v}" for k, v in env.items())
-    run = f"unset COLUMNS LINES; env {exports} {cmd}; sleep 30"
-    if new:
-        tmux("new-session", "-d", "-s", name, "-x", str(size[0]), "-y", str(size[1]), run)
-    else:
-        tmux("respawn-pane", "-k", "-t", name, run)
+    e2e.start(name, manifest, new, size, job="--task bounding-box --labels BAG,SUNGLASS,SHOES,WATCH --graphics auto")
 
 
 def keys(name: str, *sequence: str) -> None:

@@ -5,20 +5,17 @@ record once, consolidated, with a confidence."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import orjson
 import pytest
 
+from test_tmux_e2e import capture, session_name, tmux, wait_for  # noqa: F401 (session_name: a fixture)
+
 pytestmark = pytest.mark.tmux
 
-SERVER = ["tmux", "-L", f"tuilabel-team-{os.getpid()}", "-f", "/dev/null"]
 RECORDS = 9
 JOB_FILE = """\
 name = "reviews"
@@ -30,35 +27,8 @@ team = ["ann", "ben", "cat"]
 """
 
 
-def tmux(*args: str) -> str:
-    return subprocess.run([*SERVER, *args], check=True, capture_output=True, text=True).stdout
-
-
-def capture(target: str) -> str:
-    return tmux("capture-pane", "-p", "-t", target)
-
-
-def wait_for(target: str, text: str, timeout: float = 20.0) -> str:
-    deadline = time.monotonic() + timeout
-    screen = ""
-    while time.monotonic() < deadline:
-        screen = capture(target)
-        if text in screen:
-            return screen
-        time.sleep(0.1)
-    raise AssertionError(f"{text!r} did not appear within {timeout}s; screen:\n{screen}")
-
-
-@pytest.fixture
-def name():
-    if shutil.which("tmux") is None:
-        pytest.skip("tmux is not installed")
-    name = f"team-{uuid.uuid4().hex[:8]}"
-    yield name
-    subprocess.run([*SERVER, "kill-server"], capture_output=True)
-
-
-def test_three_workers_in_three_panes_label_a_job_to_the_end(tmp_path, name):
+def test_three_workers_in_three_panes_label_a_job_to_the_end(tmp_path, session_name):
+    name = session_name
     (tmp_path / "reviews.manifest").write_bytes(
         b"".join(orjson.dumps({"source": f"review number {i}"}) + b"\n" for i in range(RECORDS)))
     (tmp_path / "job.toml").write_text(JOB_FILE)

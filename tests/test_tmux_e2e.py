@@ -75,8 +75,9 @@ def session_name():
     subprocess.run([*SERVER, "kill-session", "-t", name], capture_output=True)
 
 
-def start(name: str, manifest: Path, new: bool, size: tuple[int, int] = (80, 24)) -> None:
-    cmd = f"{sys.executable} -m tuilabel label {manifest} --labels alpha,beta,gamma"
+def start(name: str, manifest: Path, new: bool, size: tuple[int, int] = (80, 24),
+          job: str = "--labels alpha,beta,gamma") -> None:
+    cmd = f"{sys.executable} -m tuilabel label {manifest} {job}"
     env = {"TERM": "xterm-256color", "XDG_CONFIG_HOME": str(manifest.parent / "config")}
     exports = " ".join(f"{k}={v}" for k, v in env.items())
     # COLUMNS/LINES (pytest may set them) would pin the app's size instead of the pane's.

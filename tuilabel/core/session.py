@@ -421,9 +421,7 @@ class Session:
             self._start_checks(rewrite=False)
             self.wait_background(timeout=5.0)
             self._save_checkpoint()
-            if self.spec.is_team:
-                self._close_team()
-            else:
+            if not self.spec.is_team:  # a team's output is its writer's (see _close_team)
                 self._make_canonical()
         except UserError as exc:
             self.messages.append(str(exc))
