@@ -306,3 +306,23 @@ def test_a_team_file_names_who_may_work_on_the_job(tmp_path):
     job.stop(ann, None)
     with pytest.raises(UserError, match="'cat' is not in job"):
         open_worker(source, "cat", team=str(tmp_path / "team.toml"))
+
+
+def test_with_fewer_tasks_left_than_it_leases_ahead_the_worker_does_not_poll_the_store_in_a_loop(tmp_path):
+    """Two records and a lease-ahead block of three: the store has nothing more to give, so
+    the assignment thread asks again about once a second, not as fast as it can (a loop that
+    read S3 hundreds of times a second, and took SQLite's write lock as often, at every job's
+    end)."""
+    job, session = open_worker(make_input(tmp_path, 2), "alice")
+    store = session.team.store
+    takes = []
+    take = store.take
+    store.take = lambda *args: takes.append(time.monotonic()) or take(*args)  # counts, then the real take
+    try:
+        time.sleep(3.0)
+        assert session.current is not None and session.current.index == 0
+        assert len(takes) <= 6, f"{len(takes)} takes in 3 s"
+        session.answer(0)  # a decision wakes the thread at once: the next task is there
+        assert session.current is not None and session.current.index == 1
+    finally:
+        job.stop(session, None)

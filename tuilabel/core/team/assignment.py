@@ -76,6 +76,9 @@ class Assignment:
         self._ops: list[_Op] = []
         self._cond = threading.Condition()
         self._empty = False  # the last take found nothing more for this worker
+        # The last take got fewer tasks than it asked for: the store has no more for now, so
+        # the thread asks again only after IDLE_WAIT (or a decision), not in a loop.
+        self._short = False
         self._wanted = False  # next() is waiting for a take
         self._takes = 0  # takes completed: next() trusts "nothing left" only from one after it asked
         self._paused = False  # next() said "nothing left": no taking ahead until it asks again
@@ -193,7 +196,7 @@ class Assignment:
             delay, ops, self.offline = RETRY_FIRST, [], None
             self.events.extend(notes)
             if taken is not None:
-                self._add(taken)
+                self._add(*taken)
             elif want:
                 with self._cond:
                     self._taking = False
@@ -212,7 +215,8 @@ class Assignment:
                 if stopping and not self._ops:
                     unused, self._ready = list(self._ready), deque()
                     break
-                idle = not self._ops and not self._wanted and (len(self._ready) >= AHEAD or self._empty or self._paused)
+                idle = not self._ops and not self._wanted and (
+                    len(self._ready) >= AHEAD or self._empty or self._short or self._paused)
                 if idle and not self._stop:
                     self._cond.wait(IDLE_WAIT)
 
@@ -252,18 +256,20 @@ class Assignment:
                     notes.append(f"record {lease.record + 1}: its task had gone back to the pool")
         return notes, closed
 
-    def _take(self) -> list[Lease]:
+    def _take(self) -> tuple[list[Lease], int]:
+        """(the leases the store gave, how many were asked for)."""
         with self._cond:
             held = len(self._ready) + (self._shown is not None)
-        return self.store.take(self.worker, held + AHEAD, self.now())
+        return self.store.take(self.worker, held + AHEAD, self.now()), held + AHEAD
 
-    def _add(self, got: list[Lease]) -> None:
+    def _add(self, got: list[Lease], asked: int) -> None:
         with self._cond:
             known = {lease.id for lease in self._ready} | self._finished
             if self._shown is not None:
                 known.add(self._shown.id)
             self._ready.extend(lease for lease in got if lease.id not in known)
             self._empty = not self._ready
+            self._short = len(got) < asked
             self._takes += 1
             self._wanted = self._taking = False
             self._cond.notify_all()
