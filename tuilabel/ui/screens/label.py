@@ -125,6 +125,7 @@ class LabelScreen(Screen):
         self.key_bar = KeyBar(id="key-bar")
         self.too_small_note = Static("", id="too-small")
         self.task_timer: TextLine | None = None
+        self.team_progress: tuple[int, int] | None = None  # the team's (closed, records) last shown
         with Horizontal(id="main"):
             with Vertical(id="record-pane"):
                 if self.spec.is_team:  # the task timer beside the status (it alone repaints each second)
@@ -392,12 +393,13 @@ class LabelScreen(Screen):
                 parts.append("ETA " + duration(progress.eta_seconds))
         total_n = None if progress.total is None else max(progress.total, 1)
         self.progress_row.show(progress.done, total_n, " · ".join(parts))
+        self.team_progress = self.session.team.progress if self.session.team is not None else None
         return progress
 
     def _tick(self) -> None:
         """Team job, every second: the task timer (warning-coloured in its last 20%); at the
         limit the task goes back to the pool and the next one shows. Notes from the lease
-        store (a late answer, S3 offline) show as they come."""
+        store (a late answer, S3 offline) and the team's progress show as they come."""
         assert self.task_timer is not None
         session = self.session
         used_limit = session.task_time() if session.state is not State.DONE else None
@@ -410,6 +412,8 @@ class LabelScreen(Screen):
                 return
             self.task_timer.update(f"task time {duration(int(used))} of {duration(limit)}")
             self.task_timer.set_class(used >= 0.8 * limit, "-warning")
+        if session.team is not None and session.team.progress != self.team_progress:
+            self._show_progress()  # records closed by the team (read every few seconds) changed
         self._show_messages()
 
     def _show_messages(self) -> None:
