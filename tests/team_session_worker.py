@@ -1,7 +1,7 @@
 """One scripted team worker driving the real session (job setup, journal, lease-ahead thread,
 output writer) at full speed, for tests/test_team_session.py and bench/bench_team.py.
 
-    team_session_worker.py INPUT WORKER N SEED [--decline-every K] [--max A] [--until T] [--report FILE]
+    team_session_worker.py INPUT WORKER N SEED [--decline-every K] [--max A] [--until T] [--report FILE] [--team IDS] [--output DIR|s3://…]
 
 Answers (label = a hash of record and worker, so runs are comparable) until the lease store
 has nothing left for this worker, or after A answers (then it exits without closing: the
@@ -33,10 +33,12 @@ def main() -> int:
     parser.add_argument("--report")
     parser.add_argument("--labels", default="a,b,c")
     parser.add_argument("--until", type=float, default=0, help="stop (and close) at this time.time()")
+    parser.add_argument("--team", help="the worker ids allowed (comma-separated; default: anyone)")
     parser.add_argument("--output", help="where the job folder goes (an s3:// prefix: a job across machines)")
     args = parser.parse_args()
     job = prepare(JobRequest(source=args.input, labels=args.labels, worker=args.worker, output=args.output,
-                             team={"workers_per_record": args.n, "task_time_limit": 60}))
+                             team={"workers_per_record": args.n, "task_time_limit": 60,
+                                   **({"team": args.team.split(",")} if args.team else {})}))
     session, mirror = job.start()
     k = len(job.spec.labels)
     times = []

@@ -28,7 +28,15 @@ def test_settings_are_read_from_there(tmp_path, monkeypatch):
     config = load_user_config()
     assert (config.graphics, config.worker, config.theme) == ("halfblock", "alice", None)
     from tuilabel.ui.themes import user_themes_dir
-    from tuilabel.core.job_setup import data_home
+    from tuilabel.core.job_setup import s3_stage
 
-    assert user_themes_dir is locations.user_themes_dir and data_home is locations.data_home
+    assert user_themes_dir is locations.user_themes_dir and s3_stage is locations.s3_stage
     assert Path(tmp_path / "tuilabel" / "themes") == user_themes_dir()
+
+
+def test_jobs_in_s3_are_kept_under_the_data_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    expected = tmp_path / "tuilabel" / "s3" / "bucket" / "jobs" / "reviews"
+    assert locations.s3_stage("s3://bucket/jobs/reviews/") == expected
+    assert locations.s3_stage("s3://bucket/jobs") / "reviews" == expected
+    assert locations.s3_stage("s3://bucket/") == tmp_path / "tuilabel" / "s3" / "bucket"

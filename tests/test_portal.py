@@ -117,13 +117,6 @@ def test_portal_snapshot(jobs, snap_compare):
     assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
 
 
-def test_s3_jobs_are_not_listed_yet():
-    done = subprocess.run([sys.executable, "-m", "tuilabel", "work", "--jobs", "s3://bucket/jobs/"],
-                          cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and done.stderr.count("\n") == 1
-    assert "not listed yet" in done.stderr, done.stderr
-
-
 # -- the real command in tmux -------------------------------------------------------------------
 
 def start_in_tmux(name: str, folder: Path, command: str) -> None:

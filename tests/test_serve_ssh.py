@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 
+import orjson
 import pytest
 
 from drivers.ssh_host import TUILABEL, Host, Tmux, journal_lines, make_job, make_key, missing_tools, process_alive, team_add
@@ -47,8 +49,8 @@ def ssh_run(host: Host, key, user: str, *extra: str, command: list[str] | None =
 
 
 def open_job(tmux: Tmux, pane: str) -> None:
-    """In the worker's portal: start working on the (only, selected) job."""
-    tmux.wait_for(pane, "Start working")
+    """In the worker's portal: start working on the (only, selected) job, once it is listed."""
+    tmux.wait_for(pane, "classification")
     tmux.keys(pane, "Enter")
     tmux.wait_for(pane, "reviews text number")
 
@@ -158,9 +160,15 @@ def test_nothing_but_the_portal(site, tmp_path):
         forward.wait()
 
 
+def environment(pid: int) -> dict[str, str]:
+    items = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in items if item)
+
+
 def test_agent_x11_and_environment_stay_on_the_client(site, tmux, tmp_path):
     """-A and -X are refused; the portal's environment is TERM/COLORTERM/LANG from the client
-    (SetEnv'd extras dropped) plus the host's PATH and HOME, and its worker id is alice's."""
+    (SetEnv'd extras dropped) plus the host's PATH, HOME (and its AWS_* and XDG_DATA_HOME, for
+    jobs in S3), and its worker id is alice's."""
     host, keys, _ = site
     agent = subprocess.run(["ssh-agent", "-s", "-a", str(tmp_path / "agent.sock")], capture_output=True, text=True, check=True)
     agent_pid = int(agent.stdout.split("SSH_AGENT_PID=")[1].split(";")[0])
@@ -171,9 +179,10 @@ def test_agent_x11_and_environment_stay_on_the_client(site, tmux, tmp_path):
         tmux.wait_for("alice", "Start working")
         log = host.wait_log("refused agent forwarding for alice")
         assert "refused X11 forwarding for alice" in log
-        environ = open(f"/proc/{host.portal_pid('alice')}/environ", "rb").read().split(b"\0")
-        env = dict(item.decode().split("=", 1) for item in environ if item)
-        assert set(env) == {"TERM", "COLORTERM", "LANG", "PATH", "HOME"}
+        env, served = (environment(pid) for pid in (host.portal_pid("alice"), host.process.pid))
+        from_host = {k: v for k, v in served.items() if k.startswith("AWS_") or k == "XDG_DATA_HOME"}
+        assert set(env) == {"TERM", "COLORTERM", "LANG", "PATH", "HOME", *from_host}
+        assert {k: env[k] for k in from_host} == from_host  # the owner's S3 settings, if any
         assert (env["TERM"], env["COLORTERM"], env["LANG"]) == ("xterm-256color", "truecolor", "C.UTF-8")
         cmdline = open(f"/proc/{host.portal_pid('alice')}/cmdline", "rb").read().split(b"\0")
         assert cmdline[cmdline.index(b"--worker") + 1] == b"alice"
@@ -190,15 +199,18 @@ def test_failed_logins_are_rate_limited_per_address(site):
     host.wait_log("too many failed logins from 127.0.0.1")
 
 
-def footer_at(tmux: Tmux, pane: str, row: int, timeout: float = 15.0) -> str:
-    """The screen once the app's key bar ("q Quit") is on `row` (the app's last row)."""
+def drawn(tmux: Tmux, pane: str, rows: int, columns: int, timeout: float = 15.0) -> str:
+    """The screen once the app has drawn a whole frame `columns` wide and `rows` high: its key bar
+    ("q Quit") on the last row, the record's text on screen, nothing past `columns`. Polled, since
+    a frame arrives over SSH in several writes and tmux may show one half-drawn."""
     deadline = time.monotonic() + timeout
     while True:
         screen = tmux.screen(pane)
-        rows = screen.splitlines()
-        if any("q Quit" in line for line in rows[row:row + 1]):
+        lines = screen.splitlines()
+        if ("q Quit" in "".join(lines[rows - 1:rows]) and "reviews text number 0" in screen
+                and max(len(line.rstrip()) for line in lines) <= columns):
             return screen
-        assert time.monotonic() < deadline, f"the key bar is not on row {row}:\n{screen}"
+        assert time.monotonic() < deadline, f"no whole {columns}x{rows} frame:\n{screen}"
         time.sleep(0.1)
 
 
@@ -206,11 +218,10 @@ def test_resizing_the_terminal_resizes_the_app(site, tmux):
     host, keys, _ = site
     tmux.start("alice", host.ssh(keys["alice"], "alice"), size=(100, 30))
     open_job(tmux, "alice")
-    screen = footer_at(tmux, "alice", 29)
-    assert max(len(row) for row in screen.splitlines()) > 90
+    screen = drawn(tmux, "alice", 30, 100)
+    assert max(len(row.rstrip()) for row in screen.splitlines()) > 90  # the app uses the width it has
     tmux("resize-window", "-t", "alice", "-x", "72", "-y", "20")
-    screen = footer_at(tmux, "alice", 19)  # the app drew itself at the new height ...
-    assert "reviews text number 0" in screen and max(len(row.rstrip()) for row in screen.splitlines()) <= 72
+    drawn(tmux, "alice", 20, 72)  # ... and redraws itself at the new size
 
 
 def test_a_dropped_connection_ends_the_portal_and_keeps_the_answers(site, tmux):
@@ -384,3 +395,48 @@ def test_one_portal_per_connection(site, tmux, tmp_path):
         second.kill()  # OpenSSH's mux client says "Session open refused by peer" and then waits
         assert b"Session open refused" in second.communicate()[1]
     assert host.log_text().count("portal started for alice") == 1
+
+
+def test_a_worker_labels_a_job_in_s3_through_the_host(s3_bucket, tmp_path, tmux):
+    """`serve --jobs s3://…`: the host lists the jobs under the prefix and its workers label
+    them through S3's leases; the answers' counts go to the log in the host's local folder."""
+    import boto3
+
+    from test_portal_s3 import RECORDS, WORKER, machine
+
+    boto3.client("s3").put_object(Bucket=s3_bucket, Key="in/reviews.manifest", Body=b"".join(
+        b'{"source": "reviews text number %d"}\n' % i for i in range(RECORDS)))
+    ann = subprocess.run(  # ann labels on her own machine first: every record has one answer
+        [sys.executable, str(WORKER), f"s3://{s3_bucket}/in/reviews.manifest", "ann", "2", "0", "--labels",
+         "good,bad", "--output", f"s3://{s3_bucket}/jobs", "--team", "ann,alice"],
+        env=machine(tmp_path, "ann"), capture_output=True, text=True, timeout=120)
+    assert ann.returncode == 0, ann.stderr[-3000:]
+    key = make_key(tmp_path, "alice")
+    team = tmp_path / "host" / "team.toml"
+    team.parent.mkdir()
+    team_add(team, "alice", key)
+    data = tmp_path / "host-data"
+    host = Host(team, f"s3://{s3_bucket}/jobs", tmp_path / "home", env={"XDG_DATA_HOME": str(data)},
+                folder=data / "tuilabel" / "s3" / s3_bucket / "jobs")
+    host.home.mkdir()
+    host.start()
+    try:
+        tmux.start("alice", host.ssh(key, "alice"))
+        open_job(tmux, "alice")
+        seen = []
+        while len(seen) < RECORDS:  # alice's tasks come in her own order
+            screen = tmux.wait_for("alice", "reviews text number")
+            shown = next(line for line in screen.splitlines() if "reviews text number" in line)
+            if shown not in seen:
+                seen.append(shown)
+                tmux.keys("alice", "1")
+            time.sleep(0.05)
+        tmux.wait_for("alice", "Start working")  # nothing left for alice: back in her portal
+        tmux.keys("alice", "q")
+        tmux.wait_for("alice", "[ssh ended]")
+        host.wait_log(f"left alice from 127.0.0.1: portal exited (0), {RECORDS} answers")
+    finally:
+        host.stop()
+    out = boto3.client("s3").get_object(Bucket=s3_bucket, Key="jobs/reviews/manifests/output/output.manifest")["Body"].read()
+    assert sorted(orjson.loads(line)["source"] for line in out.splitlines()) == [
+        f"reviews text number {i}" for i in range(RECORDS)]

@@ -87,11 +87,12 @@ def test_a_damaged_team_file_is_named_in_one_line(tmp_path, keys):
     one_line_error(tl("team", "list", cwd=tmp_path), "not a valid team file")
 
 
-def test_serve_start_up_errors(tmp_path, keys):
+def test_serve_start_up_errors(tmp_path, keys, aws_env):
     one_line_error(tl("serve", "--team", "team.toml", "--jobs", ".", cwd=tmp_path), "no team file team.toml")
     tl("team", "add", "alice", "--key", f"{keys['alice']}.pub", cwd=tmp_path)
     one_line_error(tl("serve", "--team", "team.toml", "--jobs", "missing", cwd=tmp_path), "no jobs folder missing")
-    one_line_error(tl("serve", "--team", "team.toml", "--jobs", "s3://bucket/jobs", cwd=tmp_path), "not served yet")
+    one_line_error(tl("serve", "--team", "team.toml", "--jobs", "s3://no-such-bucket/jobs", cwd=tmp_path),
+                   "bucket 'no-such-bucket' does not exist")
     one_line_error(tl("serve", "--team", "team.toml", "--jobs", ".", "--web", "8080", cwd=tmp_path), "--web must be HOST:PORT")
     one_line_error(tl("serve", "--team", "team.toml", "--jobs", ".", "--ssh", "localhost", cwd=tmp_path), "--ssh must be HOST:PORT")
     import socket

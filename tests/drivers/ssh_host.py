@@ -63,8 +63,13 @@ def make_job(jobs: Path, name: str, records: int, labels: str = "alpha,beta,gamm
 class Host:
     """`tuilabel serve` on 127.0.0.1 (a free port unless given), its console in a file."""
 
-    def __init__(self, team: Path, jobs: Path, home: Path, port: int = 0, web: bool = False):
+    def __init__(self, team: Path, jobs: Path | str, home: Path, port: int = 0, web: bool = False,
+                 folder: Path | None = None, env: dict[str, str] | None = None):
+        """`jobs`: a folder or an s3:// prefix; `folder`: where serve keeps the jobs' local
+        folders and its log (default: `jobs`); `env`: more of serve's environment."""
         self.team, self.jobs, self.home = team, jobs, home
+        self.folder = folder or Path(jobs)
+        self.env = env or {}
         self.console = home / "serve-console.txt"
         self.port = port
         self.web = web
@@ -74,10 +79,10 @@ class Host:
 
     @property
     def log(self) -> Path:
-        return self.jobs / "serve.log"
+        return self.folder / "serve.log"
 
     def start(self, timeout: float = 20.0) -> "Host":
-        env = {**os.environ, "HOME": str(self.home)}
+        env = {**os.environ, "HOME": str(self.home), **self.env}
         env.pop("XDG_CONFIG_HOME", None)
         out = open(self.console, "w")
         self.process = subprocess.Popen(

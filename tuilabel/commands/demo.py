@@ -29,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tuilabel.core.errors import UserError
-    from tuilabel.core.job_setup import data_home
+    from tuilabel.core.locations import data_home
     from tuilabel.core.gt.job import read_job_file
     from tuilabel.resources import sample_data_dir
 

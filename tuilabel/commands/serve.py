@@ -1,4 +1,4 @@
-"""`tuilabel serve --team FILE --jobs DIR [--ssh HOST:PORT]`: the labeling host. Workers
+"""`tuilabel serve --team FILE --jobs DIR|s3://… [--ssh HOST:PORT]`: the labeling host. Workers
 connect with `ssh WORKER@host -p PORT` and land in their portal; nothing else is reachable."""
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ DEFAULT_SSH = "0.0.0.0:2222"
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("serve", help=HELP, description=HELP + " (no shell, no accounts on the host).")
     parser.add_argument("--team", required=True, metavar="FILE", help="the team file (`tuilabel team add` makes it)")
-    parser.add_argument("--jobs", required=True, metavar="DIR", help="the folder of the jobs workers label (job folders up to two levels down)")
+    parser.add_argument("--jobs", required=True, metavar="DIR|s3://…",
+                        help="the folder (or s3:// prefix) of the jobs workers label (job folders up to two levels down)")
     parser.add_argument("--ssh", default=DEFAULT_SSH, metavar="HOST:PORT", help=f"where to listen for SSH (default {DEFAULT_SSH})")
     parser.add_argument("--web", metavar="HOST:PORT", help="also serve the jobs to browsers here (login with `tuilabel team token ID`)")
     parser.set_defaults(run=run)
@@ -34,20 +35,31 @@ def run(args: argparse.Namespace) -> int:
     team_file = Path(args.team)
     if not team_file.is_file():
         raise UserError(f"no team file {team_file}; make one with `tuilabel team add ID --key FILE`")
-    jobs = args.jobs
-    if jobs.startswith("s3://"):
-        raise UserError(f"{jobs}: jobs under an s3:// prefix are not served yet (the portal lists local job folders)")
-    if not Path(jobs).is_dir():
-        raise UserError(f"no jobs folder {jobs}")
+    jobs, folder = _jobs(args.jobs)
     listen, port = host_port(args.ssh, "--ssh")
     web = host_port(args.web, "--web") if args.web else None
     try:
-        return asyncio.run(_serve(team_file, jobs, (listen, port), web))
+        return asyncio.run(_serve(team_file, jobs, folder, (listen, port), web))
     except KeyboardInterrupt:
         return 0
 
 
-async def _serve(team_file: Path, jobs: str, ssh: tuple[str, int], web: tuple[str, int] | None) -> int:
+def _jobs(jobs: str) -> tuple[str, Path]:
+    """What the portals list (a folder, or an s3:// prefix) and the local folder of those jobs
+    (for S3, the one `tuilabel label` keeps them in: the log and the workers' journals go there)."""
+    from tuilabel.core.data.s3 import check_bucket, is_s3_uri, parse_s3_uri
+    from tuilabel.core.locations import s3_stage
+
+    if is_s3_uri(jobs):
+        check_bucket(parse_s3_uri(jobs)[0])
+        return jobs, s3_stage(jobs)
+    if not Path(jobs).is_dir():
+        raise UserError(f"no jobs folder {jobs}")
+    folder = Path(jobs).resolve()
+    return str(folder), folder
+
+
+async def _serve(team_file: Path, jobs: str, folder: Path, ssh: tuple[str, int], web: tuple[str, int] | None) -> int:
     import asyncio
     import signal
 
@@ -55,11 +67,10 @@ async def _serve(team_file: Path, jobs: str, ssh: tuple[str, int], web: tuple[st
     from tuilabel.serve.host import Host, Team
     from tuilabel.serve.ssh import host_key, start_ssh_server
 
-    jobs = str(Path(jobs).resolve())
-    log = ActivityLog(Path(jobs) / "serve.log")
+    log = ActivityLog(folder / "serve.log")
     team = Team(team_file, log)
     key = host_key(team_file)
-    host = Host(team, jobs, log)
+    host = Host(team, jobs, folder, log)
     listen, port = ssh
     try:
         server = await start_ssh_server(host, listen, port, key)

@@ -1,4 +1,4 @@
-"""`tuilabel work [--jobs DIR] [--worker ID]`: the worker's portal (GT's labeling portal in the
+"""`tuilabel work [--jobs DIR|s3://…] [--worker ID]`: the worker's portal (GT's labeling portal in the
 terminal): the jobs this worker may work on, Enter starts labeling one, and when that session
 ends (nothing left for this worker, or q) the portal shows again with fresh numbers."""
 
@@ -13,8 +13,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from tuilabel.commands.label import add_app_options
 
     parser = sub.add_parser("work", help=HELP, description=HELP + ".")
-    parser.add_argument("--jobs", metavar="DIR", default=".",
-                        help="folder holding job folders, up to two levels down (default: the current folder)")
+    parser.add_argument("--jobs", metavar="DIR|s3://…", default=".",
+                        help="folder (or s3:// prefix) holding job folders, up to two levels down "
+                             "(default: the current folder)")
     parser.add_argument("--worker", help="worker id (default: your login name)")
     add_app_options(parser)
     parser.set_defaults(run=run)
@@ -33,11 +34,14 @@ def run(args: argparse.Namespace) -> int:
 
     jobs = local_path(args.jobs)
     if is_s3_uri(jobs):
-        raise UserError(f"{jobs}: jobs under an s3:// prefix are not listed yet; give a local folder "
-                        "(tuilabel label s3://… opens one job)")
-    root = Path(jobs).expanduser().resolve()
-    if not root.is_dir():
-        raise UserError(f"{root} is not a folder")
+        from tuilabel.core.data.s3 import check_bucket, parse_s3_uri
+
+        check_bucket(parse_s3_uri(jobs)[0])  # a wrong name or no access: one line, before the app
+        root: Path | str = jobs  # the jobs under an s3:// prefix, each labeled from a local folder
+    else:
+        root = Path(jobs).expanduser().resolve()
+        if not root.is_dir():
+            raise UserError(f"{root} is not a folder")
     config = user_config()
     worker = args.worker or config.worker or default_worker()
     require_terminal()

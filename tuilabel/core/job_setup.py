@@ -20,7 +20,7 @@ import orjson
 from tuilabel.core.data import s3
 from tuilabel.core.store.durable import explain_os_error
 from tuilabel.core.errors import UserError
-from tuilabel.core.locations import data_home
+from tuilabel.core.locations import s3_stage
 from tuilabel.core.gt.job import (
     Instructions,
     JobFolder,
@@ -133,12 +133,6 @@ def _s3_parent(uri: str) -> str:
     bucket, key = s3.parse_s3_uri(uri)
     parent = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
     return f"s3://{bucket}/{parent}"
-
-
-def _local_stage_for(s3_output: str) -> Path:
-    """Local home of an S3 output folder: answers are durable here first."""
-    bucket, key = s3.parse_s3_uri(s3_output.rstrip("/") + "/")
-    return data_home() / "s3" / bucket / key.strip("/")
 
 
 def _detect_media(path: Path) -> str:
@@ -298,7 +292,7 @@ def prepare(req: JobRequest, fetch_input: bool = True) -> PreparedJob:
     output_s3 = None
     if s3.is_s3_uri(output):
         output_s3 = output.rstrip("/") + "/" + name + "/"
-        root = _local_stage_for(output) / name
+        root = s3_stage(output) / name
     else:
         root = Path(output) / name
     folder = JobFolder(root)

@@ -34,3 +34,12 @@ def user_themes_dir() -> Path:
 
 def data_home() -> Path:
     return _xdg("XDG_DATA_HOME", ".local/share")
+
+
+def s3_stage(prefix: str) -> Path:
+    """The local folder that stands for an s3:// prefix: jobs under it are kept here first
+    (`<data>/s3/<bucket>/<key>/<job name>/`) and uploaded as they change."""
+    from tuilabel.core.data.s3 import parse_s3_uri
+
+    bucket, key = parse_s3_uri(prefix.rstrip("/") + "/")
+    return data_home() / "s3" / bucket / key.strip("/")

@@ -1,7 +1,8 @@
 """What the labeling host did: one line per event in `serve.log` (and on the console), and
 each worker's answers in a session counted from the growth of its journals.
 
-The log lives in the jobs folder: `<jobs>/serve.log`.
+The log lives in the jobs folder (for jobs under an s3:// prefix, the local folder standing for
+it): `<jobs>/serve.log`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class ActivityLog:
         self._fh.close()
 
 
-def _journals(jobs: str, worker: str) -> list[Path]:
+def _journals(jobs: Path, worker: str) -> list[Path]:
     """The worker's journals in the jobs folder: the folder itself may be a job, or hold jobs
     (one or two levels down: `<jobs>/<job>/` or `<jobs>/<output>/<job>/`)."""
     tail = f"tuilabel/workers/{worker_folder_name(worker)}/journal.jsonl"
@@ -42,7 +43,7 @@ def _journals(jobs: str, worker: str) -> list[Path]:
     return [p for pattern in (tail, f"*/{tail}", f"*/*/{tail}") for p in root.glob(pattern)]
 
 
-def journal_sizes(jobs: str, worker: str) -> dict[Path, int]:
+def journal_sizes(jobs: Path, worker: str) -> dict[Path, int]:
     sizes = {}
     for path in _journals(jobs, worker):
         try:
@@ -52,7 +53,7 @@ def journal_sizes(jobs: str, worker: str) -> dict[Path, int]:
     return sizes
 
 
-def answers_since(jobs: str, worker: str, before: dict[Path, int]) -> int:
+def answers_since(jobs: Path, worker: str, before: dict[Path, int]) -> int:
     """Journal lines (answers, declines, changed answers) the worker added since `before`."""
     count = 0
     for path, size in journal_sizes(jobs, worker).items():

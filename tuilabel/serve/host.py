@@ -1,15 +1,28 @@
 """What the SSH and web sides of `tuilabel serve` share: the team file (reread when it
-changes), the jobs folder, the activity log, and failed-login counts per address."""
+changes), the jobs (a folder, or an s3:// prefix and the local folder that stands for it), the
+activity log, failed-login counts per address, and what of the host's environment a worker's
+process gets."""
 
 from __future__ import annotations
 
 import collections
+import os
 import time
 from pathlib import Path
 from typing import Callable
 
 from tuilabel.core.errors import UserError
 from tuilabel.core.team.team_file import TeamFile
+
+# What a worker's process (portal or labeling app) gets of the host's environment: enough to run
+# (PATH, HOME, where tuilabel keeps job folders) and to reach the jobs' S3 (the owner's AWS_*
+# settings: the worker cannot run anything but tuilabel with them). Nothing else.
+HOST_ENV = ("PATH", "HOME", "XDG_DATA_HOME")
+
+
+def host_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k in HOST_ENV or k.startswith("AWS_")}
+
 
 MAX_FAILURES = 10  # failed logins per address ...
 FAILURE_WINDOW = 60.0  # ... within this many seconds: the address is refused until they age out
@@ -67,9 +80,10 @@ class Team:
 class Host:
     """What every connection shares: the team, the jobs, the log, the failed-login counts."""
 
-    def __init__(self, team: Team, jobs: str, log: Callable[[str], None]):
+    def __init__(self, team: Team, jobs: str, folder: Path, log: Callable[[str], None]):
         self.team = team
-        self.jobs = jobs
+        self.jobs = jobs  # what the portal lists: a folder, or an s3:// prefix
+        self.folder = folder  # the local folder of those jobs: serve.log, journals, the cwd
         self.log = log
         self.failures = FailedLogins()
         self.sessions: set = set()  # open SSH sessions, ended when the server stops

@@ -19,11 +19,10 @@ import asyncssh
 
 from tuilabel.core.errors import UserError
 from tuilabel.serve.activity import answers_since, journal_sizes
-from tuilabel.serve.host import FAILURE_WINDOW, Host
+from tuilabel.serve.host import FAILURE_WINDOW, Host, host_environment
 from tuilabel.serve.pty_process import PtyProcess
 
 CLIENT_ENV = ("COLORTERM", "LANG")  # the only variables a client may set (TERM comes with the pty)
-HOST_ENV = ("PATH", "HOME")  # what the portal needs from the host to run
 
 
 def host_key(team_file: Path) -> asyncssh.SSHKey:
@@ -218,15 +217,15 @@ class PortalSession(asyncssh.SSHServerSession):
         if self.reason is not None:
             return  # the client left before its portal was started
         client = self.chan.get_environment()
-        env = {k: os.environ[k] for k in HOST_ENV if k in os.environ}
+        env = host_environment()
         env.update({k: client[k] for k in CLIENT_ENV if k in client})
         env["TERM"] = self.term or "xterm-256color"
-        self.before = journal_sizes(self.host.jobs, self.worker)
+        self.before = journal_sizes(self.host.folder, self.worker)
         self.started = time.monotonic()
         self.process = PtyProcess(self._output, self._exited)
         cols, rows = self.size  # type: ignore[misc]
         try:
-            await self.process.start(portal_argv(self.host.jobs, self.worker), env, self.host.jobs, cols, rows)
+            await self.process.start(portal_argv(self.host.jobs, self.worker), env, str(self.host.folder), cols, rows)
         except OSError as exc:
             self.host.log(f"cannot start the portal for {self.worker}: {exc}")
             self.chan.exit(1)
@@ -278,7 +277,7 @@ class PortalSession(asyncssh.SSHServerSession):
             return
         self.ended = True
         self.host.sessions.discard(self)
-        answers = answers_since(self.host.jobs, self.worker, self.before)
+        answers = answers_since(self.host.folder, self.worker, self.before)
         minutes = (time.monotonic() - self.started) / 60
         self.host.log(f"left {self.worker} from {self.connection.address}: {how}, {answers} answers in {minutes:.1f} min")
 

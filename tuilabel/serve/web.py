@@ -6,7 +6,8 @@ SameSite=Strict) that maps to the worker on this server, and every page and webs
 it (the websocket also checks its Origin, so another site cannot open one with the cookie).
 The page lists the jobs this worker may work on, like the terminal portal; a job opens
 `tuilabel label JOB --worker W` in its own process under Textual's web driver, with the
-host's PATH, HOME and LANG and nothing else of the server's environment. Failed logins count
+host's environment for it (serve/host.py: PATH, HOME, where job folders are, the owner's
+AWS settings), Textual's and LANG, and nothing else of the server's environment. Failed logins count
 against the address like failed SSH logins.
 """
 
@@ -18,7 +19,6 @@ import secrets
 import shlex
 import sys
 import time
-from pathlib import Path
 from urllib.parse import quote
 
 import aiohttp_jinja2
@@ -29,17 +29,17 @@ from textual_serve.server import Server
 
 from tuilabel.core.team.portal import find_jobs, job_card
 from tuilabel.serve.activity import answers_since, journal_sizes
-from tuilabel.serve.host import Host
+from tuilabel.serve.host import Host, host_environment
 
 COOKIE = "tuilabel_session"
 QUIT_GRACE_SECONDS = 5.0
-KEEP_ENV = ("PATH", "HOME", "LANG", "COLUMNS", "ROWS", "TERM_PROGRAM", "TERM_PROGRAM_VERSION")
+KEEP_ENV = ("LANG", "COLUMNS", "ROWS", "TERM_PROGRAM", "TERM_PROGRAM_VERSION")
 
 
 class WorkerAppService(AppService):
     def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
         full = super()._build_environment(width, height)
-        return {k: v for k, v in full.items() if k in KEEP_ENV or k.startswith("TEXTUAL")}
+        return {**{k: v for k, v in full.items() if k in KEEP_ENV or k.startswith("TEXTUAL")}, **host_environment()}
 
 
 def _page(title: str, body: str) -> web.Response:
@@ -94,9 +94,9 @@ class WebHost(Server):
     # --- the portal: jobs this worker may work on ------------------------------------------
 
     def _jobs(self, worker: str) -> dict[str, object]:
-        root = Path(self.labeling.jobs)
+        root = self.labeling.folder
         cards = {}
-        for folder in find_jobs(root):
+        for folder in find_jobs(self.labeling.jobs):
             card = job_card(folder, worker)
             if card is not None:
                 cards[folder.relative_to(root).as_posix() or "."] = card
@@ -144,7 +144,7 @@ class WebHost(Server):
         name = request.match_info["name"]
         if name not in self._jobs(worker):
             raise web.HTTPNotFound()
-        job = str((Path(self.labeling.jobs) / name).resolve())
+        job = str((self.labeling.folder / name).resolve())
         width = _int(request.query.get("width"), 80)
         height = _int(request.query.get("height"), 24)
         websocket = web.WebSocketResponse(heartbeat=15)
@@ -152,7 +152,7 @@ class WebHost(Server):
         command = shlex.join([sys.executable, "-m", "tuilabel", "label", job, "--worker", worker])
         service = WorkerAppService(command, write_bytes=websocket.send_bytes, write_str=websocket.send_str,
                                    close=websocket.close, download_manager=self.download_manager)
-        before = journal_sizes(self.labeling.jobs, worker)
+        before = journal_sizes(self.labeling.folder, worker)
         started = time.monotonic()
         await service.start(width, height)
         self.labeling.log(f"web session {worker} from {request.remote}: {name} (pid {service._process.pid})")
@@ -162,7 +162,7 @@ class WebHost(Server):
             pass
         finally:
             await _stop(service)
-            answers = answers_since(self.labeling.jobs, worker, before)
+            answers = answers_since(self.labeling.folder, worker, before)
             minutes = (time.monotonic() - started) / 60
             self.labeling.log(f"left {worker} (web) from {request.remote}: {answers} answers in {minutes:.1f} min")
         return websocket

@@ -60,7 +60,7 @@ class PortalApp(App[Path | None]):
     """
     BINDINGS = portal_bindings()
 
-    def __init__(self, root: Path, worker: str, *, theme: str | None = None,
+    def __init__(self, root: Path | str, worker: str, *, theme: str | None = None,
                  keymap: dict[str, str] | None = None, selected: Path | None = None,
                  message: str = "", refresh_seconds: float | None = 10.0) -> None:
         themes, problems = load_themes()
@@ -104,7 +104,12 @@ class PortalApp(App[Path | None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="portal-count")
     def count_jobs(self) -> None:
         worker = get_current_worker()
-        folders = find_jobs(self.root)
+        try:
+            folders = find_jobs(self.root)
+        except UserError as exc:  # e.g. S3 unreachable: say so, keep the rows of the last count
+            self.errors.append(str(exc))
+            self.post_message(Counted(list(self.cards)))
+            return
         for folder in folders:
             if worker.is_cancelled:
                 return
@@ -215,7 +220,7 @@ class PortalApp(App[Path | None]):
         self.push_screen(HelpScreen(rows, []))
 
 
-def make_portal(root: Path, worker: str, **options) -> PortalApp:
+def make_portal(root: Path | str, worker: str, **options) -> PortalApp:
     """The portal for `worker` over the jobs under `root` (see PortalApp for the options)."""
     if options.get("keymap"):
         validate_keymap(options["keymap"], str(config_file()))

@@ -296,6 +296,17 @@ def list_objects(
         raise _translate(exc, prefix_uri, bucket) from None
 
 
+def list_folders(prefix_uri: str) -> list[str]:
+    """The keys of the "folders" (common prefixes, each ending in "/") directly under the
+    prefix, in S3's order."""
+    bucket, prefix = parse_s3_uri(prefix_uri)
+    try:
+        pages = client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
+        return [item["Prefix"] for page in pages for item in page.get("CommonPrefixes", ())]
+    except Exception as exc:
+        raise _translate(exc, prefix_uri, bucket) from None
+
+
 def list_keys(
     prefix_uri: str, delimiter: str | None = None, page_size: int | None = None
 ) -> Iterator[str]:

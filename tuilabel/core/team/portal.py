@@ -2,7 +2,9 @@
 where each stands for them. Nothing here prints.
 
 Job folders are the folders holding `tuilabel/job.json`, the folder itself or up to two levels
-below it. A team job lists only for the workers its team allows; a solo job is open to anyone.
+below it; under an s3:// prefix, the jobs there, each brought to its local job folder
+(core/team/s3_jobs.py). A team job lists only for the workers its team allows; a solo job is
+open to anyone.
 
 A job's state for one worker (GT's portal lists jobs with a status and "Start working"):
     available    records are left for me and I have not started
@@ -16,12 +18,11 @@ A job's state for one worker (GT's portal lists jobs with a status and "Start wo
 
 from __future__ import annotations
 
-from tuilabel.core.data.s3 import is_s3_uri
-
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from tuilabel.core.data.s3 import is_s3_uri
 from tuilabel.core.errors import UserError
 from tuilabel.core.gt.job import JobFolder
 from tuilabel.core.store.journal import iter_journal, parse_entry
@@ -45,8 +46,13 @@ class JobCard:
     left: int | None  # records left for this worker; None when the input is not here
 
 
-def find_jobs(root: Path, depth: int = DEPTH) -> list[Path]:
-    """Job folders under `root` (itself included), to `depth` levels, sorted by path."""
+def find_jobs(root: Path | str, depth: int = DEPTH) -> list[Path]:
+    """Job folders under `root` (itself included), to `depth` levels, sorted by path; `root`
+    may be an s3:// prefix (the local folders of the jobs found there)."""
+    if isinstance(root, str) and is_s3_uri(root):
+        from tuilabel.core.team.s3_jobs import find_s3_jobs
+
+        return find_s3_jobs(root, depth)
     found: list[Path] = []
 
     def walk(folder: Path, level: int) -> None:
@@ -62,7 +68,7 @@ def find_jobs(root: Path, depth: int = DEPTH) -> list[Path]:
         for child in children:
             walk(Path(child), level + 1)
 
-    walk(root, 0)
+    walk(Path(root), 0)
     return found
 
 
@@ -73,8 +79,6 @@ def job_card(root: Path, worker: str, now: float | None = None) -> JobCard | Non
     settings = team_settings(spec)
     if settings is not None and not settings.allows(worker):
         return None
-    if settings is not None and is_s3_uri(spec.output):
-        return None  # a team job in S3: its workers open it with `tuilabel label s3://…` (not listed yet)
     running = lock_held(folder.lock(worker))
     if settings is None:
         records = record_total(folder, spec, [])
@@ -82,6 +86,14 @@ def job_card(root: Path, worker: str, now: float | None = None) -> JobCard | Non
         left = None if records is None else max(0, records - mine)
         started = bool(mine) or running
         expired = False
+    elif is_s3_uri(spec.output):
+        store = _s3_store(folder, spec, settings)
+        if store is None:  # no session has opened it yet
+            left, started, expired = record_total(folder, spec, []), running, False
+        else:
+            left = store.left_for(worker, now)
+            started = running or store.has_worked(worker)
+            expired = left == 0 and store.all_closed() and store.lifetime_failures() > 0
     else:
         store = lease_store(folder, settings)
         if store is None:
@@ -115,3 +127,19 @@ def _my_records(folder: JobFolder, worker: str) -> set[int]:
         return set()
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+S3_PATIENCE = 10.0  # seconds of S3 unreachable before a count says so (a session waits longer)
+_s3_stores: dict[str, object] = {}  # job prefix -> its S3LeaseStore, kept for the next count
+
+
+def _s3_store(folder: JobFolder, spec, settings):
+    """A team job in S3's lease store, kept open in this process: its first count reads every
+    record that went out, later counts only the open ones."""
+    uri = spec.output.rstrip("/") + "/" + spec.name
+    store = _s3_stores.get(uri)
+    if store is None or store.settings != settings:
+        store = lease_store(folder, settings, spec, s3_patience=S3_PATIENCE)
+        if store is not None:
+            _s3_stores[uri] = store
+    return store

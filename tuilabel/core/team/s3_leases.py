@@ -78,7 +78,7 @@ from urllib.parse import quote
 
 import orjson
 
-from tuilabel.core.data.s3 import S3Error, _translate, client, parse_s3_uri
+from tuilabel.core.data.s3 import S3Error, _translate, client, get_bytes, parse_s3_uri
 from tuilabel.core.errors import UserError
 from tuilabel.core.team.leases import (DECLINED, LIFETIME_OVER, Lease, RecordState, TeamStatus,
                                        WorkerCounts, clock)
@@ -165,6 +165,18 @@ class S3LeaseStore:
         self._closed_bodies: dict[int, dict] = {}  # seq -> the closed record
         self._written: dict | None = None  # output.json as last read
         self._settle_job()
+
+    @classmethod
+    def existing(cls, uri: str, settings: TeamSettings, **options: Any) -> "S3LeaseStore | None":
+        """The store of a started team job, opened for the owner's side and the portal with
+        the record count its first opener recorded; None before the job's first session."""
+        try:
+            job = orjson.loads(get_bytes(uri.rstrip("/") + "/tuilabel/team/job.json"))
+        except S3Error as exc:
+            if exc.kind == "not-found":
+                return None
+            raise
+        return cls(uri, settings, job["record_count"], **options)
 
     def close(self) -> None:
         """Gives up this process's worker claims (their leases stay: stop and resume later)."""
@@ -473,6 +485,51 @@ class S3LeaseStore:
             open_by_answers=tuple(open_by), complete=complete, failed=failed,
             leases_out=leases_out,
             workers={w: WorkerCounts(**c) for w, c in sorted(workers.items())})
+
+    def left_for(self, worker: str, now: float) -> int:
+        """Records this worker may still answer (as LeaseStore.left_for): those not gone out,
+        and open ones with fewer than N answers that it has not answered or declined. Reads
+        every open record (the first call: every record that went out), and writes nothing
+        but a close its closer did not live to log."""
+        n, lifetime = self.settings.workers_per_record, self.settings.availability_lifetime
+        with self._lock:
+            scanned = self._scanned
+            self._scan()
+            self._refresh_frontier()
+            s = self._s3_now(now)
+            recs = sorted(self._open)
+            if scanned:  # the cached copies may be old: read them again
+                with ThreadPoolExecutor(SCAN_THREADS) as pool:
+                    for rec, (etag, body) in zip(recs, pool.map(lambda r: self._get_json(self._record_key(r)), recs)):
+                        self._remember(rec, etag, body, s)
+            left = self.record_count - self._frontier
+            for rec in recs:
+                if rec not in self._open:
+                    continue  # closed
+                body = self._cache.get(rec, (None, None))[1]
+                if body is None:  # sent out, its object not written yet: nobody has it
+                    left += 1
+                elif (body["opened"] + lifetime > s and len(body["answers"]) < n
+                      and worker not in body["answers"] and worker not in body["declines"]):
+                    left += 1
+            return left
+
+    def all_closed(self) -> bool:
+        """Every record went out and none is open (as of the last left_for or status)."""
+        with self._lock:
+            return self._frontier >= self.record_count and not self._open
+
+    def lifetime_failures(self) -> int:
+        """Records that failed because their availability lifetime ended with no answer
+        (reads each closed record once per process)."""
+        with self._lock:
+            self.closed_since(0)
+            return sum(body["reason"] == LIFETIME_OVER for body in self._closed_bodies.values())
+
+    def has_worked(self, worker: str) -> bool:
+        """Has a session of `worker` ever opened this job (its claim exists)?"""
+        with self._lock:
+            return self._get_json(f"{self._root}workers/{_key_part(worker)}.json")[1] is not None
 
     def record_state(self, record: int) -> RecordState:
         with self._lock:

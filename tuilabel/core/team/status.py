@@ -93,19 +93,17 @@ def team_settings(spec: JobSpec) -> TeamSettings | None:
     return spec.team_settings if spec.is_team else None
 
 
-def lease_store(folder: JobFolder, settings: TeamSettings, spec: JobSpec | None = None):
+def lease_store(folder: JobFolder, settings: TeamSettings, spec: JobSpec | None = None,
+                s3_patience: float | None = None):
     """The job's lease store: SQLite in the job folder, or for a team job in S3 (`spec`
-    given, its output s3://) the S3 store, opened with the record count of the local copy
-    of its input; None before the job's first take."""
+    given, its output s3://) the S3 store, giving up after `s3_patience` seconds of S3
+    unreachable (default: the store's); None before the job's first take (first session)."""
     if spec is not None and is_s3_uri(spec.output):
         from tuilabel.core.team.s3_leases import S3LeaseStore
 
-        path = input_path(folder, spec)
-        if path is None:
-            raise UserError(f"the input of team job {spec.name!r} is not in {folder.root}: start the job here once "
-                            "(tuilabel label …) or run status on a folder of a machine that labels it")
-        return S3LeaseStore(spec.output.rstrip("/") + "/" + spec.name, settings,
-                            count_records(path, every_line=True), on_wait=lambda line: None)
+        patience = {} if s3_patience is None else {"patience": s3_patience}
+        return S3LeaseStore.existing(spec.output.rstrip("/") + "/" + spec.name, settings,
+                                     on_wait=lambda line: None, **patience)
     return LeaseStore.existing(folder.team_db, settings)
 
 
