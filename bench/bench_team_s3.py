@@ -22,7 +22,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import orjson
 
@@ -101,6 +103,31 @@ def check_invariants(job: str, folder: Path) -> str:
     return f"ok ({answers:,} answers in S3)"
 
 
+@contextmanager
+def moto_server(bucket: str) -> Iterator[None]:
+    """moto's S3 server as its own process on 127.0.0.1, this process (and its children)
+    pointed at it, `bucket` made; stopped at the end."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.environ.update(AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="bench",
+                      AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1",
+                      AWS_EC2_METADATA_DISABLED="true")
+    try:
+        import boto3
+
+        for _ in range(100):
+            try:
+                boto3.client("s3").create_bucket(Bucket=bucket)
+                break
+            except Exception:  # the server is still starting
+                time.sleep(0.1)
+        yield
+    finally:
+        server.kill()
+        server.wait()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -143,21 +170,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=5000)
     parser.add_argument("--blocks", type=int, nargs="+", default=[1, 5])
     args = parser.parse_args()
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.environ.update(AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="bench",
-                      AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1",
-                      AWS_EC2_METADATA_DISABLED="true")
-    try:
-        import boto3
-
-        for _ in range(100):
-            try:
-                boto3.client("s3").create_bucket(Bucket=BUCKET)
-                break
-            except Exception:  # the server is still starting
-                time.sleep(0.1)
+    with moto_server(BUCKET):
         print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}; {args.workers} workers, "
               f"N = {N}, {args.records:,} records, {args.seconds:g} s per run; S3 = moto server")
         print("| store | block | answers | answers/s | take p50 / p99 | submit p50 / p99 | "
@@ -177,9 +190,6 @@ def main() -> None:
                 name = "S3LeaseStore (moto)" if backend == "s3" else "LeaseStore (SQLite)"
                 print(f"| {name} | {block} | {r['answers']:,} | {r['per_s']:,.0f} | {ms(r['take'])} | "
                       f"{ms(r['submit'])} | {per} | {r['invariants']} |", flush=True)
-    finally:
-        server.kill()
-        server.wait()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import argparse
 
+LOCAL_REFRESH_SECONDS = 10.0  # the portal counts again this often (and on r, and after each job)
+S3_REFRESH_SECONDS = 60.0
+
 HELP = "the worker's portal: the jobs you may work on; enter starts labeling one"
 
 
@@ -50,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
     selected, message = None, ""
     while True:
         app = make_portal(root, worker, theme=args.theme or config.theme, keymap=config.keys,
-                          selected=selected, message=message)
+                          selected=selected, message=message,
+                          # a count of jobs in S3 reads their open records (GETs): once a minute
+                          refresh_seconds=S3_REFRESH_SECONDS if isinstance(root, str) else LOCAL_REFRESH_SECONDS)
         chosen = app.run()
         if chosen is None:
             return 0
