@@ -42,11 +42,11 @@ def test_three_workers_in_three_panes_label_a_job_to_the_end(tmp_path, session_n
     tmux("split-window", "-h", "-t", name, command("cat"))
     tmux("select-layout", "-t", name, "even-horizontal")
     panes = [f"{name}:0.{i}" for i in range(3)]
-    for pane in panes:
-        wait_for(pane, "task time")
+    for pane in panes:  # three apps start at once: give a loaded machine time
+        wait_for(pane, "task time", timeout=60)
     # ann releases her first task (GT's "Release task"): it goes back to the pool.
     tmux("send-keys", "-t", panes[0], "r")
-    wait_for(panes[0], "went back to the pool")
+    wait_for(panes[0], "went back to the pool", timeout=60)
 
     finished: set[str] = set()
     deadline = time.monotonic() + 120
