@@ -407,7 +407,8 @@ def test_a_team_verification_declines_lines_without_an_earlier_label_and_consoli
             shown[worker] = []
             while session.current is not None:
                 shown[worker].append(session.current.index)
-                session.answer(1 if session.current.index == 1 else 0)
+                index = session.current.index
+                session.answer(1 if index == 1 else 0, feedback=f"{worker} on {index}" if index == 1 else "")
         finally:
             prepared.stop(session, None)
         assert any("earlier.manifest:3: no earlier label: sentiment is missing on this line; declined" in m
@@ -417,4 +418,28 @@ def test_a_team_verification_declines_lines_without_an_earlier_label_and_consoli
     written = {line["id"]: line for line in lines_of(prepared.folder.output_manifest)}
     assert {k: written[k].get(attr) for k in ("r1", "r2", "r4")} == {"r1": 0, "r2": 1, "r4": 0}
     assert written["r2"][attr + "-metadata"]["class-name"] == "Incorrect"
+    # Both workers' comments on record 2 stay on its consolidated line (GT's worker-feedback list).
+    assert sorted(c["comment"] for c in written["r2"][attr + "-metadata"]["worker-feedback"]) == ["vera on 1", "walt on 1"]
+    assert "worker-feedback" not in written["r1"][attr + "-metadata"]
     assert "r3" not in written or "failure-reason" in written["r3"][attr + "-metadata"]
+
+
+def test_consolidating_a_verification_keeps_every_workers_comment(earlier_job):
+    """`tuilabel consolidate` of a verification job three workers did: each record's line
+    carries the comments its workers gave, in worker order, and none where nobody commented."""
+    from tuilabel.cli import main
+
+    out = earlier_job / "manifests" / "output" / "output.manifest"
+    for worker in ("ann", "bob", "cy"):
+        prepared = prepare(JobRequest(source=str(out), verify="sentiment", worker=worker))
+        session, _ = prepared.start()
+        try:
+            for i in range(4):
+                session.answer(0, feedback=f"{worker}: fine" if i == 2 and worker != "bob" else "")
+        finally:
+            prepared.stop(session, None)
+    assert main(["consolidate", str(prepared.folder.root)]) == 0
+    attr = prepared.spec.label_attribute
+    metas = [line[attr + "-metadata"] for line in lines_of(prepared.folder.output_manifest)]
+    assert metas[2]["worker-feedback"] == [{"comment": "ann: fine"}, {"comment": "cy: fine"}]
+    assert [("worker-feedback" in m) for m in metas] == [False, False, True, False]

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import orjson
@@ -55,6 +55,7 @@ class ConsolidationInput:
     kind: str  # "tuilabel job" | "GT job" | "worker responses"
     problems: list[str] = field(default_factory=list)
     boxes: BoxInput | None = None  # a box job's answers (then `answers` is empty)
+    comments: dict[int, list[str]] = field(default_factory=dict)  # verification comments per record
 
 
 def _line_count(path: Path, display: str) -> int:
@@ -122,8 +123,10 @@ def from_tuilabel_job(folder: JobFolder) -> ConsolidationInput:
         return ConsolidationInput(
             _no_answers(spec.labels), spec, manifest_path, n_lines, folder.output_manifest, folder, "tuilabel job", problems, boxes
         )
-    answers = answers_from_job(folder, problems, n_lines)
-    return ConsolidationInput(answers, spec, manifest_path, n_lines, folder.output_manifest, folder, "tuilabel job", problems)
+    comments: dict[int, list[str]] = {}
+    answers = answers_from_job(folder, problems, n_lines, comments)
+    return ConsolidationInput(answers, spec, manifest_path, n_lines, folder.output_manifest, folder, "tuilabel job", problems,
+                              comments=comments)
 
 
 def _no_answers(labels) -> Answers:
@@ -309,7 +312,8 @@ def consolidated_objects(
                     obj = gt_lines.declined_object(record, spec, NO_IMAGE_SIZE, when)
                 counts.consolidated += obj.get(spec.label_attribute) is not None
             elif index in rows:
-                obj = consolidated_object(record, spec, result, rows[index], when)  # type: ignore[arg-type]
+                obj = consolidated_object(record, spec, result, rows[index], when,  # type: ignore[arg-type]
+                                          inp.comments.get(index, ()))
                 counts.consolidated += 1
             elif index in declined:
                 obj = gt_lines.declined_object(record, spec, ALL_DECLINED, when)
@@ -338,14 +342,16 @@ def _worker_labels(answers: Answers) -> dict[int, list[list[int]]]:
     return out
 
 
-def consolidated_object(record: dict, spec: JobSpec, result: Consolidated, i: int, when: datetime) -> dict:
-    """GT's line for row `i` of a consolidation: the label(s) with their confidence."""
+def consolidated_object(record: dict, spec: JobSpec, result: Consolidated, i: int, when: datetime,
+                        comments: Sequence[str] = ()) -> dict:
+    """GT's line for row `i` of a consolidation: the label(s) with their confidence (and, for
+    a verification, every worker's comment)."""
     if result.multi:
         chosen = np.flatnonzero(result.chosen[i]).tolist()  # type: ignore[index]
         cap = result.confidence_cap
         conf = {c: _confidence(result.confidence[i] and round(min(float(result.posterior[i, c]), cap), 2)) for c in chosen}
         return gt_lines.answer_object(record, spec, chosen, when, conf)
-    return gt_lines.answer_object(record, spec, int(result.label[i]), when, _confidence(result.confidence[i]))
+    return gt_lines.answer_object(record, spec, int(result.label[i]), when, _confidence(result.confidence[i]), comments)
 
 
 def _lambda_object(record: dict, spec: JobSpec, content: dict | None, when: datetime) -> dict:

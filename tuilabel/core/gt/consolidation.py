@@ -28,7 +28,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from tuilabel.core.gt.job import JobFolder
-from tuilabel.core.gt.worker_responses import WorkerAnswer, worker_answers_from_job
+from tuilabel.core.gt.worker_responses import WorkerAnswer, collect_comments, worker_answers_from_job
 
 METHODS = ("gt", "dawid-skene", "one-coin", "majority")
 ALL_WORKER_PRIOR = 0.7
@@ -178,13 +178,16 @@ class Answers:
         )
 
 
-def answers_from_job(folder: JobFolder, problems: list[str] | None = None, n_records: int | None = None) -> Answers:
-    """Every worker's latest answer per record in a tuilabel job folder."""
+def answers_from_job(folder: JobFolder, problems: list[str] | None = None, n_records: int | None = None,
+                     comments: dict[int, list[str]] | None = None) -> Answers:
+    """Every worker's latest answer per record in a tuilabel job folder; `comments`, when
+    given, gets a verification job's comments per record."""
     spec = folder.load_spec()
     problems = [] if problems is None else problems
-    answers = Answers.from_worker_answers(
-        worker_answers_from_job(folder, spec, problems), spec.labels, problems, n_records, spec.task_type.multi
-    )
+    worker_answers = worker_answers_from_job(folder, spec, problems)
+    if comments is not None:
+        worker_answers = collect_comments(worker_answers, comments)
+    answers = Answers.from_worker_answers(worker_answers, spec.labels, problems, n_records, spec.task_type.multi)
     answers.element = spec.task_type.element  # also when every answer is a decline
     return answers
 

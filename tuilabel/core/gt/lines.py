@@ -7,6 +7,7 @@ real GT files (consumers must not depend on it, but diffs against GT output stay
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Sequence
 
 import orjson
 
@@ -27,17 +28,24 @@ def iso_seconds(when: datetime) -> str:
     return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def feedback_of(obj: dict, attribute: str) -> list[str]:
+    """The comments of a verification line (its metadata's `worker-feedback`)."""
+    given = (obj.get(attribute + "-metadata") or {}).get("worker-feedback") or []
+    return [item["comment"] for item in given if isinstance(item, dict) and isinstance(item.get("comment"), str)]
+
+
 def answer_object(
     record: dict,
     spec: JobSpec,
     answer: int | list[int] | BoxAnswer,
     when: datetime,
     confidence: float | dict[int, float] | list[float] = SINGLE_WORKER_CONFIDENCE,
-    feedback: str = "",
+    feedback: str | Sequence[str] = "",
 ) -> dict:
     """The augmented object for a labeled record. `answer` is an index, indexes (multi) or
     boxes; `confidence` is the consolidated one (multi-label: per chosen index; boxes: per
-    box), 0 for one worker. `feedback`: a verification worker's comment (GT's `worker-feedback`)."""
+    box), 0 for one worker. `feedback`: a verification worker's comment, or every worker's
+    comments on a consolidated record (GT's `worker-feedback`, a list of {"comment"})."""
     attr = spec.label_attribute
     task = spec.task_type
     out = {k: v for k, v in record.items() if k != attr and k != attr + "-metadata"}
@@ -53,8 +61,9 @@ def answer_object(
             "human-annotated": "yes",
             "creation-date": creation_date(when),
         }
-        if feedback.strip():
-            meta["worker-feedback"] = [{"comment": feedback.strip()}]
+        comments = [c.strip() for c in ([feedback] if isinstance(feedback, str) else feedback) if c.strip()]
+        if comments:
+            meta["worker-feedback"] = [{"comment": c} for c in comments]
         out[attr + "-metadata"] = meta
         return out
     if isinstance(answer, BoxAnswer):

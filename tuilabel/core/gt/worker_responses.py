@@ -47,6 +47,7 @@ class WorkerAnswer:
     seconds: float | None
     source: str  # the file it came from, for messages
     declined: bool = False
+    comments: tuple[str, ...] = ()  # a verification worker's comment (GT's worker-feedback)
 
     @property
     def multi(self) -> bool:
@@ -180,10 +181,20 @@ def read_worker_responses(
             progress(done, total)
 
 
+def collect_comments(answers: Iterable[WorkerAnswer], into: dict[int, list[str]]) -> Iterator[WorkerAnswer]:
+    """The answers, passed on as they come, their verification comments gathered per record
+    in `into` (in the answers' order: GT's worker-feedback list)."""
+    for answer in answers:
+        if answer.comments:
+            into.setdefault(answer.index, []).extend(answer.comments)
+        yield answer
+
+
 def worker_answers_from_job(folder: "JobFolder", spec: "JobSpec", problems: list[str] | None = None) -> Iterator[WorkerAnswer]:
     """A tuilabel job's answers as GT's worker answers: every worker's latest answer (or
     decline) per record, from the journals (each worker appends only to their own); in a
     team job only those the lease store accepted."""
+    from tuilabel.core.gt.lines import feedback_of
     from tuilabel.core.store.journal import Entry, iter_journal
 
     element = spec.task_type.element
@@ -220,7 +231,9 @@ def worker_answers_from_job(folder: "JobFolder", spec: "JobSpec", problems: list
             chosen = value if isinstance(value, list) else [value]
             names = [spec.labels[v] if isinstance(v, int) and 0 <= v < len(spec.labels) else str(v) for v in chosen]
             content = {key: names} if key == "labels" else {key: names[0]}
-            yield WorkerAnswer(index, worker, element, content, entry.submitted, entry.accepted, entry.seconds, source)
+            comments = tuple(feedback_of(entry.gt, spec.label_attribute)) if spec.task_type.verification else ()
+            yield WorkerAnswer(index, worker, element, content, entry.submitted, entry.accepted, entry.seconds, source,
+                               comments=comments)
 
 
 def file_time(iso: str) -> str:

@@ -22,7 +22,7 @@ from tuilabel.core.gt import lines as gt_lines
 from tuilabel.core.gt.consolidate_job import ALL_DECLINED, NO_ANSWER, consolidated_object
 from tuilabel.core.gt.consolidation import Answers, consolidate
 from tuilabel.core.gt.job import JobFolder, JobSpec
-from tuilabel.core.gt.worker_responses import WorkerAnswer
+from tuilabel.core.gt.worker_responses import WorkerAnswer, collect_comments
 from tuilabel.core.store.durable import append_durably, ensure_dir, explain_os_error
 from tuilabel.core.store.journal import parse_entry
 from tuilabel.core.store.lock import OutputGate
@@ -90,14 +90,15 @@ class TeamOutput:
                 records[state.record] = self.manifest.record_at(state.record, self.manifest.offset_of(state.record)).data
             except (BadRecord, IndexError):
                 continue  # not a record (reported to the workers who were shown it): no line
-        result, rows = self._consolidate([s.record for s in states if s.state == "complete" and s.record in records])
+        result, rows, comments = self._consolidate([s.record for s in states if s.state == "complete" and s.record in records])
         out = []
         for state in states:
             record = records.get(state.record)
             if record is None:
                 continue
             if state.record in rows:
-                obj = consolidated_object(record, self.spec, result, rows[state.record], when)
+                obj = consolidated_object(record, self.spec, result, rows[state.record], when,
+                                          comments.get(state.record, ()))
             else:
                 reason = ALL_DECLINED if state.reason == DECLINED else NO_ANSWER
                 obj = gt_lines.declined_object(record, self.spec, reason, when)
@@ -105,6 +106,7 @@ class TeamOutput:
         return out
 
     def _consolidate(self, records: list[int]):
+        """(the consolidation, record -> its row, verification comments per record)."""
         spec = self.spec
         task = spec.task_type
         answers: list[WorkerAnswer] = []
@@ -118,15 +120,19 @@ class TeamOutput:
                 chosen = value if isinstance(value, list) else [value]
                 names = [spec.labels[i] for i in chosen if isinstance(i, int) and 0 <= i < len(spec.labels)]
                 content = {"labels": names} if task.multi else {"label": names[0] if names else ""}
+                comments = tuple(gt_lines.feedback_of(entry.gt, spec.label_attribute)) if task.verification else ()
                 answers.append(WorkerAnswer(record, worker, task.element, content, entry.submitted,
-                                            entry.accepted, entry.seconds, str(self.folder.journal(worker))))
+                                            entry.accepted, entry.seconds, str(self.folder.journal(worker)),
+                                            comments=comments))
+        comments_of: dict[int, list[str]] = {}
+        answers = list(collect_comments(answers, comments_of))
         if not answers:
-            return None, {}
+            return None, {}, comments_of
         problems: list[str] = []
         table = Answers.from_worker_answers(answers, spec.labels, problems, multi=task.multi)
         self.problems.extend(problems)
         if not table.n_answers:
-            return None, {}
+            return None, {}, comments_of
         result = consolidate(table, "gt")
-        return result, {int(r): i for i, r in enumerate(result.record)}
+        return result, {int(r): i for i, r in enumerate(result.record)}, comments_of
 
