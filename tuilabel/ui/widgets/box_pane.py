@@ -12,10 +12,14 @@ Positions come from `core/geometry.py`: the same window the picture was rendered
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.segment import Segment
+from rich.style import Style
 from textual import events
+from textual.color import Color
+from textual.filter import LineFilter
 from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
@@ -133,12 +137,15 @@ class BoxView(ImageView):
         self._rows: dict[int, tuple[Span, ...]] = {}
         self._box_spans: dict = {}  # per box: its spans for the current window
         self._row_cache: dict[int, tuple[tuple[Span, ...], int, Strip]] = {}
-        # picture row -> (its runs as Segments, start column of each run, per-column colours)
+        # picture row -> (its runs as filtered Segments, start column of each run, per-column colours)
         self._runs: dict[int, tuple[list[Segment], list[int], list[tuple[int, int | None]]]] = {}
+        self._filters: tuple[tuple[LineFilter, ...], Color] | None = None  # this frame's (see render_lines)
+        self._paint_key: tuple | None = None  # (base style, filters, background) the caches were made for
+        self._filtered_styles: dict[Style, Style] = {}  # style -> the style the line filters make of it
 
     def show_picture(self, picture: HalfBlockPicture | PreviewError, window: Window | None = None) -> None:
         self.window = window if isinstance(picture, HalfBlockPicture) else None
-        self._runs, self._row_cache, self._box_spans = {}, {}, {}
+        self._runs, self._row_cache, self._box_spans, self._filtered_styles = {}, {}, {}, {}
         super().show_picture(picture)
         self._rows = overlay_rows(self.overlay, self.window, self._box_spans) if self.window else {}
 
@@ -166,27 +173,60 @@ class BoxView(ImageView):
         picture = self.picture
         return 0 if picture is None else max(0, (self.size.width - picture.width) // 2)
 
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """None: `render_line` applies the app's line filters itself, so that a painted row
+        costs what it paints (Textual would filter every cell of a new line again; a photo's
+        row is a run per cell, and that was most of a key's frame)."""
+        return ()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The filters and the background Textual passes them, read once per frame, not per line.
+        self._filters = (tuple(self.app.get_line_filters()), self.background_colors[1])
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
+        if self._filters is None:  # called outside a frame (render_lines sets it)
+            self._filters = (tuple(self.app.get_line_filters()), self.background_colors[1])
+        filters, background = self._filters
         strip = super().render_line(y)
         picture = self.picture
-        if picture is None or not self._rows:
-            return strip
         index = y - self.picture_top()
-        spans = self._rows.get(index)
-        if spans is None or index >= picture.height:
+        spans = self._rows.get(index) if picture is not None and index < picture.height else None
+        if spans is None:  # as Textual would (cached on the strip)
+            for line_filter in filters:
+                strip = strip.apply_filter(line_filter, background)
             return strip
+        base = self.visual_style.rich_style
+        key = (base, filters, background)
+        if key != self._paint_key:  # theme or filters changed: the painted rows are stale
+            self._paint_key = key
+            self._runs, self._row_cache, self._filtered_styles = {}, {}, {}
         width = self.size.width
         cached = self._row_cache.get(index)
         if cached is not None and cached[0] == spans and cached[1] == width:
             return cached[2]
-        painted = self._paint(picture, index, spans, width)
+        painted = self._paint(picture, index, spans, width)  # type: ignore[arg-type]
         self._row_cache[index] = (spans, width, painted)
         return painted
 
+    def _filter(self, segments: list[Segment]) -> list[Segment]:
+        """`segments` as the app's line filters make them (each filter maps segment by segment)."""
+        filters, background = self._filters  # type: ignore[misc]
+        for line_filter in filters:
+            segments = line_filter.apply(segments, background)
+        return segments
+
+    def _filtered_style(self, style: Style) -> Style:
+        filtered = self._filtered_styles.get(style)
+        if filtered is None:
+            filtered = self._filtered_styles[style] = self._filter([Segment(" ", style)])[0].style  # type: ignore[assignment]
+        return filtered  # type: ignore[return-value]
+
     def _paint(self, picture: HalfBlockPicture, index: int, spans: tuple[Span, ...], width: int) -> Strip:
-        """The picture's row with the overlay: its runs kept as they are except where a span
-        touches them (a run there is cut around the painted columns; runs found by bisection,
-        so the cost follows the painted columns, not the picture's runs)."""
+        """The picture's row with the overlay, line filters applied: its runs kept as they are
+        (filtered once) except where a span touches them (a run there is cut around the painted
+        columns; runs found by bisection, so the cost follows the painted columns, not the
+        picture's runs)."""
         base = self.visual_style.rich_style
         styles = self._style_table(base)
         runs = self._runs.get(index)
@@ -199,11 +239,12 @@ class BoxView(ImageView):
                 starts.append(col)
                 colours.extend([(fg, bg)] * len(text))
                 col += len(text)
-            runs = self._runs[index] = (segments, starts, colours)
+            runs = self._runs[index] = (self._filter(segments), starts, colours)
         segments, starts, colours = runs
         cells = _cells(spans, colours)
         left = self.picture_left()
-        out: list[Segment] = [Segment(" " * left, base)] if left else []
+        pad = self._filtered_style(base)
+        out: list[Segment] = [Segment(" " * left, pad)] if left else []
         marked = sorted(cells)
         done = 0  # runs before this one are in `out`
         m = 0
@@ -219,13 +260,13 @@ class BoxView(ImageView):
                     out.append(Segment(segment.text[: x - col], segment.style))
                 ch, fg, bg = cells[x]
                 style = styles.get((fg, bg)) or styles.setdefault((fg, bg), self._new_style(fg, bg, base))
-                out.append(Segment(ch, style))
+                out.append(Segment(ch, self._filtered_style(style)))
                 col, m = x + 1, m + 1
             if col < end:
                 out.append(Segment(segment.text[: end - col], segment.style))
             done = run + 1
         out.extend(segments[done:])
-        return Strip(out, left + picture.width).adjust_cell_length(width, base)
+        return Strip(out, left + picture.width).adjust_cell_length(width, pad)
 
 
 class BoxPane(ImagePane):
