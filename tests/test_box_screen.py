@@ -218,23 +218,27 @@ async def _painted_rows(open_session, job_dir):
         picture, left, top = view.picture, view.picture_left(), view.picture_top()
         assert sum(len(r) for r in picture.rows) > 10 * picture.height  # many runs ...
         assert sum(len(r) for r in picture.rows) < picture.width * picture.height // 2  # ... and long ones
-        checked = 0
-        for index, spans in view._rows.items():
-            strip = view.render_line(top + index)
-            cells = []
-            for segment in strip:
-                style = segment.style
-                for ch in segment.text:
-                    cells.append((ch, style.color.triplet if style.color else None, style.bgcolor.triplet if style.bgcolor else None))
-            colours = view._runs[index][2]
-            painted = _cells(spans, colours)
-            for x in range(picture.width):
-                ch, fg, bg = painted.get(x) or ("▀", *colours[x])
-                want = (ch, tuple(fg.to_bytes(3, "big")), None if bg is None else tuple(bg.to_bytes(3, "big")))
-                got = cells[left + x]
-                assert (got[0], tuple(got[1]), got[2] and tuple(got[2])) == want, (index, x)
-            checked += 1
-        assert checked > 10
+        for move in ("", "e", "right", "right", "down", "left", "up", "e", "e", "down"):
+            if move:  # then a row paints again, keeping the groups of spans it showed before
+                await pilot.press(move)
+                await pilot.pause(0.02)
+            checked = 0
+            for index, spans in view._rows.items():
+                strip = view.render_line(top + index)
+                cells = []
+                for segment in strip:
+                    style = segment.style
+                    for ch in segment.text:
+                        cells.append((ch, style.color.triplet if style.color else None, style.bgcolor.triplet if style.bgcolor else None))
+                colours = view._runs[index][2]
+                painted = _cells(spans, colours)
+                for x in range(picture.width):
+                    ch, fg, bg = painted.get(x) or ("▀", *colours[x])
+                    want = (ch, tuple(fg.to_bytes(3, "big")), None if bg is None else tuple(bg.to_bytes(3, "big")))
+                    got = cells[left + x]
+                    assert (got[0], tuple(got[1]), got[2] and tuple(got[2])) == want, (move, index, x)
+                checked += 1
+            assert checked > 10
 
 
 def _segments_of_painted_rows(view) -> list:

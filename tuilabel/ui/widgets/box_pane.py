@@ -48,6 +48,8 @@ class Overlay:
 # One painted piece of a cell row: columns x0..x1 (inclusive), which half (0 top, 1 bottom,
 # 2 both) in `colour`, or with `text` (a label key: one character per column) drawn there.
 Span = tuple[int, int, int, int, str]
+# A picture row's runs: as filtered Segments, the start column of each, and every column's (fg, bg).
+Runs = tuple[list[Segment], list[int], list[tuple[int, int | None]]]
 
 
 def _box_spans(box: Box, colour: int, key: str, selected: bool, win: Window) -> list[tuple[int, Span]]:
@@ -126,6 +128,22 @@ def _cells(spans: tuple[Span, ...], base: list[tuple[int, int | None]]) -> dict[
     return cells
 
 
+def _groups(spans: tuple[Span, ...]) -> list[tuple[int, int, tuple[Span, ...]]]:
+    """A row's spans in groups whose columns overlap, left to right: (first column, last
+    column, the group's spans in the row's order). A group paints its columns alone (every
+    one of them), whatever the other groups are."""
+    groups: list[tuple[int, int, list[int]]] = []
+    for i in sorted(range(len(spans)), key=lambda i: spans[i][0]):
+        x0, x1 = spans[i][0], spans[i][1]
+        if groups and x0 <= groups[-1][1]:
+            g0, g1, members = groups[-1]
+            members.append(i)
+            groups[-1] = (g0, max(g1, x1), members)
+        else:
+            groups.append((x0, x1, [i]))
+    return [(x0, x1, tuple(spans[i] for i in sorted(members))) for x0, x1, members in groups]
+
+
 class BoxView(ImageView):
     """An ImageView that paints an `Overlay` over its half-block picture."""
 
@@ -137,15 +155,16 @@ class BoxView(ImageView):
         self._rows: dict[int, tuple[Span, ...]] = {}
         self._box_spans: dict = {}  # per box: its spans for the current window
         self._row_cache: dict[int, tuple[tuple[Span, ...], int, Strip]] = {}
-        # picture row -> (its runs as filtered Segments, start column of each run, per-column colours)
-        self._runs: dict[int, tuple[list[Segment], list[int], list[tuple[int, int | None]]]] = {}
+        self._runs: dict[int, Runs] = {}  # picture row -> its runs
         self._filters: tuple[tuple[LineFilter, ...], Color] | None = None  # this frame's (see render_lines)
         self._paint_key: tuple | None = None  # (base style, filters, background) the caches were made for
-        self._filtered_styles: dict[Style, Style] = {}  # style -> the style the line filters make of it
+        self._cell_styles: dict[tuple[int, int | None], Style] = {}  # (fg, bg) -> filtered Style
+        self._painted_groups: dict[int, dict[tuple[Span, ...], list[Segment]]] = {}  # row -> its painted groups
 
     def show_picture(self, picture: HalfBlockPicture | PreviewError, window: Window | None = None) -> None:
         self.window = window if isinstance(picture, HalfBlockPicture) else None
-        self._runs, self._row_cache, self._box_spans, self._filtered_styles = {}, {}, {}, {}
+        self._box_spans = {}
+        self._forget_painted()
         super().show_picture(picture)
         self._rows = overlay_rows(self.overlay, self.window, self._box_spans) if self.window else {}
 
@@ -200,7 +219,7 @@ class BoxView(ImageView):
         key = (base, filters, background)
         if key != self._paint_key:  # theme or filters changed: the painted rows are stale
             self._paint_key = key
-            self._runs, self._row_cache, self._filtered_styles = {}, {}, {}
+            self._forget_painted()
         width = self.size.width
         cached = self._row_cache.get(index)
         if cached is not None and cached[0] == spans and cached[1] == width:
@@ -209,6 +228,10 @@ class BoxView(ImageView):
         self._row_cache[index] = (spans, width, painted)
         return painted
 
+    def _forget_painted(self) -> None:
+        """Drop what painted rows keep: a new picture, theme or line filters."""
+        self._runs, self._row_cache, self._cell_styles, self._painted_groups = {}, {}, {}, {}
+
     def _filter(self, segments: list[Segment]) -> list[Segment]:
         """`segments` as the app's line filters make them (each filter maps segment by segment)."""
         filters, background = self._filters  # type: ignore[misc]
@@ -216,21 +239,43 @@ class BoxView(ImageView):
             segments = line_filter.apply(segments, background)
         return segments
 
-    def _filtered_style(self, style: Style) -> Style:
-        filtered = self._filtered_styles.get(style)
-        if filtered is None:
-            filtered = self._filtered_styles[style] = self._filter([Segment(" ", style)])[0].style  # type: ignore[assignment]
-        return filtered  # type: ignore[return-value]
+    def _cell_style(self, fg: int, bg: int | None) -> Style:
+        style = self._cell_styles.get((fg, bg))
+        if style is None:
+            base = self.visual_style.rich_style
+            plain = self._style_table(base).get((fg, bg)) or self._new_style(fg, bg, base)
+            style = self._cell_styles[fg, bg] = self._filter([Segment(" ", plain)])[0].style  # type: ignore[assignment]
+        return style  # type: ignore[return-value]
 
     def _paint(self, picture: HalfBlockPicture, index: int, spans: tuple[Span, ...], width: int) -> Strip:
-        """The picture's row with the overlay, line filters applied: its runs kept as they are
-        (filtered once) except where a span touches them (a run there is cut around the painted
-        columns; runs found by bisection, so the cost follows the painted columns, not the
-        picture's runs)."""
+        """The picture's row with the overlay, line filters applied. The spans are painted in
+        groups whose columns overlap (`_groups`); a group this row showed last time is reused,
+        so a key that moves one box paints that box's cells, not all the boxes' on the row.
+        Between the groups the picture's runs are kept as they are (`_picture_columns`)."""
         base = self.visual_style.rich_style
-        styles = self._style_table(base)
+        runs = self._picture_runs(picture, index, base)
+        pad = self._filter([Segment(" ", base)])[0].style
+        left = self.picture_left()
+        out: list[Segment] = [Segment(" " * left, pad)] if left else []
+        before, now = self._painted_groups.get(index, {}), {}
+        col = 0  # the columns before it are in `out`
+        for x0, x1, group in _groups(spans):
+            painted = before.get(group)
+            if painted is None:
+                cells = _cells(group, runs[2])
+                painted = [Segment(ch, self._cell_style(fg, bg)) for ch, fg, bg in (cells[x] for x in range(x0, x1 + 1))]
+            now[group] = painted
+            _picture_columns(out, runs, col, x0)
+            out.extend(painted)
+            col = x1 + 1
+        _picture_columns(out, runs, col, picture.width)
+        self._painted_groups[index] = now
+        return Strip(out, left + picture.width).adjust_cell_length(width, pad)
+
+    def _picture_runs(self, picture: HalfBlockPicture, index: int, base: Style) -> Runs:
         runs = self._runs.get(index)
         if runs is None:
+            styles = self._style_table(base)
             segments, starts, colours = [], [], []
             col = 0
             for text, fg, bg in picture.rows[index]:
@@ -240,33 +285,27 @@ class BoxView(ImageView):
                 colours.extend([(fg, bg)] * len(text))
                 col += len(text)
             runs = self._runs[index] = (self._filter(segments), starts, colours)
-        segments, starts, colours = runs
-        cells = _cells(spans, colours)
-        left = self.picture_left()
-        pad = self._filtered_style(base)
-        out: list[Segment] = [Segment(" " * left, pad)] if left else []
-        marked = sorted(cells)
-        done = 0  # runs before this one are in `out`
-        m = 0
-        while m < len(marked):
-            run = bisect_right(starts, marked[m]) - 1  # the run holding the next painted column
-            out.extend(segments[done:run])
-            segment, start = segments[run], starts[run]
-            end = start + len(segment.text)
-            col = start
-            while m < len(marked) and marked[m] < end:
-                x = marked[m]
-                if x > col:  # the run's unpainted part before it (a run is all "▀": any slice will do)
-                    out.append(Segment(segment.text[: x - col], segment.style))
-                ch, fg, bg = cells[x]
-                style = styles.get((fg, bg)) or styles.setdefault((fg, bg), self._new_style(fg, bg, base))
-                out.append(Segment(ch, self._filtered_style(style)))
-                col, m = x + 1, m + 1
-            if col < end:
-                out.append(Segment(segment.text[: end - col], segment.style))
-            done = run + 1
-        out.extend(segments[done:])
-        return Strip(out, left + picture.width).adjust_cell_length(width, pad)
+        return runs
+
+
+def _picture_columns(out: list[Segment], runs: Runs, start: int, end: int) -> None:
+    """Append the picture's columns start..end-1: its runs as they are, the first and last cut
+    (found by bisection: the cost follows the runs kept, in C, not the columns)."""
+    if start >= end:
+        return
+    segments, starts, _ = runs
+    first, last = bisect_right(starts, start) - 1, bisect_right(starts, end - 1) - 1
+    segment = segments[first]
+    lo = start - starts[first]  # a run is all "▀": any slice of the right length will do
+    if first == last:
+        n = end - start
+        out.append(segment if n == len(segment.text) else Segment(segment.text[:n], segment.style))
+        return
+    out.append(segment if lo == 0 else Segment(segment.text[lo:], segment.style))
+    out.extend(segments[first + 1 : last])
+    segment = segments[last]
+    n = end - starts[last]
+    out.append(segment if n == len(segment.text) else Segment(segment.text[:n], segment.style))
 
 
 class BoxPane(ImagePane):
