@@ -3,7 +3,9 @@
 Half-block: `BoxView` keeps the picture's lines as `ImageView` builds them and paints the
 overlay (box outlines in half-block pixels, each box's label key, the cursor) into copies of
 only the lines it touches; a change repaints only the lines whose overlay changed
-(`refresh(Region)`), never the picture. kitty/sixel: the overlay is drawn into a copy of the
+(`refresh(Region)`), never the picture, and in those lines paints again only the boxes that
+changed (the others' cells are kept), applying the app's line filters itself, to what it
+paints (Textual would filter every cell of the line again). kitty/sixel: the overlay is drawn into a copy of the
 cached, already scaled picture, which the graphics widget shows again (no decode).
 
 Positions come from `core/geometry.py`: the same window the picture was rendered for.
