@@ -218,20 +218,71 @@ async def _painted_rows(open_session, job_dir):
         picture, left, top = view.picture, view.picture_left(), view.picture_top()
         assert sum(len(r) for r in picture.rows) > 10 * picture.height  # many runs ...
         assert sum(len(r) for r in picture.rows) < picture.width * picture.height // 2  # ... and long ones
-        checked = 0
-        for index, spans in view._rows.items():
-            strip = view.render_line(top + index)
-            cells = []
-            for segment in strip:
-                style = segment.style
-                for ch in segment.text:
-                    cells.append((ch, style.color.triplet if style.color else None, style.bgcolor.triplet if style.bgcolor else None))
-            colours = view._runs[index][2]
-            painted = _cells(spans, colours)
-            for x in range(picture.width):
-                ch, fg, bg = painted.get(x) or ("▀", *colours[x])
-                want = (ch, tuple(fg.to_bytes(3, "big")), None if bg is None else tuple(bg.to_bytes(3, "big")))
-                got = cells[left + x]
-                assert (got[0], tuple(got[1]), got[2] and tuple(got[2])) == want, (index, x)
-            checked += 1
-        assert checked > 10
+        for move in ("", "e", "right", "right", "down", "left", "up", "e", "e", "down"):
+            if move:  # then a row paints again, keeping the groups of spans it showed before
+                await pilot.press(move)
+                await pilot.pause(0.02)
+            checked = 0
+            for index, spans in view._rows.items():
+                strip = view.render_line(top + index)
+                cells = []
+                for segment in strip:
+                    style = segment.style
+                    for ch in segment.text:
+                        cells.append((ch, style.color.triplet if style.color else None, style.bgcolor.triplet if style.bgcolor else None))
+                colours = view._runs[index][2]
+                painted = _cells(spans, colours)
+                for x in range(picture.width):
+                    ch, fg, bg = painted.get(x) or ("▀", *colours[x])
+                    want = (ch, tuple(fg.to_bytes(3, "big")), None if bg is None else tuple(bg.to_bytes(3, "big")))
+                    got = cells[left + x]
+                    assert (got[0], tuple(got[1]), got[2] and tuple(got[2])) == want, (move, index, x)
+                checked += 1
+            assert checked > 10
+
+
+def _segments_of_painted_rows(view) -> list:
+    """The segments of the rows with boxes, as the widget gives them to the screen."""
+    from textual.geometry import Region
+
+    top, width = view.picture_top(), view.size.width
+    return [segment for index in view._rows for segment in view.render_lines(Region(0, top + index, width, 1))[0]]
+
+
+def test_painted_rows_follow_a_theme_change(open_session):
+    """The painted rows keep filtered runs and styles between keys: a new theme (a new
+    background under the picture) must paint them again, not show the old theme's."""
+    asyncio.run(_painted_rows_follow_a_theme_change(open_session))
+
+
+async def _painted_rows_follow_a_theme_change(open_session):
+    async with _box_app(open_session, size=(140, 40)) as (session, screen, pilot):
+        await pilot.press("b", "right", "right", "down", "b")
+        await pilot.pause(0.05)
+        view = screen.pane.box_view
+        assert view.picture_left() > 0  # painted rows start with the theme's background
+        before = view.visual_style.rich_style.bgcolor
+        assert {s.style.bgcolor for s in _segments_of_painted_rows(view) if s.text.isspace()} == {before}
+        screen.app.theme = "tuilabel-light"
+        await pilot.pause(0.1)
+        after = view.visual_style.rich_style.bgcolor
+        assert after != before
+        assert {s.style.bgcolor for s in _segments_of_painted_rows(view) if s.text.isspace()} == {after}
+
+
+def test_painted_rows_go_through_the_apps_line_filters(open_session, monkeypatch):
+    """BoxView applies the app's line filters itself (to the cells it paints): with NO_COLOR
+    the boxes and the picture under them are grey like the rest of the screen."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    asyncio.run(_painted_rows_go_through_the_apps_line_filters(open_session))
+
+
+async def _painted_rows_go_through_the_apps_line_filters(open_session):
+    async with _box_app(open_session) as (session, screen, pilot):
+        await pilot.press("b", "right", "right", "down", "b")
+        await pilot.pause(0.05)
+        view = screen.pane.box_view
+        segments = _segments_of_painted_rows(view)
+        assert len(segments) > 10
+        colours = {c.triplet for s in segments for c in (s.style.color, s.style.bgcolor) if c is not None}
+        assert colours and all(r == g == b for r, g, b in colours)

@@ -3,7 +3,9 @@
 Half-block: `BoxView` keeps the picture's lines as `ImageView` builds them and paints the
 overlay (box outlines in half-block pixels, each box's label key, the cursor) into copies of
 only the lines it touches; a change repaints only the lines whose overlay changed
-(`refresh(Region)`), never the picture. kitty/sixel: the overlay is drawn into a copy of the
+(`refresh(Region)`), never the picture, and in those lines paints again only the boxes that
+changed (the others' cells are kept), applying the app's line filters itself, to what it
+paints (Textual would filter every cell of the line again). kitty/sixel: the overlay is drawn into a copy of the
 cached, already scaled picture, which the graphics widget shows again (no decode).
 
 Positions come from `core/geometry.py`: the same window the picture was rendered for.
@@ -12,10 +14,14 @@ Positions come from `core/geometry.py`: the same window the picture was rendered
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.segment import Segment
+from rich.style import Style
 from textual import events
+from textual.color import Color
+from textual.filter import LineFilter
 from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
@@ -44,6 +50,8 @@ class Overlay:
 # One painted piece of a cell row: columns x0..x1 (inclusive), which half (0 top, 1 bottom,
 # 2 both) in `colour`, or with `text` (a label key: one character per column) drawn there.
 Span = tuple[int, int, int, int, str]
+# A picture row's runs: as filtered Segments, the start column of each, and every column's (fg, bg).
+Runs = tuple[list[Segment], list[int], list[tuple[int, int | None]]]
 
 
 def _box_spans(box: Box, colour: int, key: str, selected: bool, win: Window) -> list[tuple[int, Span]]:
@@ -122,6 +130,22 @@ def _cells(spans: tuple[Span, ...], base: list[tuple[int, int | None]]) -> dict[
     return cells
 
 
+def _groups(spans: tuple[Span, ...]) -> list[tuple[int, int, tuple[Span, ...]]]:
+    """A row's spans in groups whose columns overlap, left to right: (first column, last
+    column, the group's spans in the row's order). A group paints its columns alone (every
+    one of them), whatever the other groups are."""
+    groups: list[tuple[int, int, list[int]]] = []
+    for i in sorted(range(len(spans)), key=lambda i: spans[i][0]):
+        x0, x1 = spans[i][0], spans[i][1]
+        if groups and x0 <= groups[-1][1]:
+            g0, g1, members = groups[-1]
+            members.append(i)
+            groups[-1] = (g0, max(g1, x1), members)
+        else:
+            groups.append((x0, x1, [i]))
+    return [(x0, x1, tuple(spans[i] for i in sorted(members))) for x0, x1, members in groups]
+
+
 class BoxView(ImageView):
     """An ImageView that paints an `Overlay` over its half-block picture."""
 
@@ -133,12 +157,16 @@ class BoxView(ImageView):
         self._rows: dict[int, tuple[Span, ...]] = {}
         self._box_spans: dict = {}  # per box: its spans for the current window
         self._row_cache: dict[int, tuple[tuple[Span, ...], int, Strip]] = {}
-        # picture row -> (its runs as Segments, start column of each run, per-column colours)
-        self._runs: dict[int, tuple[list[Segment], list[int], list[tuple[int, int | None]]]] = {}
+        self._runs: dict[int, Runs] = {}  # picture row -> its runs
+        self._filters: tuple[tuple[LineFilter, ...], Color] | None = None  # this frame's (see render_lines)
+        self._paint_key: tuple | None = None  # (base style, filters, background) the caches were made for
+        self._cell_styles: dict[tuple[int, int | None], Style] = {}  # (fg, bg) -> filtered Style
+        self._painted_groups: dict[int, dict[tuple[Span, ...], list[Segment]]] = {}  # row -> its painted groups
 
     def show_picture(self, picture: HalfBlockPicture | PreviewError, window: Window | None = None) -> None:
         self.window = window if isinstance(picture, HalfBlockPicture) else None
-        self._runs, self._row_cache, self._box_spans = {}, {}, {}
+        self._box_spans = {}
+        self._forget_painted()
         super().show_picture(picture)
         self._rows = overlay_rows(self.overlay, self.window, self._box_spans) if self.window else {}
 
@@ -166,31 +194,90 @@ class BoxView(ImageView):
         picture = self.picture
         return 0 if picture is None else max(0, (self.size.width - picture.width) // 2)
 
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """None: `render_line` applies the app's line filters itself, so that a painted row
+        costs what it paints (Textual would filter every cell of a new line again; a photo's
+        row is a run per cell, and that was most of a key's frame)."""
+        return ()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The filters and the background Textual passes them, read once per frame, not per line.
+        self._filters = (tuple(self.app.get_line_filters()), self.background_colors[1])
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
+        if self._filters is None:  # called outside a frame (render_lines sets it)
+            self._filters = (tuple(self.app.get_line_filters()), self.background_colors[1])
+        filters, background = self._filters
         strip = super().render_line(y)
         picture = self.picture
-        if picture is None or not self._rows:
-            return strip
         index = y - self.picture_top()
-        spans = self._rows.get(index)
-        if spans is None or index >= picture.height:
+        spans = self._rows.get(index) if picture is not None and index < picture.height else None
+        if spans is None:  # as Textual would (cached on the strip)
+            for line_filter in filters:
+                strip = strip.apply_filter(line_filter, background)
             return strip
+        base = self.visual_style.rich_style
+        key = (base, filters, background)
+        if key != self._paint_key:  # theme or filters changed: the painted rows are stale
+            self._paint_key = key
+            self._forget_painted()
         width = self.size.width
         cached = self._row_cache.get(index)
         if cached is not None and cached[0] == spans and cached[1] == width:
             return cached[2]
-        painted = self._paint(picture, index, spans, width)
+        painted = self._paint(picture, index, spans, width)  # type: ignore[arg-type]
         self._row_cache[index] = (spans, width, painted)
         return painted
 
+    def _forget_painted(self) -> None:
+        """Drop what painted rows keep: a new picture, theme or line filters."""
+        self._runs, self._row_cache, self._cell_styles, self._painted_groups = {}, {}, {}, {}
+
+    def _filter(self, segments: list[Segment]) -> list[Segment]:
+        """`segments` as the app's line filters make them (each filter maps segment by segment)."""
+        filters, background = self._filters  # type: ignore[misc]
+        for line_filter in filters:
+            segments = line_filter.apply(segments, background)
+        return segments
+
+    def _cell_style(self, fg: int, bg: int | None) -> Style:
+        style = self._cell_styles.get((fg, bg))
+        if style is None:
+            base = self.visual_style.rich_style
+            plain = self._style_table(base).get((fg, bg)) or self._new_style(fg, bg, base)
+            style = self._cell_styles[fg, bg] = self._filter([Segment(" ", plain)])[0].style  # type: ignore[assignment]
+        return style  # type: ignore[return-value]
+
     def _paint(self, picture: HalfBlockPicture, index: int, spans: tuple[Span, ...], width: int) -> Strip:
-        """The picture's row with the overlay: its runs kept as they are except where a span
-        touches them (a run there is cut around the painted columns; runs found by bisection,
-        so the cost follows the painted columns, not the picture's runs)."""
+        """The picture's row with the overlay, line filters applied. The spans are painted in
+        groups whose columns overlap (`_groups`); a group this row showed last time is reused,
+        so a key that moves one box paints that box's cells, not all the boxes' on the row.
+        Between the groups the picture's runs are kept as they are (`_picture_columns`)."""
         base = self.visual_style.rich_style
-        styles = self._style_table(base)
+        runs = self._picture_runs(picture, index, base)
+        pad = self._filter([Segment(" ", base)])[0].style
+        left = self.picture_left()
+        out: list[Segment] = [Segment(" " * left, pad)] if left else []
+        before, now = self._painted_groups.get(index, {}), {}
+        col = 0  # the columns before it are in `out`
+        for x0, x1, group in _groups(spans):
+            painted = before.get(group)
+            if painted is None:
+                cells = _cells(group, runs[2])
+                painted = [Segment(ch, self._cell_style(fg, bg)) for ch, fg, bg in (cells[x] for x in range(x0, x1 + 1))]
+            now[group] = painted
+            _picture_columns(out, runs, col, x0)
+            out.extend(painted)
+            col = x1 + 1
+        _picture_columns(out, runs, col, picture.width)
+        self._painted_groups[index] = now
+        return Strip(out, left + picture.width).adjust_cell_length(width, pad)
+
+    def _picture_runs(self, picture: HalfBlockPicture, index: int, base: Style) -> Runs:
         runs = self._runs.get(index)
         if runs is None:
+            styles = self._style_table(base)
             segments, starts, colours = [], [], []
             col = 0
             for text, fg, bg in picture.rows[index]:
@@ -199,33 +286,28 @@ class BoxView(ImageView):
                 starts.append(col)
                 colours.extend([(fg, bg)] * len(text))
                 col += len(text)
-            runs = self._runs[index] = (segments, starts, colours)
-        segments, starts, colours = runs
-        cells = _cells(spans, colours)
-        left = self.picture_left()
-        out: list[Segment] = [Segment(" " * left, base)] if left else []
-        marked = sorted(cells)
-        done = 0  # runs before this one are in `out`
-        m = 0
-        while m < len(marked):
-            run = bisect_right(starts, marked[m]) - 1  # the run holding the next painted column
-            out.extend(segments[done:run])
-            segment, start = segments[run], starts[run]
-            end = start + len(segment.text)
-            col = start
-            while m < len(marked) and marked[m] < end:
-                x = marked[m]
-                if x > col:  # the run's unpainted part before it (a run is all "▀": any slice will do)
-                    out.append(Segment(segment.text[: x - col], segment.style))
-                ch, fg, bg = cells[x]
-                style = styles.get((fg, bg)) or styles.setdefault((fg, bg), self._new_style(fg, bg, base))
-                out.append(Segment(ch, style))
-                col, m = x + 1, m + 1
-            if col < end:
-                out.append(Segment(segment.text[: end - col], segment.style))
-            done = run + 1
-        out.extend(segments[done:])
-        return Strip(out, left + picture.width).adjust_cell_length(width, base)
+            runs = self._runs[index] = (self._filter(segments), starts, colours)
+        return runs
+
+
+def _picture_columns(out: list[Segment], runs: Runs, start: int, end: int) -> None:
+    """Append the picture's columns start..end-1: its runs as they are, the first and last cut
+    (found by bisection: the cost follows the runs kept, in C, not the columns)."""
+    if start >= end:
+        return
+    segments, starts, _ = runs
+    first, last = bisect_right(starts, start) - 1, bisect_right(starts, end - 1) - 1
+    segment = segments[first]
+    lo = start - starts[first]  # a run is all "▀": any slice of the right length will do
+    if first == last:
+        n = end - start
+        out.append(segment if n == len(segment.text) else Segment(segment.text[:n], segment.style))
+        return
+    out.append(segment if lo == 0 else Segment(segment.text[lo:], segment.style))
+    out.extend(segments[first + 1 : last])
+    segment = segments[last]
+    n = end - starts[last]
+    out.append(segment if n == len(segment.text) else Segment(segment.text[:n], segment.style))
 
 
 class BoxPane(ImagePane):
