@@ -116,3 +116,78 @@ def test_the_websocket_needs_a_login_and_this_site(web_site):
         login.open(urllib.request.Request(socket_url, headers={**headers, "Origin": "http://evil.example"}), timeout=10)
     assert cross_site.value.code == 403
     host.wait_log("refused web session from 127.0.0.1: origin 'http://evil.example'")
+
+
+def self_signed(folder) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key (PEM files), made with `cryptography`."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = folder / "web.crt", folder / "web.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_file), str(key_file)
+
+
+def test_over_https_the_login_cookie_is_secure_and_plain_http_gets_nothing(tmp_path):
+    import http.cookiejar
+    import ssl
+
+    if shutil.which("ssh-keygen") is None:
+        pytest.skip("ssh-keygen is not installed (openssh-client)")
+    team = tmp_path / "host" / "team.toml"
+    team.parent.mkdir()
+    team_add(team, "alice", make_key(tmp_path, "alice"))
+    token = subprocess.run([*TUILABEL, "team", "token", "alice", "--team", str(team)],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    make_job(tmp_path / "jobs", "reviews", 3)
+    cert, key = self_signed(tmp_path)
+    host = Host(team, tmp_path / "jobs", tmp_path / "home", web=True, web_args=("--tls-cert", cert, "--tls-key", key))
+    host.home.mkdir()
+    host.start()
+    try:
+        assert host.web_url.startswith("https://127.0.0.1:")
+        jar = http.cookiejar.CookieJar()
+        browser = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=cert)),
+                                              urllib.request.HTTPCookieProcessor(jar))
+        page = browser.open(urllib.request.Request(host.web_url + "login", data=f"token={token}".encode()), timeout=10)
+        assert "Jobs for alice" in page.read().decode()
+        assert [(c.name, c.secure) for c in jar] == [("tuilabel_session", True)]  # never sent over plain HTTP
+        with pytest.raises((urllib.error.URLError, ConnectionError)):
+            urllib.request.urlopen(host.web_url.replace("https://", "http://") + "login", timeout=10).read()
+        if CHROMIUM is None:
+            return
+        # In a browser, the labeling app's websocket goes over TLS too (wss://).
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            try:
+                page = chromium.new_context(ignore_https_errors=True, viewport={"width": 1200, "height": 800}).new_page()
+                page.goto(host.web_url)
+                page.fill("#token", token)
+                page.click("#login")
+                page.click("text=reviews")
+                page.wait_for_selector("body.-first-byte", timeout=30000)
+                page.click(".textual-terminal")
+                time.sleep(1.0)
+                page.keyboard.press("1")
+                assert [e["w"] for e in wait_answers(tmp_path / "jobs" / "reviews", "alice", 1)] == ["alice"]
+            finally:
+                chromium.close()
+    finally:
+        host.stop()

@@ -94,6 +94,16 @@ def test_serve_start_up_errors(tmp_path, keys, aws_env):
     one_line_error(tl("serve", "--team", "team.toml", "--jobs", "s3://no-such-bucket/jobs", cwd=tmp_path),
                    "bucket 'no-such-bucket' does not exist")
     one_line_error(tl("serve", "--team", "team.toml", "--jobs", ".", "--web", "8080", cwd=tmp_path), "--web must be HOST:PORT")
+    one_line_error(tl("serve", "--team", "team.toml", "--jobs", ".", "--tls-cert", "c.pem", "--tls-key", "k.pem", cwd=tmp_path),
+                   "--tls-cert and --tls-key are for --web")
+    one_line_error(tl("serve", "--team", "team.toml", "--jobs", ".", "--web", "127.0.0.1:0", "--tls-cert", "c.pem", cwd=tmp_path),
+                   "HTTPS needs both --tls-cert FILE and --tls-key FILE")
+    one_line_error(tl("serve", "--team", "team.toml", "--jobs", ".", "--web", "127.0.0.1:0", "--tls-cert", "c.pem",
+                      "--tls-key", "k.pem", cwd=tmp_path), "no such file: c.pem")
+    (tmp_path / "c.pem").write_text("not a certificate")
+    (tmp_path / "k.pem").write_text("not a key")
+    one_line_error(tl("serve", "--team", "team.toml", "--jobs", ".", "--web", "127.0.0.1:0", "--tls-cert", "c.pem",
+                      "--tls-key", "k.pem", cwd=tmp_path), "cannot use c.pem with k.pem for HTTPS")
     one_line_error(tl("serve", "--team", "team.toml", "--jobs", ".", "--ssh", "localhost", cwd=tmp_path), "--ssh must be HOST:PORT")
     import socket
 

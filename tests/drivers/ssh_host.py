@@ -64,15 +64,17 @@ class Host:
     """`tuilabel serve` on 127.0.0.1 (a free port unless given), its console in a file."""
 
     def __init__(self, team: Path, jobs: Path | str, home: Path, port: int = 0, web: bool = False,
-                 folder: Path | None = None, env: dict[str, str] | None = None):
+                 folder: Path | None = None, env: dict[str, str] | None = None, web_args: tuple[str, ...] = ()):
         """`jobs`: a folder or an s3:// prefix; `folder`: where serve keeps the jobs' local
-        folders and its log (default: `jobs`); `env`: more of serve's environment."""
+        folders and its log (default: `jobs`); `env`: more of serve's environment; `web_args`:
+        more flags for the web side (HTTPS)."""
         self.team, self.jobs, self.home = team, jobs, home
         self.folder = folder or Path(jobs)
         self.env = env or {}
         self.console = home / "serve-console.txt"
         self.port = port
         self.web = web
+        self.web_args = web_args
         self.web_url = ""
         self.fingerprint = ""
         self.process: subprocess.Popen | None = None
@@ -87,7 +89,7 @@ class Host:
         out = open(self.console, "w")
         self.process = subprocess.Popen(
             [*TUILABEL, "serve", "--team", str(self.team), "--jobs", str(self.jobs), "--ssh", f"127.0.0.1:{self.port}",
-             *(["--web", "127.0.0.1:0"] if self.web else [])],
+             *(["--web", "127.0.0.1:0", *self.web_args] if self.web else [])],
             stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO,
         )
         deadline = time.monotonic() + timeout
@@ -95,7 +97,7 @@ class Host:
             text = self.console.read_text()
             found = re.search(r"SSH on 127\.0\.0\.1:(\d+)", text)
             fingerprint = re.search(r"host key fingerprint: (SHA256:\S+)", text)
-            web = re.search(r"web: (http://\S+/)", text)
+            web = re.search(r"web: (https?://\S+/)", text)
             if found and fingerprint and (web or not self.web) and "log: " in text:
                 self.port, self.fingerprint = int(found.group(1)), fingerprint.group(1)
                 self.web_url = web.group(1) if web else ""

@@ -19,6 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="the folder (or s3:// prefix) of the jobs workers label (job folders up to two levels down)")
     parser.add_argument("--ssh", default=DEFAULT_SSH, metavar="HOST:PORT", help=f"where to listen for SSH (default {DEFAULT_SSH})")
     parser.add_argument("--web", metavar="HOST:PORT", help="also serve the jobs to browsers here (login with `tuilabel team token ID`)")
+    parser.add_argument("--tls-cert", metavar="FILE", help="--web over HTTPS: the certificate (PEM, with its chain)")
+    parser.add_argument("--tls-key", metavar="FILE", help="--web over HTTPS: the certificate's private key (PEM)")
     parser.set_defaults(run=run)
 
 
@@ -38,8 +40,9 @@ def run(args: argparse.Namespace) -> int:
     jobs, folder = _jobs(args.jobs)
     listen, port = host_port(args.ssh, "--ssh")
     web = host_port(args.web, "--web") if args.web else None
+    tls = _tls(args.tls_cert, args.tls_key, web is not None)
     try:
-        return asyncio.run(_serve(team_file, jobs, folder, (listen, port), web))
+        return asyncio.run(_serve(team_file, jobs, folder, (listen, port), web, tls))
     except KeyboardInterrupt:
         return 0
 
@@ -59,7 +62,29 @@ def _jobs(jobs: str) -> tuple[str, Path]:
     return str(folder), folder
 
 
-async def _serve(team_file: Path, jobs: str, folder: Path, ssh: tuple[str, int], web: tuple[str, int] | None) -> int:
+def _tls(cert: str | None, key: str | None, web: bool):
+    """The HTTPS context for --web from --tls-cert and --tls-key (both or neither), or None."""
+    if not cert and not key:
+        return None
+    if not web:
+        raise UserError("--tls-cert and --tls-key are for --web: give --web HOST:PORT too")
+    if not cert or not key:
+        raise UserError("HTTPS needs both --tls-cert FILE and --tls-key FILE")
+    import ssl
+
+    for path in (cert, key):
+        if not Path(path).is_file():
+            raise UserError(f"no such file: {path}")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        raise UserError(f"cannot use {cert} with {key} for HTTPS: {getattr(exc, 'reason', None) or exc}") from None
+    return context
+
+
+async def _serve(team_file: Path, jobs: str, folder: Path, ssh: tuple[str, int], web: tuple[str, int] | None,
+                 tls=None) -> int:
     import asyncio
     import signal
 
@@ -85,11 +110,12 @@ async def _serve(team_file: Path, jobs: str, folder: Path, ssh: tuple[str, int],
         from tuilabel.serve.web import start_web_server
 
         try:
-            runner, web_port = await start_web_server(host, *web)
+            runner, web_port = await start_web_server(host, *web, tls=tls)
         except OSError as exc:
             raise UserError(f"cannot listen on {web[0]}:{web[1]}: {_why(exc)}") from None
-        print(f"web: http://{web[0]}:{web_port}/ (workers log in with their `tuilabel team token`)", flush=True)
-        log(f"serving {jobs} on the web at {web[0]}:{web_port}")
+        scheme = "https" if tls is not None else "http"
+        print(f"web: {scheme}://{web[0]}:{web_port}/ (workers log in with their `tuilabel team token`)", flush=True)
+        log(f"serving {jobs} on the web at {scheme}://{web[0]}:{web_port}/")
     print(f"log: {log.path}", flush=True)
 
     stop = asyncio.Event()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import html
 import secrets
+import ssl
 import shlex
 import sys
 import time
@@ -88,7 +89,7 @@ class WebHost(Server):
         self.sessions[session] = worker
         self.labeling.log(f"web login {worker} from {address}")
         response = web.HTTPFound("/")
-        response.set_cookie(COOKIE, session, httponly=True, samesite="Strict", path="/")
+        response.set_cookie(COOKIE, session, httponly=True, samesite="Strict", path="/", secure=request.secure)
         raise response
 
     # --- the portal: jobs this worker may work on ------------------------------------------
@@ -200,10 +201,12 @@ def _int(value: str | None, default: int) -> int:
         return default
 
 
-async def start_web_server(host: Host, listen: str, port: int) -> tuple[web.AppRunner, int]:
+async def start_web_server(host: Host, listen: str, port: int,
+                           tls: "ssl.SSLContext | None" = None) -> tuple[web.AppRunner, int]:
+    """Serve the pages on listen:port (HTTPS with `tls`); -> (the runner, the bound port)."""
     runner = web.AppRunner(WebHost(host, listen, port).make_app(), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, listen, port)
+    site = web.TCPSite(runner, listen, port, ssl_context=tls)
     await site.start()
     bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return runner, bound
