@@ -346,6 +346,65 @@ def test_bad_boxes_in_worker_responses_are_one_line_each_and_the_rest_consolidat
     assert lines[1]["cat-ground-truth"]["annotations"][0]["left"] == 237
 
 
+BOX_HANDLER = '''
+import json
+from urllib.parse import urlparse
+
+
+def lambda_handler(event, context):
+    """A user's box consolidation: keep the boxes of the worker who drew the most."""
+    with open(urlparse(event["payload"]["s3Uri"]).path) as fh:
+        payload = json.load(fh)
+    with open(__file__ + ".payload.json", "w") as fh:
+        json.dump(payload, fh)
+    attr, classes = event["labelAttributeName"], event["labelCategories"]
+    out = []
+    for item in payload:
+        answers = [json.loads(a["annotationData"]["content"])["boundingBox"] for a in item["annotations"]]
+        best = max(answers, key=lambda a: len(a["boundingBoxes"]))
+        size = best["inputImageProperties"]
+        out.append({"datasetObjectId": item["datasetObjectId"], "consolidatedAnnotation": {"content": {
+            attr: {"image_size": [{"width": size["width"], "height": size["height"], "depth": 3}],
+                   "annotations": [{"class_id": classes.index(b["label"]), "left": b["left"], "top": b["top"],
+                                    "width": b["width"], "height": b["height"]} for b in best["boundingBoxes"]]},
+            attr + "-metadata": {"objects": [{"confidence": 1.0}] * len(best["boundingBoxes"]),
+                                 "type": "groundtruth/object-detection", "human-annotated": "yes"}}}})
+    return out
+'''
+
+
+def test_a_users_post_annotation_lambda_consolidates_a_box_job(tmp_path):
+    """`consolidate --lambda` on a box job: the handler gets GT's payload with each worker's
+    boundingBox answer as GT's worker response holds it, and its content is the line."""
+    cat, dog = (0, 10, 20, 100, 80), (1, 300, 200, 50, 60)
+    job = _box_job(tmp_path, {"alice": {0: [cat, dog], 1: [cat], 2: None}, "bob": {0: [cat], 1: [], 2: None}})
+    handler = tmp_path / "box_lambda.py"
+    handler.write_text(BOX_HANDLER)
+    out = tmp_path / "lambda.manifest"
+    proc = tl("consolidate", job, "--lambda", f"{handler}:lambda_handler", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    payload = json.loads((tmp_path / "box_lambda.py.payload.json").read_text())
+    assert [item["datasetObjectId"] for item in payload] == ["0", "1"]  # record 2: declined by both
+    assert payload[0]["dataObject"] == {"s3Uri": "img/000.jpg"}
+    alice = next(json.loads(a["annotationData"]["content"]) for a in payload[0]["annotations"] if a["workerId"] == "alice")
+    assert alice == {"boundingBox": {"boundingBoxes": [
+        {"label": "cat", "left": 10, "top": 20, "width": 100, "height": 80},
+        {"label": "dog", "left": 300, "top": 200, "width": 50, "height": 60}],
+        "inputImageProperties": {"width": 640, "height": 480, "depth": 3}}}
+    lines = lines_of(out)
+    assert [a["class_id"] for a in lines[0]["photos"]["annotations"]] == [0, 1]  # alice's two boxes
+    assert len(lines[1]["photos"]["annotations"]) == 1
+    assert lines[2]["photos-metadata"]["failure-reason"].startswith("Declined by every worker")
+    assert "Lambda" not in proc.stderr
+    # The same answers as GT's worker-response files: the same payload, the same lines.
+    assert tl("export", job, "--format", "gt-responses", "-o", tmp_path / "gt").returncode == 0
+    again = tmp_path / "again.manifest"
+    proc = tl("consolidate", "--responses", tmp_path / "gt", "--input", tmp_path / "photos.jsonl", "--labels", "cat,dog",
+              "--attribute", "photos", "--name", "photos", "--lambda", f"{handler}:lambda_handler", "-o", again)
+    assert proc.returncode == 0, proc.stderr
+    assert [line.get("photos") for line in lines_of(again)] == [line.get("photos") for line in lines]
+
+
 def test_box_consolidation_usage_errors(tmp_path):
     job = _box_job(tmp_path, {"alice": {0: [(0, 10, 20, 100, 80)]}})
     assert_one_line_error(tl("consolidate", job, "--method", "majority"), "--method applies to classification")

@@ -133,10 +133,10 @@ def run(args: argparse.Namespace) -> int:
         result = consolidate(answers, args.method, gold) if answers.n_answers and not args.lambda_handler else None
         lambda_content = None
         if args.lambda_handler:
-            from tuilabel.core.gt.lambda_local import run_lambda
+            from tuilabel.core.gt.lambda_local import payload, run_lambda
 
             answered = set(np.unique(answers.answer_record).tolist())
-            lambda_content = run_lambda(args.lambda_handler, spec, answers, _records_for(inp, answered))
+            lambda_content = run_lambda(args.lambda_handler, spec, payload(answers, _records_for(inp, answered)))
         written = write_output(inp, result, dest, lambda_content, bar)
 
     from tuilabel.core.quality.agreement import agreement_of
@@ -247,9 +247,10 @@ def _run_boxes(args: argparse.Namespace, inp, bar) -> int:
     from tuilabel.core.gt.box_consolidation import MIN_SHARE
     from tuilabel.core.gt.consolidate_job import write_output
 
-    for flag, given in (("--method", args.method != "gt"), ("--gold", args.gold), ("--lambda", args.lambda_handler)):
+    for flag, given in (("--method", args.method != "gt"), ("--gold", args.gold)):
         if given:
-            raise UserError(f"{flag} applies to classification; boxes are consolidated by IoU matching (--iou)")
+            raise UserError(f"{flag} applies to classification; boxes are consolidated by IoU matching (--iou) "
+                            "or by your own post-annotation Lambda (--lambda)")
     if not 0 < args.iou <= 1:
         raise UserError(f"--iou {args.iou}: give a number above 0 and at most 1")
     dest = Path(args.output) if args.output else inp.default_output
@@ -257,12 +258,20 @@ def _run_boxes(args: argparse.Namespace, inp, bar) -> int:
         raise UserError(f"{args.source or args.responses} is not a tuilabel job: say where to write with -o FILE")
     boxes = inp.boxes
     boxes.consolidate(args.iou, MIN_SHARE)
-    written = write_output(inp, None, dest, None, bar)
+    lambda_content = None
+    if args.lambda_handler:  # the user's Lambda decides each answered image's line
+        from tuilabel.core.gt.lambda_local import answers_payload, run_lambda
+
+        records = _records_for(inp, set(boxes.rows))
+        lambda_content = run_lambda(args.lambda_handler, inp.spec, answers_payload(boxes.reread(), records))
+    written = write_output(inp, None, dest, lambda_content, bar)
     result = boxes.result
     report = {
         "input": {"kind": inp.kind, "source": args.source or args.responses, "manifest": str(inp.manifest_path)},
         "output": str(written.path),
-        "method": "iou-matching",
+        "method": "lambda" if args.lambda_handler else "iou-matching",
+        "lambda": args.lambda_handler,
+        "lambda_missing": written.lambda_missing,
         "iou": args.iou,
         "task": inp.spec.task,
         "label_attribute": inp.spec.label_attribute,
@@ -284,8 +293,15 @@ def _run_boxes(args: argparse.Namespace, inp, bar) -> int:
     _print_problems(report["problems"])
     print(
         f"wrote {report['output']}: {report['lines']:,} lines ({report['consolidated']:,} consolidated, "
-        f"{report['declined']:,} declined by every worker, {report['unanswered']:,} without an answer)"
+        f"{report['declined']:,} declined by every worker, {report['unanswered']:,} without an answer"
+        + (f", {report['lambda_missing']:,} the Lambda returned nothing for" if report["lambda_missing"] else "")
+        + ")"
     )
+    if args.lambda_handler:
+        print(f"{args.lambda_handler}: {report['boxes_drawn']:,} boxes from {report['answers']:,} answers "
+              f"by {report['workers']:,} workers"
+              + (f"; {len(report['problems']):,} problems" if report["problems"] else ""))
+        return 0
     print(
         f"IoU matching at {args.iou}: {report['boxes_drawn']:,} boxes from {report['answers']:,} answers "
         f"by {report['workers']:,} workers -> {report['boxes_kept']:,} boxes"

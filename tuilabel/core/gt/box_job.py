@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from tuilabel.core.gt import lines as gt_lines
 from tuilabel.core.gt.box_answer import Box
@@ -47,6 +47,9 @@ class BoxInput:
     declined: set[int]  # records every worker declined (none answered)
     result: ConsolidatedBoxes | None = None
     rows: dict[int, tuple[list[Box], list[float]]] = field(default_factory=dict)
+    # The worker answers read again, as read (for a post-annotation Lambda's payload): not
+    # kept in memory for the default consolidation.
+    reread: Callable[[], Iterable[WorkerAnswer]] | None = None
 
     def consolidate(self, iou_threshold: float, min_share: float) -> None:
         self.result = consolidate_boxes(self.answers, iou_threshold, min_share)

@@ -120,6 +120,7 @@ def from_tuilabel_job(folder: JobFolder) -> ConsolidationInput:
     problems: list[str] = []
     if spec.task_type.boxes:
         boxes = read_box_answers(worker_answers_from_job(folder, spec, problems), spec.labels, problems, n_lines)
+        boxes.reread = lambda: worker_answers_from_job(folder, spec)
         return ConsolidationInput(
             _no_answers(spec.labels), spec, manifest_path, n_lines, folder.output_manifest, folder, "tuilabel job", problems, boxes
         )
@@ -177,6 +178,7 @@ def from_worker_responses(
     boxes = None
     if any(a.element == "boundingBox" for a in raw):
         boxes = read_box_answers(raw, label_list, problems, n_lines)
+        boxes.reread = lambda: read_worker_responses(folder, [], None)
         answers, task = _no_answers(label_list), TASK_TYPES["bounding-box"]
     else:
         answers = Answers.from_worker_answers(raw, label_list, problems, n_lines)

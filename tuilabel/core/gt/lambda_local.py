@@ -13,13 +13,14 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
+from typing import Iterable
 
 import orjson
 
 from tuilabel.core.errors import UserError
 from tuilabel.core.gt.consolidation import Answers
 from tuilabel.core.gt.job import JobSpec
-from tuilabel.core.gt.worker_responses import ELEMENTS
+from tuilabel.core.gt.worker_responses import ELEMENTS, WorkerAnswer
 
 EVENT_VERSION = "2018-10-16"
 LAMBDA_MISSING = "The post-annotation Lambda returned no annotation for this object"
@@ -61,33 +62,46 @@ def _where(exc: BaseException, path: Path) -> str:
 
 
 def payload(answers: Answers, records: dict[int, dict]) -> list[dict]:
-    """GT's payload: one item per answered object, each worker's answer as a JSON string."""
+    """GT's payload for classification: one item per answered object, each worker's answer as
+    a JSON string."""
     element = answers.element
     key = ELEMENTS.get(element, "label")
     chosen: dict[int, dict[str, list[str]]] = {}
     for r, w, label in zip(answers.record.tolist(), answers.worker.tolist(), answers.label.tolist()):
         chosen.setdefault(r, {}).setdefault(answers.workers[w], []).append(answers.labels[label])
-    items: list[dict] = []
-    for index in sorted(chosen):
-        record = records.get(index, {})
-        data = {"s3Uri": record["source-ref"]} if "source-ref" in record else {"content": record.get("source", "")}
-        annotations = [
-            {
-                "workerId": worker,
-                "annotationData": {"content": orjson.dumps({element: {key: names if key == "labels" else names[0]}}).decode()},
-            }
-            for worker, names in chosen[index].items()
-        ]
-        items.append({"datasetObjectId": str(index), "dataObject": data, "annotations": annotations})
-    return items
+    return [
+        _item(index, records.get(index, {}), [
+            (worker, {element: {key: names if key == "labels" else names[0]}}) for worker, names in chosen[index].items()
+        ])
+        for index in sorted(chosen)
+    ]
 
 
-def run_lambda(target: str, spec: JobSpec, answers: Answers, records: dict[int, dict]) -> dict[int, dict]:
-    """Call the handler once with every answered object; -> {index: consolidated content}."""
+def answers_payload(answers: Iterable[WorkerAnswer], records: dict[int, dict]) -> list[dict]:
+    """GT's payload from worker answers as read (bounding boxes: each worker's boundingBox
+    content as GT's worker response holds it); a worker's later answer to an object wins."""
+    chosen: dict[int, dict[str, dict]] = {}
+    for answer in answers:
+        if not answer.declined:
+            chosen.setdefault(answer.index, {})[answer.worker] = {answer.element: answer.content}
+    return [_item(index, records.get(index, {}), list(chosen[index].items())) for index in sorted(chosen)]
+
+
+def _item(index: int, record: dict, annotations: list[tuple[str, dict]]) -> dict:
+    data = {"s3Uri": record["source-ref"]} if "source-ref" in record else {"content": record.get("source", "")}
+    return {"datasetObjectId": str(index), "dataObject": data, "annotations": [
+        {"workerId": worker, "annotationData": {"content": orjson.dumps(content).decode()}}
+        for worker, content in annotations
+    ]}
+
+
+def run_lambda(target: str, spec: JobSpec, items: list[dict]) -> dict[int, dict]:
+    """Call the handler once with every answered object (`items`: the payload, from `payload`
+    or `answers_payload`); -> {index: consolidated content}."""
     handler = load_handler(target)
     with tempfile.TemporaryDirectory(prefix="tuilabel-lambda-") as tmp:
         payload_path = Path(tmp) / "payload.json"
-        payload_path.write_bytes(orjson.dumps(payload(answers, records)))
+        payload_path.write_bytes(orjson.dumps(items))
         event = {
             "version": EVENT_VERSION,
             "labelingJobArn": f"arn:aws:sagemaker:local:000000000000:labeling-job/{spec.name.lower()}",
