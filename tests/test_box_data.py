@@ -409,6 +409,7 @@ def test_box_consolidation_usage_errors(tmp_path):
     job = _box_job(tmp_path, {"alice": {0: [(0, 10, 20, 100, 80)]}})
     assert_one_line_error(tl("consolidate", job, "--method", "majority"), "--method applies to classification")
     assert_one_line_error(tl("consolidate", job, "--iou", "0"), "--iou 0.0")
+    assert_one_line_error(tl("review", job), "is a bounding-box job: review shows classification answers only")
 
 
 # --- export: COCO and YOLO ----------------------------------------------------------------------

@@ -116,6 +116,9 @@ def prepare_review(source: str, below: float | None = None, reviewer: str | None
     if not path.is_dir():
         raise UserError(f"{source} is not a folder; review takes a GT job folder or a tuilabel job folder")
     inp = from_folder(path, need_input=False)
+    if inp.boxes is not None:
+        raise UserError(f"{path} is a bounding-box job: review shows classification answers only (boxes have no "
+                        f"review screen yet); consolidate it with tuilabel consolidate {source}")
     answers = inp.answers
     if not answers.n_answers:
         raise UserError(f"{path}: no worker answers to review")
