@@ -118,6 +118,22 @@ def test_the_websocket_needs_a_login_and_this_site(web_site):
     host.wait_log("refused web session from 127.0.0.1: origin 'http://evil.example'")
 
 
+def alices_host(tmp_path, *web_args: str) -> tuple[Host, str]:
+    """serve with a web side (and `web_args`) for one worker, alice, on a 3-record job; her
+    login token. Started: the caller stops it."""
+    if shutil.which("ssh-keygen") is None:
+        pytest.skip("ssh-keygen is not installed (openssh-client)")
+    team = tmp_path / "host" / "team.toml"
+    team.parent.mkdir()
+    team_add(team, "alice", make_key(tmp_path, "alice"))
+    token = subprocess.run([*TUILABEL, "team", "token", "alice", "--team", str(team)],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    make_job(tmp_path / "jobs", "reviews", 3)
+    host = Host(team, tmp_path / "jobs", tmp_path / "home", web=True, web_args=web_args)
+    host.home.mkdir()
+    return host.start(), token
+
+
 def self_signed(folder) -> tuple[str, str]:
     """A certificate for 127.0.0.1 and its key (PEM files), made with `cryptography`."""
     import datetime
@@ -147,18 +163,8 @@ def test_over_https_the_login_cookie_is_secure_and_plain_http_gets_nothing(tmp_p
     import http.cookiejar
     import ssl
 
-    if shutil.which("ssh-keygen") is None:
-        pytest.skip("ssh-keygen is not installed (openssh-client)")
-    team = tmp_path / "host" / "team.toml"
-    team.parent.mkdir()
-    team_add(team, "alice", make_key(tmp_path, "alice"))
-    token = subprocess.run([*TUILABEL, "team", "token", "alice", "--team", str(team)],
-                           capture_output=True, text=True, check=True).stdout.strip()
-    make_job(tmp_path / "jobs", "reviews", 3)
     cert, key = self_signed(tmp_path)
-    host = Host(team, tmp_path / "jobs", tmp_path / "home", web=True, web_args=("--tls-cert", cert, "--tls-key", key))
-    host.home.mkdir()
-    host.start()
+    host, token = alices_host(tmp_path, "--tls-cert", cert, "--tls-key", key)
     try:
         assert host.web_url.startswith("https://127.0.0.1:")
         jar = http.cookiejar.CookieJar()
@@ -189,5 +195,22 @@ def test_over_https_the_login_cookie_is_secure_and_plain_http_gets_nothing(tmp_p
                 assert [e["w"] for e in wait_answers(tmp_path / "jobs" / "reviews", "alice", 1)] == ["alice"]
             finally:
                 chromium.close()
+    finally:
+        host.stop()
+
+
+def test_a_job_that_cannot_be_counted_is_left_out_of_the_page_and_logged(tmp_path):
+    broken = tmp_path / "jobs" / "broken" / "tuilabel"
+    broken.mkdir(parents=True)
+    (broken / "job.json").write_text("{not json")
+    host, token = alices_host(tmp_path)
+    try:
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        page = browser.open(urllib.request.Request(host.web_url + "login", data=f"token={token}".encode()), timeout=10).read().decode()
+        assert "/job/reviews" in page and "/job/broken" not in page
+        host.wait_log("cannot count")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            browser.open(host.web_url + "job/broken", timeout=10)
+        assert refused.value.code == 404
     finally:
         host.stop()

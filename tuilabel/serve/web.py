@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import html
 import secrets
+import sqlite3
 import ssl
 import shlex
 import sys
@@ -28,6 +29,7 @@ from aiohttp import web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server
 
+from tuilabel.core.errors import UserError
 from tuilabel.core.team.portal import find_jobs, job_card
 from tuilabel.serve.activity import answers_since, journal_sizes
 from tuilabel.serve.host import Host, host_environment
@@ -94,11 +96,27 @@ class WebHost(Server):
 
     # --- the portal: jobs this worker may work on ------------------------------------------
 
-    def _jobs(self, worker: str) -> dict[str, object]:
+    async def _jobs(self, worker: str) -> dict[str, object]:
+        """The jobs `worker` may work on, by their path under the jobs folder. Counted in a
+        thread: a count reads journals, lease stores or S3, and the event loop it would
+        otherwise hold up carries every SSH worker's keys and screen."""
+        return await asyncio.to_thread(self._count_jobs, worker)
+
+    async def _may_open(self, worker: str, name: str) -> bool:
+        try:
+            return name in await self._jobs(worker)
+        except UserError as exc:
+            raise web.HTTPServiceUnavailable(text=f"the jobs cannot be listed now: {exc}") from None
+
+    def _count_jobs(self, worker: str) -> dict[str, object]:
         root = self.labeling.folder
         cards = {}
         for folder in find_jobs(self.labeling.jobs):
-            card = job_card(folder, worker)
+            try:
+                card = job_card(folder, worker)
+            except (UserError, OSError, sqlite3.Error) as exc:  # that job is left out, the others listed
+                self.labeling.log(f"cannot count {folder} for {worker}: {exc}")
+                continue
             if card is not None:
                 cards[folder.relative_to(root).as_posix() or "."] = card
         return cards
@@ -107,10 +125,15 @@ class WebHost(Server):
         worker = self._worker(request)
         if worker is None:
             raise web.HTTPFound("/login")
+        try:
+            jobs = await self._jobs(worker)
+        except UserError as exc:  # e.g. the jobs' S3 is unreachable
+            return _page("tuilabel: jobs unavailable", f"<p>The jobs cannot be listed now: {html.escape(str(exc))}. "
+                                                       "Reload the page to try again.</p>")
         rows = "".join(
             f"<tr><td><a href='/job/{quote(name)}'>{html.escape(card.name)}</a></td><td>{html.escape(card.task)}</td>"
             f"<td>{html.escape(card.state)}</td><td>{'' if card.left is None else card.left}</td></tr>"
-            for name, card in sorted(self._jobs(worker).items())
+            for name, card in sorted(jobs.items())
         )
         return _page(f"tuilabel: jobs for {worker}",
                      f"<h1>Jobs for {html.escape(worker)}</h1><table><tr><th>Job</th><th>Task</th><th>Status</th>"
@@ -121,7 +144,7 @@ class WebHost(Server):
         if worker is None:
             raise web.HTTPFound("/login")
         name = request.match_info["name"]
-        if name not in self._jobs(worker):
+        if not await self._may_open(worker, name):
             raise web.HTTPNotFound(text=f"no job {name!r} for {worker}")
         scheme = "wss" if request.secure else "ws"
         context = {
@@ -143,7 +166,7 @@ class WebHost(Server):
                               + ("not logged in" if worker is None else f"origin {origin!r}"))
             raise web.HTTPForbidden()
         name = request.match_info["name"]
-        if name not in self._jobs(worker):
+        if not await self._may_open(worker, name):
             raise web.HTTPNotFound()
         job = str((self.labeling.folder / name).resolve())
         width = _int(request.query.get("width"), 80)
