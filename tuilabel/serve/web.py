@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import html
 import secrets
-import sqlite3
 import ssl
 import shlex
 import sys
@@ -30,7 +29,7 @@ from textual_serve.app_service import AppService
 from textual_serve.server import Server
 
 from tuilabel.core.errors import UserError
-from tuilabel.core.team.portal import find_jobs, job_card
+from tuilabel.core.team.portal import find_jobs, job_cards
 from tuilabel.serve.activity import answers_since, journal_sizes
 from tuilabel.serve.host import Host, host_environment
 
@@ -111,13 +110,10 @@ class WebHost(Server):
     def _count_jobs(self, worker: str) -> dict[str, object]:
         root = self.labeling.folder
         cards = {}
-        for folder in find_jobs(self.labeling.jobs):
-            try:
-                card = job_card(folder, worker)
-            except (UserError, OSError, sqlite3.Error) as exc:  # that job is left out, the others listed
-                self.labeling.log(f"cannot count {folder} for {worker}: {exc}")
-                continue
-            if card is not None:
+        for folder, card, error in job_cards(find_jobs(self.labeling.jobs), worker):
+            if error:  # that job is left out, the others listed
+                self.labeling.log(f"cannot count {folder} for {worker}: {error}")
+            elif card is not None:
                 cards[folder.relative_to(root).as_posix() or "."] = card
         return cards
 

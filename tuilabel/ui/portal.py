@@ -9,7 +9,6 @@ message per job, so the table fills in as jobs are counted.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from textual.worker import get_current_worker
 
 from tuilabel.core.errors import UserError
 from tuilabel.core.gt.tasks import TASK_TYPES
-from tuilabel.core.team.portal import AVAILABLE, DONE, EXPIRED, IN_PROGRESS, JobCard, find_jobs, job_card
+from tuilabel.core.team.portal import AVAILABLE, DONE, EXPIRED, IN_PROGRESS, JobCard, find_jobs, job_cards
 from tuilabel.core.locations import config_file
 from tuilabel.ui.keys import portal_bindings, validate_keymap
 from tuilabel.ui.safe_text import one_line
@@ -110,15 +109,10 @@ class PortalApp(App[Path | None]):
             self.errors.append(str(exc))
             self.post_message(Counted(list(self.cards)))
             return
-        for folder in folders:
+        for folder, card, error in job_cards(folders, self.worker_id):
             if worker.is_cancelled:
                 return
-            try:
-                self.post_message(CardReady(folder, job_card(folder, self.worker_id)))
-            except UserError as exc:
-                self.post_message(CardReady(folder, None, str(exc)))
-            except (OSError, sqlite3.Error) as exc:  # a job we cannot count is named, the rest go on
-                self.post_message(CardReady(folder, None, f"cannot read {folder}: {getattr(exc, 'strerror', None) or exc}"))
+            self.post_message(CardReady(folder, card, error))
         self.post_message(Counted(folders))
 
     @on(CardReady)

@@ -22,7 +22,7 @@ from tuilabel.core.gt import lines as gt_lines
 from tuilabel.core.gt.consolidate_job import ALL_DECLINED, NO_ANSWER, consolidated_object
 from tuilabel.core.gt.consolidation import Answers, consolidate
 from tuilabel.core.gt.job import JobFolder, JobSpec
-from tuilabel.core.gt.worker_responses import WorkerAnswer, collect_comments
+from tuilabel.core.gt.worker_responses import WorkerAnswer
 from tuilabel.core.store.durable import append_durably, ensure_dir, explain_os_error
 from tuilabel.core.store.journal import parse_entry
 from tuilabel.core.store.lock import OutputGate
@@ -110,6 +110,7 @@ class TeamOutput:
         spec = self.spec
         task = spec.task_type
         answers: list[WorkerAnswer] = []
+        comments_of: dict[int, list[str]] = {}
         for record in records:
             for worker, line in self.store.answers(record).items():
                 entry = parse_entry(line) if line else None
@@ -120,12 +121,10 @@ class TeamOutput:
                 chosen = value if isinstance(value, list) else [value]
                 names = [spec.labels[i] for i in chosen if isinstance(i, int) and 0 <= i < len(spec.labels)]
                 content = {"labels": names} if task.multi else {"label": names[0] if names else ""}
-                comments = tuple(gt_lines.feedback_of(entry.gt, spec.label_attribute)) if task.verification else ()
+                if task.verification:
+                    comments_of.setdefault(record, []).extend(gt_lines.feedback_of(entry.gt, spec.label_attribute))
                 answers.append(WorkerAnswer(record, worker, task.element, content, entry.submitted,
-                                            entry.accepted, entry.seconds, str(self.folder.journal(worker)),
-                                            comments=comments))
-        comments_of: dict[int, list[str]] = {}
-        answers = list(collect_comments(answers, comments_of))
+                                            entry.accepted, entry.seconds, str(self.folder.journal(worker))))
         if not answers:
             return None, {}, comments_of
         problems: list[str] = []

@@ -19,8 +19,10 @@ A job's state for one worker (GT's portal lists jobs with a status and "Start wo
 from __future__ import annotations
 
 import os
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from tuilabel.core.data.s3 import is_s3_uri
 from tuilabel.core.errors import UserError
@@ -116,6 +118,18 @@ def job_card(root: Path, worker: str, now: float | None = None) -> JobCard | Non
     else:
         state = IN_PROGRESS if started else AVAILABLE
     return JobCard(folder.root, spec.name, spec.task, settings is not None, state, left)
+
+
+def job_cards(folders: list[Path], worker: str) -> Iterator[tuple[Path, JobCard | None, str]]:
+    """(folder, its card or None, "" or one line saying why it could not be counted) per job,
+    as each is counted: a job that cannot be read is named and the others go on."""
+    for folder in folders:
+        try:
+            yield folder, job_card(folder, worker), ""
+        except UserError as exc:
+            yield folder, None, str(exc)
+        except (OSError, sqlite3.Error) as exc:
+            yield folder, None, f"cannot read {folder}: {getattr(exc, 'strerror', None) or exc}"
 
 
 def _my_records(folder: JobFolder, worker: str) -> set[int]:
